@@ -1,0 +1,65 @@
+"""Rebound's suppression store: the Redis data model, the policy, and the query logic."""
+from __future__ import annotations
+
+import functools
+
+import orjson
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from store.ingest import ApplyResult, Ingest
+from store.keys import Keys
+from store.policy import Policy, policy_from_overrides
+from store.query import Answer, Query
+from store.suppressions import NotSuppressed, Suppressions
+from store.tenants import ApiKey, TenantError, Tenants
+
+__all__ = ["Store", "ApplyResult", "Answer", "ApiKey", "NotSuppressed", "Policy", "TenantError"]
+
+
+def connect(url: str, *, timeout: float = 2.0) -> redis.Redis:
+    """A client that fails fast: a dead Redis must turn into a quick 503, not a hung worker.
+
+    One immediate retry (no backoff) covers a pooled connection that went stale across a
+    Redis restart; more would only delay the 503 the client is waiting for.
+    """
+    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                health_check_interval=30, retry=Retry(NoBackoff(), 1))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_policy(raw: bytes | None) -> Policy:
+    return policy_from_overrides(orjson.loads(raw) if raw else None)
+
+
+class Store:
+    """Facade over the store's parts, sharing one Redis client and key layout."""
+
+    def __init__(self, client: redis.Redis, *, prefix: str = "rb", dedup_seconds: int = 7 * 86400,
+                 history_max: int = 100, raw_seconds: int = 30 * 86400, raw_max_bytes: int = 1 << 20):
+        self.r = client
+        self.keys = Keys(prefix)
+        self.tenants = Tenants(client, self.keys)
+        self.ingest = Ingest(client, self.keys, dedup_seconds=dedup_seconds, history_max=history_max,
+                             raw_seconds=raw_seconds, raw_max_bytes=raw_max_bytes)
+        self.query = Query(client, self.keys)
+        self.suppressions = Suppressions(client, self.keys, self.ingest)
+
+    def policy(self, tenant: str) -> Policy:
+        """The tenant's policy: its stored overrides on top of the defaults."""
+        return _parse_policy(self.r.get(self.keys.policy(tenant)))
+
+    def set_policy_overrides(self, tenant: str, overrides: dict) -> Policy:
+        policy = policy_from_overrides(overrides)      # validate before storing
+        self.r.set(self.keys.policy(tenant), orjson.dumps(overrides))
+        return policy
+
+    def apply(self, tenant: str, items, raw: bytes | None = None) -> ApplyResult:
+        return self.ingest.apply(tenant, items, self.policy(tenant), raw=raw)
+
+    def check(self, tenant: str, addresses: list[str], **kw) -> list[Answer]:
+        return self.query.check(tenant, addresses, self.policy(tenant), **kw)
+
+    def ping(self) -> bool:
+        return bool(self.r.ping())

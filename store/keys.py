@@ -1,0 +1,56 @@
+"""Where everything lives in Redis.
+
+Every key that one atomic operation touches shares a hash tag, so the same code runs on a
+single Redis and on Redis Cluster. Per-address state is bucketed: one Redis hash per
+(tenant, bucket) holds the records of many addresses as fields. That is what keeps memory
+per suppressed address small (a field in a hash costs a fraction of a top-level key) and
+makes the bulk check one HMGET per bucket instead of one command per address.
+"""
+from __future__ import annotations
+
+import zlib
+
+#: Fixed forever: changing it would move every address to another bucket.
+BUCKETS = 1024
+
+
+def bucket_of(address: str) -> int:
+    return zlib.crc32(address.encode("utf-8")) & (BUCKETS - 1)
+
+
+class Keys:
+    def __init__(self, prefix: str = "rb"):
+        self.p = prefix
+
+    # -- per (tenant, address bucket): one slot per bucket ------------------------------
+    def tag(self, tenant: str, bucket: int) -> str:
+        return f"{{{tenant}.{bucket}}}"
+
+    def records(self, tenant: str, bucket: int) -> str:
+        """Hash: normalised address -> the address's record (suppressions, counters)."""
+        return f"{self.p}:t:{self.tag(tenant, bucket)}:r"
+
+    def dedup(self, tenant: str, bucket: int, digest: str) -> str:
+        """Marker that an event was applied; expires after the dedup window."""
+        return f"{self.p}:t:{self.tag(tenant, bucket)}:d:{digest}"
+
+    def history(self, tenant: str, bucket: int, address: str) -> str:
+        """List of the address's recent events and changes, newest first."""
+        return f"{self.p}:t:{self.tag(tenant, bucket)}:h:{address}"
+
+    # -- per tenant ----------------------------------------------------------------------
+    def raw(self, tenant: str, ref: str) -> str:
+        return f"{self.p}:t:{{{tenant}}}:raw:{ref}"
+
+    def audit(self, tenant: str) -> str:
+        return f"{self.p}:t:{{{tenant}}}:audit"
+
+    def policy(self, tenant: str) -> str:
+        return f"{self.p}:t:{{{tenant}}}:policy"
+
+    # -- platform ------------------------------------------------------------------------
+    def tenants(self) -> str:
+        return f"{self.p}:tenants"
+
+    def api_key(self, digest: str) -> str:
+        return f"{self.p}:apikey:{digest}"

@@ -1,0 +1,81 @@
+"""Tenants and their API keys.
+
+Keys are random 256-bit tokens, so a fast hash (SHA-256) is the right storage: there is
+nothing to brute-force that a slow password hash would protect, and every request needs
+one lookup. Only the hash is stored; the clear key is shown once, at creation.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+import orjson
+import redis
+
+from store.keys import Keys
+
+TENANT_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+KEY_PREFIX = "rbk_"
+
+
+class TenantError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    tenant: str
+    key_id: str
+
+
+def slug(name: str) -> str:
+    s = re.sub(r"[^a-z0-9]+", "-", name.strip().lower()).strip("-")[:63].strip("-")
+    if not s or not TENANT_ID.match(s):
+        raise TenantError(f"cannot make a tenant id from {name!r}: use letters, digits and dashes")
+    return s
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class Tenants:
+    def __init__(self, client: redis.Redis, keys: Keys):
+        self.r = client
+        self.keys = keys
+
+    def create(self, name: str) -> tuple[str, str]:
+        """Create a tenant and its first API key; return (tenant id, clear key)."""
+        tenant = slug(name)
+        record = orjson.dumps({"name": name, "created": int(time.time())})
+        if not self.r.hsetnx(self.keys.tenants(), tenant, record):
+            raise TenantError(f"tenant {tenant!r} exists already")
+        return tenant, self.add_key(tenant)
+
+    def add_key(self, tenant: str) -> str:
+        if not self.exists(tenant):
+            raise TenantError(f"no tenant {tenant!r}")
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        key_id = _digest(key)[:12]
+        self.r.set(self.keys.api_key(_digest(key)),
+                   orjson.dumps({"tenant": tenant, "id": key_id, "created": int(time.time())}))
+        return key
+
+    def revoke_key(self, key: str) -> bool:
+        return bool(self.r.delete(self.keys.api_key(_digest(key))))
+
+    def resolve(self, key: str) -> ApiKey | None:
+        raw = self.r.get(self.keys.api_key(_digest(key)))
+        if raw is None:
+            return None
+        d = orjson.loads(raw)
+        return ApiKey(d["tenant"], d["id"])
+
+    def exists(self, tenant: str) -> bool:
+        return bool(TENANT_ID.match(tenant)) and bool(self.r.hexists(self.keys.tenants(), tenant))
+
+    def list(self) -> list[dict]:
+        return [{"tenant": k.decode(), **orjson.loads(v)} for k, v in sorted(self.r.hgetall(self.keys.tenants()).items())]
