@@ -1,0 +1,38 @@
+"""The senders' question, "may I send to X?", for one address or up to 10,000."""
+from __future__ import annotations
+
+from flask import g
+
+from classifier.address import AddressError, normalise
+from webhook.api.schemas import AddressPath, CheckIn, CheckOut, CheckQuery, ErrorOut, HistoryOut, RecipientOut
+from webhook.api.tenant import blueprint
+from webhook.errors import ApiError
+from webhook.services import services
+
+bp = blueprint("recipients", "recipients", "May I send to this address, and if not, why?")
+
+
+@bp.get("/recipients/<address>", responses={200: RecipientOut, 401: ErrorOut})
+def get_recipient(path: AddressPath, query: CheckQuery):
+    """Whether one address is sendable, with every reason that applies."""
+    [answer] = services().store.check(g.tenant, [path.address], stream=query.stream,
+                                      subscription=query.subscription)
+    return answer.to_dict()
+
+
+@bp.post("/recipients/check", responses={200: CheckOut, 400: ErrorOut, 401: ErrorOut})
+def check_recipients(body: CheckIn):
+    """The same for up to 10,000 addresses; results come back in input order."""
+    answers = services().store.check(g.tenant, body.addresses, stream=body.stream,
+                                     subscription=body.subscription)
+    return {"results": [a.to_dict() for a in answers]}
+
+
+@bp.get("/recipients/<address>/history", responses={200: HistoryOut, 400: ErrorOut, 401: ErrorOut})
+def get_history(path: AddressPath):
+    """The address's recent events and changes, newest first."""
+    try:
+        address = normalise(path.address)
+    except AddressError as exc:
+        raise ApiError(400, "invalid_address", str(exc)) from None
+    return {"address": address, "events": services().store.suppressions.history(g.tenant, address)}

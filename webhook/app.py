@@ -1,0 +1,62 @@
+"""The application factory (as in Flask's tutorial): settings in, configured app out."""
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import g, request
+from flask_openapi3 import Info, OpenAPI
+
+from webhook import errors, logs, metrics
+from webhook.services import Services
+from webhook.settings import Settings
+
+log = logging.getLogger("rebound.http")
+
+SECURITY_SCHEMES = {
+    "tenant_key": {"type": "http", "scheme": "bearer", "description": "a tenant API key (`rebound tenants create`)"},
+    "operator_key": {"type": "http", "scheme": "bearer", "description": "REBOUND_OPERATOR_KEY"},
+}
+
+
+def create_app(settings: Settings | None = None) -> OpenAPI:
+    settings = settings or Settings.from_env()
+    logs.configure(settings.log_level)
+    app = OpenAPI(
+        __name__,
+        info=Info(title="Rebound", version="1", description="May this email be sent, and if not, why?"),
+        security_schemes=SECURITY_SCHEMES,
+        doc_prefix="/docs",
+        validation_error_status=400,
+        validation_error_callback=errors.validation_failed,
+    )
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False
+    app.extensions["rebound"] = Services.build(settings)
+    errors.register(app)
+    _observe(app)
+
+    from webhook.api import events, health, recipients, suppressions
+    for bp in (health.bp, events.bp, recipients.bp, suppressions.bp):
+        app.register_api(bp)
+    return app
+
+
+def _observe(app: OpenAPI) -> None:
+    """Request metrics and one access-log line per request, by route (never by raw path,
+    which can contain an address)."""
+
+    @app.before_request
+    def _start():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _done(response):
+        route = request.url_rule.rule if request.url_rule else "(unmatched)"
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        metrics.HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        metrics.HTTP_SECONDS.labels(route).observe(elapsed)
+        if route not in ("/healthz", "/readyz", "/metrics"):
+            log.info("request", extra={"method": request.method, "route": route, "status": response.status_code,
+                                       "ms": round(elapsed * 1000, 2), "tenant": g.get("tenant")})
+        return response

@@ -1,0 +1,110 @@
+"""One JSON error shape for every failure, and the mapping from exceptions to status codes.
+
+``{"error": "<stable code>", "message": "<what is wrong, for a person>", "details": [...]}``
+A client can branch on ``error`` and show ``message``; nothing here ever answers 500 for
+something the client did, and Redis trouble is a 503 with Retry-After, because the client
+can safely retry (ingest is idempotent).
+"""
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Flask, jsonify, request
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("rebound.http")
+
+RETRY_AFTER_SECONDS = 5
+
+_HTTP_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "payload_too_large",
+    415: "unsupported_media_type", 422: "unprocessable", 429: "too_many_requests",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, message: str, details: list | None = None,
+                 headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.error, self.message = status, error, message
+        self.details, self.headers = details, headers or {}
+
+
+def error_response(status: int, error: str, message: str, details: list | None = None,
+                   headers: dict | None = None):
+    body = {"error": error, "message": message}
+    if details:
+        body["details"] = details
+    resp = jsonify(body)
+    resp.status_code = status
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def _field(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not (part[:1].isupper() or part.startswith("list[")):   # union branch names
+            out += f".{part}" if out else part
+    return out or "(body)"
+
+
+def pydantic_details(exc: ValidationError, body=None) -> list[dict]:
+    """Pydantic's errors, without the echoed input (which may be a whole message body).
+
+    For "one object or a list" bodies pydantic reports both union branches; only the
+    branch matching what was sent (object or list) is worth showing.
+    """
+    errors = exc.errors(include_url=False, include_input=False)
+    branch = "list[" if isinstance(body, list) else None
+    if any(isinstance(e["loc"][0], str) and e["loc"][0].startswith("list[") for e in errors if e["loc"]):
+        errors = [e for e in errors if not e["loc"] or not isinstance(e["loc"][0], str)
+                  or e["loc"][0].startswith("list[") == (branch is not None)] or errors
+    return [{"field": _field(e["loc"]), "problem": e["msg"].removeprefix("Value error, ")} for e in errors]
+
+
+def validation_failed(exc: ValidationError):
+    """flask-openapi3's hook for request models that did not validate."""
+    if request.mimetype != "application/json" and request.get_data(cache=True):
+        return error_response(415, "unsupported_media_type", "send the body as application/json")
+    if request.get_data(cache=True) and request.get_json(silent=True) is None:
+        return error_response(400, "invalid_json", "the body is not valid JSON")
+    details = pydantic_details(exc, request.get_json(silent=True))
+    first = details[0] if details else {"field": "", "problem": "invalid"}
+    return error_response(400, "invalid_request", f"{first['field']}: {first['problem']}", details)
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return error_response(exc.status, exc.error, exc.message, exc.details, exc.headers)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = exc.code or 500
+        message = exc.description or exc.name
+        if code == 413:
+            message = f"the body is larger than the {app.config['MAX_CONTENT_LENGTH']} bytes accepted"
+        return error_response(code, _HTTP_CODES.get(code, "error"), message)
+
+    @app.errorhandler(redis.exceptions.ConnectionError)
+    @app.errorhandler(redis.exceptions.TimeoutError)
+    @app.errorhandler(redis.exceptions.BusyLoadingError)
+    @app.errorhandler(redis.exceptions.ReadOnlyError)
+    def _store_down(exc: Exception):
+        log.warning("store unavailable", extra={"error": type(exc).__name__, "route": request.path.split("/")[2:3]})
+        return error_response(503, "store_unavailable",
+                              "the store is unavailable; nothing from this request was acknowledged, retry later",
+                              headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "an internal error occurred; it has been logged")

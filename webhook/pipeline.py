@@ -1,0 +1,40 @@
+"""The one path every ingest route takes: canonical events -> verdicts -> store.
+
+Routes differ only in how they authenticate and parse; from here on an SES bounce, a raw
+DSN and a JSON event are the same thing.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from classifier.events import Event
+from store import ApplyResult
+from webhook import metrics
+from webhook.services import services
+
+
+def ingest(tenant: str, events: list[Event], raw: bytes | None = None) -> ApplyResult:
+    """Classify and store ``events``; returns only once Redis has accepted every write."""
+    svc = services()
+    classify = svc.classifier.classify
+    items = [(event, classify(event.evidence())) for event in events]
+    result = svc.store.apply(tenant, items, raw=raw)
+    _count(items, result)
+    return result
+
+
+def _count(items, result: ApplyResult) -> None:
+    """Metrics per batch, not per event: multiprocess counters cost a file write per inc."""
+    verdicts, outcomes, changes = Counter(), Counter(), Counter()
+    for (event, verdict), effects in zip(items, result.effects):
+        if verdict is not None:
+            verdicts[verdict.category, verdict.source] += 1
+        outcomes[event.provider, event.kind.value, "duplicate" if effects is None else "accepted"] += 1
+        for fx in effects or ():
+            changes["added" if fx[0] == "+" else "lifted", fx[1:].split(":")[0]] += 1
+    for labels, n in verdicts.items():
+        metrics.VERDICTS.labels(*labels).inc(n)
+    for labels, n in outcomes.items():
+        metrics.EVENTS.labels(*labels).inc(n)
+    for labels, n in changes.items():
+        metrics.SUPPRESSION_CHANGES.labels(*labels).inc(n)

@@ -1,0 +1,72 @@
+"""`rebound serve`: gunicorn running the app factory, with the embedded Redis when needed."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+from gunicorn.app.base import BaseApplication
+
+from webhook.embedded import EmbeddedRedis
+from webhook.settings import Settings
+
+LOGCONFIG = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+                            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}}},
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
+    "root": {"handlers": ["stdout"], "level": "INFO"},
+    "loggers": {"gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+                "gunicorn.access": {"handlers": ["stdout"], "level": "WARNING", "propagate": False}},
+}
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, settings: Settings, options: dict):
+        self.settings = settings
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from webhook import create_app   # in each worker, after fork: own Redis connections
+
+        return create_app(self.settings)
+
+
+def _child_exit(server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def serve(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM; the embedded Redis (if this call started it) stops after."""
+    metrics_dir = tempfile.mkdtemp(prefix="rebound-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    embedded = None if settings.redis_url else EmbeddedRedis(settings.data_dir).start()
+    try:
+        if embedded is not None:
+            settings = settings.model_copy(update={"redis_url": embedded.url})
+        _Gunicorn(settings, {
+            "bind": f"{settings.host}:{settings.port}",
+            "workers": settings.workers,
+            "threads": settings.threads,
+            "worker_class": "gthread",
+            "timeout": 30,
+            "graceful_timeout": 20,
+            "keepalive": 5,
+            "accesslog": None,
+            "logconfig_dict": LOGCONFIG,
+            "child_exit": _child_exit,
+            "proc_name": "rebound",
+        }).run()
+    finally:
+        if embedded is not None:
+            embedded.stop()
+        shutil.rmtree(metrics_dir, ignore_errors=True)

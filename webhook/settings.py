@@ -1,0 +1,92 @@
+"""Configuration: every knob is a ``REBOUND_*`` environment variable, validated at start.
+
+One pydantic model is the single place where names, defaults and limits are
+written down; the README's configuration table is generated from the same field
+descriptions (``rebound config``). A bad value stops the service at start with one line per
+problem naming the variable, instead of failing on the first request that needs it.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+PREFIX = "REBOUND_"
+
+
+class ConfigError(Exception):
+    """Invalid configuration; ``str()`` is a ready-to-print message."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    redis_url: str | None = Field(
+        None, description="Redis to use (redis://, rediss:// or unix://). Unset: `rebound serve` "
+                          "starts its own redis-server under the data directory.")
+    data_dir: Path = Field(Path("var"), description="Where the embedded Redis, models and runtime files live.")
+    operator_key: SecretStr | None = Field(
+        None, description="Bearer key for platform-wide routes (operator lists). Unset: those routes answer 403.")
+    host: str = Field("127.0.0.1", description="Address `rebound serve` binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `rebound serve` binds to.")
+    workers: int = Field(2, ge=1, le=64, description="gunicorn worker processes.")
+    threads: int = Field(4, ge=1, le=64, description="Threads per worker.")
+    max_body_bytes: int = Field(10 << 20, ge=1024, description="Largest request body accepted (413 above).")
+    max_batch: int = Field(10_000, ge=1, description="Most events accepted in one POST /v1/events.")
+    dedup_days: float = Field(7, gt=0, description="How long an event id is remembered to drop duplicates.")
+    raw_retention_days: float = Field(30, gt=0, description="How long raw payloads are kept for reclassification.")
+    raw_max_bytes: int = Field(1 << 20, ge=0, description="Raw payloads are cut to this size when kept.")
+    history_max: int = Field(100, ge=1, le=10_000, description="Events kept in each address's history.")
+    key_prefix: str = Field("rb", pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="Prefix of every Redis key.")
+    redis_timeout: float = Field(2.0, gt=0, le=60, description="Seconds before a Redis call counts as failed (503).")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level; addresses are hashed in logs unless debug.")
+    dns_nameservers: str | None = Field(None, description="host[:port],... for DNS checks; unset: the system's resolvers.")
+    dns_timeout: float = Field(2.0, gt=0, le=30, description="Seconds per DNS lookup; a timeout never makes an address unsendable.")
+    dns_checks: bool = Field(True, description="Check recipient domains in DNS at query time.")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        if not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return v
+
+    @property
+    def embedded_socket(self) -> Path:
+        return (self.data_dir / "redis" / "redis.sock").resolve()
+
+    @property
+    def effective_redis_url(self) -> str:
+        """The configured Redis, or the embedded one that `rebound serve` starts."""
+        return self.redis_url or f"unix://{self.embedded_socket}"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+        environ = os.environ if environ is None else environ
+        known = {PREFIX + name.upper() for name in cls.model_fields}
+        unknown = sorted(k for k in environ if k.startswith(PREFIX) and k not in known)
+        if unknown:
+            raise ConfigError("unknown setting(s): " + ", ".join(unknown)
+                              + "\nvalid: " + ", ".join(sorted(known)))
+        values = {k[len(PREFIX):].lower(): v for k, v in environ.items() if k in known}
+        values.update(overrides)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            lines = [f"{PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']} (got {e.get('input')!r})"
+                     for e in exc.errors()]
+            raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, str]]:
+        """(variable, default, description) for documentation."""
+        rows = []
+        for name, f in cls.model_fields.items():
+            default = f.default
+            shown = "unset" if default is None else (str(default) if not isinstance(default, bool) else str(default).lower())
+            rows.append((PREFIX + name.upper(), shown, f.description or ""))
+        return rows
