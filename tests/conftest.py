@@ -1,0 +1,174 @@
+"""Shared fixtures: real servers on free loopback ports, started and stopped by the tests.
+
+Redis: a private redis-server per test session (so tests can also stop one to see what a
+dead store does), unless REDIS_TEST_URL names one to use instead (CI uses the machine's
+Redis this way); either way each test starts from an empty database.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+from werkzeug.serving import make_server
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+OPERATOR_KEY = "operator-key-for-tests"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A private redis-server; ready when it says so on stdout (no polling, no sleeps)."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed: `apt-get install -y redis-server` (the README's test command does it)")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir), "--logfile", "", "--daemonize", "no"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        seen = []
+        for line in self.proc.stdout:
+            seen.append(line)
+            if "Ready to accept connections" in line:
+                break
+        else:
+            raise RuntimeError("redis-server did not start:\n" + "".join(seen[-20:]))
+        # keep draining its output so it never blocks on a full pipe
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    external = os.environ.get("REDIS_TEST_URL")
+    if external:
+        yield external
+        return
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    client = redis.Redis.from_url(redis_server)
+    client.flushdb()
+    client.close()
+    return redis_server
+
+
+@pytest.fixture
+def redis_client(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A Redis of this test's own, which the test may stop."""
+    server = RedisServer(tmp_path / "private-redis").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_settings():
+    from webhook.settings import Settings
+
+    def make(redis_url: str, **kw) -> Settings:
+        return Settings(redis_url=redis_url, operator_key=OPERATOR_KEY, log_level="warning", **kw)
+    return make
+
+
+@pytest.fixture
+def settings(make_settings, redis_url):
+    return make_settings(redis_url)
+
+
+@pytest.fixture
+def app(settings):
+    from webhook import create_app
+
+    return create_app(settings)
+
+
+class LiveServer:
+    """The app behind a real HTTP server (werkzeug, threaded) on a free loopback port."""
+
+    def __init__(self, app):
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02},
+                                       daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(app):
+    server = LiveServer(app)
+    yield server
+    server.stop()
+
+
+class Api:
+    """requests against the live server, authenticated as one tenant."""
+
+    def __init__(self, base: str, tenant: str, key: str):
+        self.base, self.tenant, self.key = base, tenant, key
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {key}"
+
+    def __getattr__(self, method):
+        def call(path, **kw):
+            return self.session.request(method.upper(), self.base + path, timeout=30, **kw)
+        return call
+
+
+@pytest.fixture
+def make_tenant(app, live_server):
+    store = app.extensions["rebound"].store
+
+    def make(name: str) -> Api:
+        tenant, key = store.tenants.create(name)
+        return Api(live_server.url, tenant, key)
+    return make
+
+
+@pytest.fixture
+def api(make_tenant) -> Api:
+    return make_tenant("Tenant A")
