@@ -1,21 +1,24 @@
 """Rebound's suppression store: the Redis data model, the policy, and the query logic."""
 from __future__ import annotations
 
-import functools
-
 import orjson
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from store.companies import Companies
+from store.dns import DnsChecker
 from store.ingest import ApplyResult, Ingest
 from store.keys import Keys
-from store.policy import Policy, policy_from_overrides
+from store.listing import Listing
+from store.platform import Platform
+from store.policy import Policy, policy_from_overrides, policy_from_raw
 from store.query import Answer, Query
+from store.senders import SenderHealth
 from store.suppressions import NotSuppressed, Suppressions
 from store.tenants import ApiKey, TenantError, Tenants
 
-__all__ = ["Store", "ApplyResult", "Answer", "ApiKey", "NotSuppressed", "Policy", "TenantError"]
+__all__ = ["Store", "ApplyResult", "Answer", "ApiKey", "DnsChecker", "NotSuppressed", "Policy", "TenantError"]
 
 
 def connect(url: str, *, timeout: float = 2.0) -> redis.Redis:
@@ -28,38 +31,53 @@ def connect(url: str, *, timeout: float = 2.0) -> redis.Redis:
                                 health_check_interval=30, retry=Retry(NoBackoff(), 1))
 
 
-@functools.lru_cache(maxsize=256)
-def _parse_policy(raw: bytes | None) -> Policy:
-    return policy_from_overrides(orjson.loads(raw) if raw else None)
-
-
 class Store:
-    """Facade over the store's parts, sharing one Redis client and key layout."""
+    """Facade over the store's parts, sharing one Redis client and key layout.
+
+    ``dns`` enables the DNS checks of recipient domains at query time (None: off);
+    ``complaint_tenants`` > 0 makes an address that complained at that many tenants
+    ``platform_blocked``; ``history_seconds`` > 0 lets an address's history expire after
+    that long without a new entry.
+    """
 
     def __init__(self, client: redis.Redis, *, prefix: str = "rb", dedup_seconds: int = 7 * 86400,
-                 history_max: int = 100, raw_seconds: int = 30 * 86400, raw_max_bytes: int = 1 << 20):
+                 history_max: int = 100, raw_seconds: int = 30 * 86400, raw_max_bytes: int = 1 << 20,
+                 history_seconds: int = 0, dns: dict | None = None, complaint_tenants: int = 0):
         self.r = client
         self.keys = Keys(prefix)
         self.tenants = Tenants(client, self.keys)
+        self.platform = Platform(client, self.keys)
+        self.senders = SenderHealth(client, self.keys)
+        self.companies = Companies(client, self.keys)
+        self.listing = Listing(client, self.keys)
+        self.dns = DnsChecker(client, self.keys, **dns) if dns is not None else None
         self.ingest = Ingest(client, self.keys, dedup_seconds=dedup_seconds, history_max=history_max,
-                             raw_seconds=raw_seconds, raw_max_bytes=raw_max_bytes)
-        self.query = Query(client, self.keys)
+                             raw_seconds=raw_seconds, raw_max_bytes=raw_max_bytes, history_seconds=history_seconds,
+                             platform=self.platform, senders=self.senders, complaint_tenants=complaint_tenants)
+        self.query = Query(client, self.keys, self.dns, complaint_tenants)
         self.suppressions = Suppressions(client, self.keys, self.ingest)
 
     def policy(self, tenant: str) -> Policy:
         """The tenant's policy: its stored overrides on top of the defaults."""
-        return _parse_policy(self.r.get(self.keys.policy(tenant)))
+        return policy_from_raw(self.r.get(self.keys.policy(tenant)))
+
+    def policy_overrides(self, tenant: str) -> dict:
+        raw = self.r.get(self.keys.policy(tenant))
+        return orjson.loads(raw) if raw else {}
 
     def set_policy_overrides(self, tenant: str, overrides: dict) -> Policy:
         policy = policy_from_overrides(overrides)      # validate before storing
-        self.r.set(self.keys.policy(tenant), orjson.dumps(overrides))
+        if overrides:
+            self.r.set(self.keys.policy(tenant), orjson.dumps(overrides))
+        else:
+            self.r.delete(self.keys.policy(tenant))
         return policy
 
     def apply(self, tenant: str, items, raw: bytes | None = None) -> ApplyResult:
         return self.ingest.apply(tenant, items, self.policy(tenant), raw=raw)
 
     def check(self, tenant: str, addresses: list[str], **kw) -> list[Answer]:
-        return self.query.check(tenant, addresses, self.policy(tenant), **kw)
+        return self.query.check(tenant, addresses, **kw)
 
     def ping(self) -> bool:
         return bool(self.r.ping())

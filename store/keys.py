@@ -5,6 +5,10 @@ single Redis and on Redis Cluster. Per-address state is bucketed: one Redis hash
 (tenant, bucket) holds the records of many addresses as fields. That is what keeps memory
 per suppressed address small (a field in a hash costs a fraction of a top-level key) and
 makes the bulk check one HMGET per bucket instead of one command per address.
+
+Platform-wide per-address facts (operator lists, bounces shared across tenants, complaint
+counts) are bucketed the same way in fewer buckets: there is one copy for all tenants, and
+the bulk check reads them in the same pipeline as the tenant's records.
 """
 from __future__ import annotations
 
@@ -12,10 +16,20 @@ import zlib
 
 #: Fixed forever: changing it would move every address to another bucket.
 BUCKETS = 1024
+#: Platform buckets: a divisor of BUCKETS, so one crc gives both bucket numbers.
+PLATFORM_BUCKETS = 256
+
+
+def crc_of(address: str) -> int:
+    return zlib.crc32(address.encode("utf-8"))
 
 
 def bucket_of(address: str) -> int:
     return zlib.crc32(address.encode("utf-8")) & (BUCKETS - 1)
+
+
+def platform_bucket_of(address: str) -> int:
+    return zlib.crc32(address.encode("utf-8")) & (PLATFORM_BUCKETS - 1)
 
 
 class Keys:
@@ -48,9 +62,36 @@ class Keys:
     def policy(self, tenant: str) -> str:
         return f"{self.p}:t:{{{tenant}}}:policy"
 
+    def companies(self, tenant: str) -> str:
+        """Hash: domain -> who opted out of this tenant's mail for the whole organisation."""
+        return f"{self.p}:t:{{{tenant}}}:companies"
+
+    def sender_day(self, tenant: str, day: str) -> str:
+        """Hash of sender-side failure counters for one UTC day (YYYYMMDD)."""
+        return f"{self.p}:t:{{{tenant}}}:snd:{day}"
+
+    def sender_recent(self, tenant: str) -> str:
+        """List: the latest sender-side failures, newest first (bounded)."""
+        return f"{self.p}:t:{{{tenant}}}:snd:recent"
+
     # -- platform ------------------------------------------------------------------------
     def tenants(self) -> str:
         return f"{self.p}:tenants"
 
     def api_key(self, digest: str) -> str:
         return f"{self.p}:apikey:{digest}"
+
+    def platform_records(self, bucket: int) -> str:
+        """Hash: normalised address -> platform facts (operator block, shared bounces, complaints)."""
+        return f"{self.p}:p:{{p.{bucket}}}:r"
+
+    def blocked_domains(self) -> str:
+        """Hash: domain -> why the operator blocks all mail to it."""
+        return f"{self.p}:p:{{pd}}:domains"
+
+    def dns(self, domain: str) -> str:
+        """A domain's cached DNS verdict; one hash tag for all, so one MGET reads many."""
+        return f"{self.p}:p:{{dns}}:{domain}"
+
+    def platform_audit(self) -> str:
+        return f"{self.p}:p:{{pd}}:audit"

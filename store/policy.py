@@ -4,41 +4,91 @@ The policy itself is plain data (``policy_defaults.json``, overridden per tenant
 module validates it and turns one (event, verdict) into a short list of operations that
 the atomic apply script (``apply.lua``) carries out. Deciding here and executing there
 keeps the rules readable in Python while the read-modify-write stays atomic in Redis.
+
+Operations (all times are epoch seconds of the event, not of its arrival):
+
+- ``count``: add the event to a bounce category's window; at the threshold, suppress
+  (and, for temporary suppressions, count towards escalation to a permanent one);
+- ``suppress`` / ``lift``: add or remove a suppression (a lift only undoes what started
+  before it);
+- ``reset``: forget counted bounces older than the event (a delivery proves the mailbox works);
+- ``msg``: one message sent to the address, counted once per message for the monthly
+  frequency cap and the "sends without engagement" streak;
+- ``engaged``: an open or click ends the streak.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+from datetime import datetime, timezone
 from importlib import resources
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from classifier.events import STREAMS, Event, Kind
-from classifier.taxonomy import CATEGORIES
+from classifier.taxonomy import CATEGORIES, SENDER_SIDE
 from classifier.verdict import Verdict
-from store.reasons import SUPPRESSION_REASONS, check_code
+from store.reasons import SUPPRESSION_REASONS, TENANT_SETTABLE, check_code
 
 DAY = 86400
 Stream = Literal["marketing", "transactional"]
+MessageKind = Literal["send", "delivered"]
+
+#: Categories that are not about a failed recipient at all: they have their own event kinds
+#: (complaints, deliveries) or are never counted (auto-replies).
+NOT_BOUNCES = frozenset({"complaint", "auto_reply", "delivered"})
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class BounceRule(_Strict):
-    """Suppress with ``suppress`` once a category was seen ``*_after`` times in the window."""
+def _settable(v: str | None) -> str | None:
+    if v is None:
+        return v
+    check_code(v)
+    if v not in TENANT_SETTABLE:
+        raise ValueError(f"{v!r} is not stored per address; use one of {', '.join(sorted(TENANT_SETTABLE))}")
+    return v
 
-    suppress: str
+
+class Escalation(_Strict):
+    """A temporary suppression imposed ``after`` times within the window becomes permanent."""
+
+    after: int = Field(3, ge=1)
+    within_days: float = Field(90, gt=0)
+    to: str | None = Field(None, description="code of the permanent suppression (default: the same code)")
+    for_days: float | None = Field(None, gt=0)
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, v: str | None) -> str | None:
+        return _settable(v)
+
+
+class BounceRule(_Strict):
+    """Suppress with ``suppress`` once a category was seen ``*_after`` times in the window.
+
+    ``suppress: null`` counts the bounces (visible in the address's state and history)
+    without ever suppressing.
+    """
+
+    suppress: str | None
     hard_after: int = Field(1, ge=1)
     soft_after: int = Field(3, ge=1)
     within_days: float | None = Field(None, gt=0)
     for_days: float | None = Field(None, gt=0)   # None: until lifted
+    escalate: Escalation | None = None
+    recheck_dns_after_days: float | None = Field(
+        None, gt=0, description="after this long, the suppression holds only while DNS still finds the domain broken")
 
     @field_validator("suppress")
     @classmethod
-    def _known(cls, v: str) -> str:
-        return check_code(v)
+    def _suppress(cls, v: str | None) -> str | None:
+        return _settable(v)
 
 
 class ComplaintRule(_Strict):
@@ -47,8 +97,49 @@ class ComplaintRule(_Strict):
 
     @field_validator("suppress")
     @classmethod
-    def _known(cls, v: str) -> str:
-        return check_code(v)
+    def _suppress(cls, v: str | None) -> str | None:
+        return _settable(v)
+
+
+class FrequencyCap(_Strict):
+    """At most ``per_month[stream]`` messages per recipient and calendar month (UTC)."""
+
+    per_month: dict[Stream, int | None] = Field(default_factory=dict)
+    count: list[MessageKind] = ["send", "delivered"]
+
+    @field_validator("per_month")
+    @classmethod
+    def _positive(cls, v: dict) -> dict:
+        for stream, cap in v.items():
+            if cap is not None and cap < 1:
+                raise ValueError(f"per_month.{stream} must be at least 1, or null for no cap")
+        return v
+
+
+class LowEngagement(_Strict):
+    """Suppress (on the streams the policy names) after this many sends without an open or click."""
+
+    after_sends: int | None = Field(None, ge=1)
+
+
+class Sharing(_Strict):
+    """Cross-tenant bounce sharing, opt-in on both sides."""
+
+    give: bool = False
+    receive: bool = False
+    within_days: float = Field(90, gt=0)
+
+
+class Validation(_Strict):
+    roles_extra: list[str] = []
+    roles_exempt: list[str] = []
+    disposable_extra: list[str] = []
+    disposable_exempt: list[str] = []
+
+    @field_validator("*")
+    @classmethod
+    def _lower(cls, v: list[str]) -> list[str]:
+        return sorted({x.strip().lower() for x in v if x.strip()})
 
 
 class Policy(_Strict):
@@ -57,8 +148,12 @@ class Policy(_Strict):
     bounces: dict[str, BounceRule]
     complaint: ComplaintRule
     delivered_lifts: list[str]
+    frequency_cap: FrequencyCap = FrequencyCap()
+    low_engagement: LowEngagement = LowEngagement()
+    unstated_stream: Stream = "marketing"
+    sharing: Sharing = Sharing()
+    validation: Validation = Validation()
     streams: dict[str, list[Stream]]
-    share_bounces: bool = False
 
     @field_validator("bounces")
     @classmethod
@@ -66,6 +161,10 @@ class Policy(_Strict):
         unknown = set(v) - set(CATEGORIES)
         if unknown:
             raise ValueError(f"unknown bounce categories {sorted(unknown)}; valid: {', '.join(CATEGORIES)}")
+        sender = sorted(set(v) & (SENDER_SIDE | NOT_BOUNCES))
+        if sender:
+            raise ValueError(f"{sender}: these categories are about the sender, the message or no failure "
+                             "at all, and never suppress a recipient")
         return v
 
     @field_validator("delivered_lifts")
@@ -83,10 +182,35 @@ class Policy(_Strict):
             raise ValueError(f"streams: no entry for {sorted(missing)}")
         return v
 
+    @model_validator(mode="after")
+    def _escalations_make_sense(self) -> "Policy":
+        for cat, rule in self.bounces.items():
+            if rule.escalate and (rule.suppress is None or rule.for_days is None):
+                raise ValueError(f"bounces.{cat}.escalate needs a temporary suppression (suppress and for_days)")
+        return self
+
     def blocks(self, code: str, stream: str | None) -> bool:
         """Does suppression ``code`` stop a send on ``stream`` (None: any stream)?"""
         streams = self.streams.get(code, STREAMS)
         return bool(streams) if stream is None else stream in streams
+
+    @property
+    def message_kinds(self) -> frozenset[Kind]:
+        """Event kinds counted as "a message was sent" (none unless a counter needs them)."""
+        if not (self.tracks_frequency or self.tracks_engagement):
+            return frozenset()
+        return frozenset(Kind(k) for k in self.frequency_cap.count)
+
+    @property
+    def tracks_frequency(self) -> bool:
+        return any(cap for cap in self.frequency_cap.per_month.values())
+
+    @property
+    def tracks_engagement(self) -> bool:
+        return self.low_engagement.after_sends is not None
+
+    def cap(self, stream: str) -> int | None:
+        return self.frequency_cap.per_month.get(stream)
 
 
 def _load_defaults() -> dict:
@@ -109,9 +233,19 @@ def policy_from_overrides(overrides: dict | None) -> Policy:
     return DEFAULT_POLICY if not overrides else Policy.model_validate(merge(DEFAULTS, overrides))
 
 
+@functools.lru_cache(maxsize=256)
+def policy_from_raw(raw: bytes | None) -> Policy:
+    """The policy for stored overrides, parsed once per process per version of them."""
+    return policy_from_overrides(orjson.loads(raw) if raw else None)
+
+
 # -- turning one event into operations ---------------------------------------------------
 
-def _evidence(event: Event, verdict: Verdict | None) -> dict:
+DIAGNOSTIC_KEPT = 200
+
+
+def evidence(event: Event, verdict: Verdict | None) -> dict:
+    """What a suppression keeps of the event that caused it (short keys: it is stored per address)."""
     e = {"id": event.event_id, "p": event.provider}
     if verdict is not None:
         e["r"] = verdict.reason
@@ -120,18 +254,62 @@ def _evidence(event: Event, verdict: Verdict | None) -> dict:
     if event.reply_code:
         e["c"] = event.reply_code
     if event.diagnostic:
-        e["d"] = event.diagnostic[:200]
+        e["d"] = " ".join(event.diagnostic.split())[:DIAGNOSTIC_KEPT]
     return e
 
 
-def _suppression(code: str, t: int, evidence: dict, for_days: float | None = None,
-                 sub: str | None = None) -> dict:
-    s = {"key": f"{code}:{sub}" if sub else code, "code": code, "t": t, "e": evidence}
+def suppression(code: str, t: int, evidence: dict, for_days: float | None = None,
+                sub: str | None = None, stream: str | None = None) -> dict:
+    """One suppression as apply.lua stores it; keyed by code (or code:subscription)."""
+    s = {"key": f"{code}:{sub}" if sub else code, "t": t, "e": evidence}
     if for_days is not None:
         s["u"] = t + int(for_days * DAY)
     if sub:
         s["sub"] = sub
+    if stream:
+        s["st"] = stream
     return s
+
+
+def month_of(t: float) -> int:
+    """Calendar month (UTC) as a running number, so "same month" is one comparison in Lua."""
+    d = datetime.fromtimestamp(t, timezone.utc)
+    return d.year * 12 + d.month - 1
+
+
+def month_end(month: int) -> int:
+    year, m = divmod(month + 1, 12)
+    return int(datetime(year, m + 1, 1, tzinfo=timezone.utc).timestamp())
+
+
+def message_digest(event: Event) -> str:
+    """Ties a send and a delivered event of one message together (or just the event)."""
+    key = event.message_id or f"{event.provider}\x00{event.event_id}"
+    return hashlib.blake2b(key.encode("utf-8"), digest_size=5).hexdigest()
+
+
+def _bounce_ops(event: Event, verdict: Verdict | None, policy: Policy, t: int) -> list[dict]:
+    if verdict is None or (event.kind is Kind.DEFERRAL and not policy.count_deferrals):
+        return []
+    if verdict.confidence < policy.min_confidence or verdict.category in SENDER_SIDE:
+        return []
+    rule = policy.bounces.get(verdict.category)
+    if rule is None:
+        return []
+    op = {"op": "count", "k": verdict.category, "t": t,
+          "win": int(rule.within_days * DAY) if rule.within_days else 0,
+          "n": rule.hard_after if verdict.hard else rule.soft_after,
+          # the count needs only as many times as the larger threshold; a count-only rule
+          # keeps more, for people reading the address's state
+          "keep": max(rule.hard_after, rule.soft_after) if rule.suppress else 32}
+    if rule.suppress:
+        ev = evidence(event, verdict)
+        op["sup"] = suppression(rule.suppress, t, ev, rule.for_days)
+        if rule.escalate:
+            esc = rule.escalate
+            op["esc"] = {"n": esc.after, "win": int(esc.within_days * DAY),
+                         "sup": suppression(esc.to or rule.suppress, t, {**ev, "esc": 1}, esc.for_days)}
+    return [op]
 
 
 def plan(event: Event, verdict: Verdict | None, policy: Policy) -> list[dict]:
@@ -139,29 +317,31 @@ def plan(event: Event, verdict: Verdict | None, policy: Policy) -> list[dict]:
     t = int(event.time.timestamp())
     kind = event.kind
     if kind.is_failure:
-        if verdict is None or (kind is Kind.DEFERRAL and not policy.count_deferrals):
-            return []
-        if verdict.confidence < policy.min_confidence:
-            return []
-        rule = policy.bounces.get(verdict.category)
-        if rule is None:
-            return []
-        window = int(rule.within_days * DAY) if rule.within_days else 0
-        return [{
-            "op": "count", "k": verdict.category, "t": t, "win": window,
-            "n": rule.hard_after if verdict.hard else rule.soft_after,
-            "sup": _suppression(rule.suppress, t, _evidence(event, verdict), rule.for_days),
-        }]
+        return _bounce_ops(event, verdict, policy, t)
     if kind is Kind.COMPLAINT:
         rule = policy.complaint
-        return [{"op": "suppress", "sup": _suppression(rule.suppress, t, _evidence(event, verdict), rule.for_days)}]
+        return [{"op": "suppress", "sup": suppression(rule.suppress, t, evidence(event, verdict), rule.for_days)}]
     if kind is Kind.UNSUBSCRIBE:
         code = "unsubscribed" if event.subscription else "unsubscribed_all"
-        return [{"op": "suppress", "sup": _suppression(code, t, _evidence(event, None), sub=event.subscription)}]
+        return [{"op": "suppress", "sup": suppression(code, t, evidence(event, None), sub=event.subscription)}]
     if kind is Kind.RESUBSCRIBE:
         key = f"unsubscribed:{event.subscription}" if event.subscription else "unsubscribed_all"
         return [{"op": "lift", "keys": [key], "t": t}]
+    ops: list[dict] = []
     if kind is Kind.DELIVERED:
-        return [{"op": "lift", "keys": list(policy.delivered_lifts), "t": t},
+        ops += [{"op": "lift", "keys": list(policy.delivered_lifts), "t": t},
                 {"op": "reset", "ks": list(policy.bounces), "t": t}]
-    return []
+    if kind in policy.message_kinds:
+        stream = event.stream or policy.unstated_stream
+        ops.append({"op": "msg", "m": message_digest(event), "t": t, "st": stream, "mon": month_of(t),
+                    "f": 1 if policy.tracks_frequency else 0, "cap": policy.cap(stream) or 0,
+                    "g": 1 if policy.tracks_engagement else 0, "le": policy.low_engagement.after_sends or 0})
+    if kind in (Kind.OPEN, Kind.CLICK) and policy.tracks_engagement:
+        ops.append({"op": "engaged", "st": event.stream or "", "t": t})
+    return ops
+
+
+#: Kinds that ESPs send for nearly every message: applied without a per-event dedup key
+#: (their operations are idempotent, and messages are counted once through the record's
+#: ring of recent message digests) and kept in the history only when they change something.
+ENGAGEMENT_KINDS = frozenset({Kind.SEND, Kind.DELIVERED, Kind.OPEN, Kind.CLICK})

@@ -1,8 +1,15 @@
 """Answering "may I send to X?" for one address or ten thousand.
 
-The bulk path groups addresses by bucket and reads them with one HMGET per bucket in one
-pipeline, so 10,000 addresses cost one round trip and about a thousand commands, not ten
-thousand round trips.
+Everything an answer needs is read in one pipelined round trip: the tenant's policy, the
+tenant's per-address records (one HMGET per bucket), the platform's per-address records,
+the operator's blocked domains and the tenant's opted-out companies (one HMGET each, for
+every domain and parent domain involved) and the cached DNS verdicts (one MGET). Only DNS
+cache misses cost a second step (concurrent lookups, bounded in time). Validation
+(syntax, role accounts, disposable domains) is pure Python with caches.
+
+Every reason that applies is returned, in the order of ``store.reasons``, each with its
+``scope``, ``since``, ``until`` (None: until lifted), the ``streams`` it blocks and its
+``evidence``.
 """
 from __future__ import annotations
 
@@ -10,13 +17,19 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import orjson
 import redis
 
-from classifier.address import AddressError, normalise
+from classifier.address import AddressError, domain_of, normalise
 from store import records
-from store.keys import Keys, bucket_of
-from store.policy import Policy
-from store.reasons import SUPPRESSION_REASONS
+from store.dns import DnsChecker, DomainFact
+from store.keys import BUCKETS, PLATFORM_BUCKETS, Keys, crc_of
+from store.platform import tenant_tag
+from store.policy import DAY, Policy, month_end, month_of, policy_from_raw
+from store.reasons import ORDER, SUPPRESSION_REASONS
+from store.validation import disposable_match, domain_and_parents, role_of, syntax_error
+
+STREAMS = ("marketing", "transactional")
 
 
 @dataclass
@@ -34,77 +47,278 @@ class Answer:
                 "sendable": self.sendable, "reasons": self.reasons}
 
 
-def _scope(s: records.Suppression) -> str:
-    base = SUPPRESSION_REASONS[s.code]
-    return f"subscription:{s.subscription}" if s.subscription else base
+@dataclass
+class Lookup:
+    """Everything read for one check, before interpretation."""
+
+    policy: Policy
+    tenant: str
+    records: dict[str, dict]
+    platform: dict[str, dict]
+    companies: dict[str, dict]
+    blocked: dict[str, dict]
+    dns: dict[str, DomainFact]
 
 
-def reason_out(s: records.Suppression, policy: Policy) -> dict:
-    return {
-        "code": s.code,
-        "scope": _scope(s),
-        "since": records.iso(s.since),
-        "until": records.iso(s.until),
-        "streams": policy.streams.get(s.code, []),
-        "evidence": records.evidence_out(s.evidence),
-    }
-
-
-def applies(s: records.Suppression, policy: Policy, stream: str | None,
-            subscription: str | None) -> bool:
-    """Whether a stored suppression stops this send.
-
-    A subscription-scoped opt-out applies to that subscription only; when the caller does
-    not say which subscription the send belongs to, every opt-out counts (the safe side).
-    """
-    if not policy.blocks(s.code, stream):
-        return False
-    if s.subscription and subscription and s.subscription != subscription.lower():
-        return False
-    return True
+def _loads_map(names: list[str], values: list) -> dict[str, dict]:
+    return {n: orjson.loads(v) for n, v in zip(names, values) if v}
 
 
 class Query:
-    def __init__(self, client: redis.Redis, keys: Keys):
+    def __init__(self, client: redis.Redis, keys: Keys, dns: DnsChecker | None = None,
+                 complaint_tenants: int = 0):
         self.r = client
         self.keys = keys
+        self.dns = dns
+        self.complaint_tenants = complaint_tenants
 
+    # -- reading --------------------------------------------------------------------------
     def records_for(self, tenant: str, addresses: list[str]) -> dict[str, dict]:
         """Records of the given normalised addresses, in one pipelined round trip."""
-        by_bucket: dict[int, list[str]] = defaultdict(list)
-        for a in dict.fromkeys(addresses):
-            by_bucket[bucket_of(a)].append(a)
-        if not by_bucket:
-            return {}
         pipe = self.r.pipeline(transaction=False)
-        order = list(by_bucket.items())
-        for b, addrs in order:
-            pipe.hmget(self.keys.records(tenant, b), addrs)
+        order = self._queue_records(pipe, tenant, addresses)
+        return self._collect(order, pipe.execute())
+
+    def _queue_records(self, pipe, tenant: str | None, addresses) -> list[list[str]]:
+        """One HMGET per bucket; ``tenant`` None reads the platform's buckets."""
+        n = BUCKETS if tenant is not None else PLATFORM_BUCKETS
+        by_bucket: dict[int, list[str]] = defaultdict(list)
+        for a in addresses:
+            by_bucket[crc_of(a) & (n - 1)].append(a)
+        order = []
+        for b, addrs in by_bucket.items():
+            key = self.keys.records(tenant, b) if tenant is not None else self.keys.platform_records(b)
+            pipe.hmget(key, addrs)
+            order.append(addrs)
+        return order
+
+    @staticmethod
+    def _collect(order: list[list[str]], replies) -> dict[str, dict]:
         out: dict[str, dict] = {}
-        for (b, addrs), values in zip(order, pipe.execute()):
+        for addrs, values in zip(order, replies):
             for a, v in zip(addrs, values):
                 if v:
-                    out[a] = records.decode(v)
+                    out[a] = orjson.loads(v)
         return out
 
-    def check(self, tenant: str, addresses: list[str], policy: Policy, *, stream: str | None = None,
+    def lookup(self, tenant: str, addresses: list[str], stream: str | None) -> Lookup:
+        """Read everything the answers for ``addresses`` (normalised, valid) depend on."""
+        domains = list(dict.fromkeys(domain_of(a) for a in addresses))
+        candidates = list(dict.fromkeys(c for d in domains for c in domain_and_parents(d)))
+        dns_domains = [d for d in domains if not d.startswith("[")] if self.dns else []
+        pipe = self.r.pipeline(transaction=False)
+        pipe.get(self.keys.policy(tenant))
+        if candidates:
+            pipe.hmget(self.keys.companies(tenant), candidates)
+            pipe.hmget(self.keys.blocked_domains(), candidates)
+        if self.dns:
+            self.dns.queue_cached(pipe, dns_domains)
+        tenant_order = self._queue_records(pipe, tenant, addresses)
+        platform_order = self._queue_records(pipe, None, addresses)
+        replies = pipe.execute()
+
+        policy = policy_from_raw(replies[0])
+        i = 1
+        companies = blocked = {}
+        if candidates:
+            companies = _loads_map(candidates, replies[1])
+            blocked = _loads_map(candidates, replies[2])
+            i = 3
+        facts: dict[str, DomainFact] = {}
+        if self.dns:
+            if dns_domains and (policy.blocks("invalid_domain", stream)):
+                facts = self.dns.facts(dns_domains, replies[i])
+            i += 1
+        recs = self._collect(tenant_order, replies[i:i + len(tenant_order)])
+        i += len(tenant_order)
+        platform = self._collect(platform_order, replies[i:])
+        return Lookup(policy, tenant, recs, platform, companies, blocked, facts)
+
+    # -- answering ------------------------------------------------------------------------
+    def check(self, tenant: str, addresses: list[str], *, stream: str | None = None,
               subscription: str | None = None, now: float | None = None) -> list[Answer]:
         now = time.time() if now is None else now
         answers: list[Answer] = []
-        for a in addresses:
+        errors: dict[int, str] = {}
+        valid: list[str] = []
+        for i, a in enumerate(addresses):
             try:
-                answers.append(Answer(a, normalise(a)))
+                n = normalise(a)
             except AddressError as exc:
-                answers.append(Answer(a, None, [{
-                    "code": "invalid_syntax", "scope": "everywhere", "since": None, "until": None,
-                    "streams": policy.streams["invalid_syntax"], "evidence": {"error": str(exc)},
-                }]))
-        found = self.records_for(tenant, [a.normalised for a in answers if a.normalised])
-        for answer in answers:
-            rec = found.get(answer.normalised) if answer.normalised else None
-            if not rec:
+                answers.append(Answer(a, None))
+                errors[i] = str(exc)
                 continue
-            for s in records.suppressions(rec):
-                if s.active(now) and applies(s, policy, stream, subscription):
-                    answer.reasons.append(reason_out(s, policy))
+            answers.append(Answer(a, n))
+            problem = syntax_error(n)
+            if problem:
+                errors[i] = problem
+            else:
+                valid.append(n)
+        found = self.lookup(tenant, list(dict.fromkeys(valid)), stream)
+        judge = Judge(found, stream, subscription.lower() if subscription else None, now, self.complaint_tenants)
+        for i, answer in enumerate(answers):
+            if i in errors:
+                if found.policy.blocks("invalid_syntax", stream):
+                    answer.reasons.append(judge.reason("invalid_syntax", None, None, {"error": errors[i]}))
+            else:
+                answer.reasons = judge.reasons(answer.normalised)
         return answers
+
+
+class Judge:
+    """Turns what was read into the reasons for one address, under one policy and query."""
+
+    def __init__(self, found: Lookup, stream: str | None, subscription: str | None, now: float,
+                 complaint_tenants: int):
+        self.f = found
+        self.p = found.policy
+        self.stream = stream
+        self.subscription = subscription
+        self.now = now
+        self.complaint_tenants = complaint_tenants
+        self.me = tenant_tag(found.tenant)
+        v = self.p.validation
+        self.roles = (frozenset(v.roles_extra), frozenset(v.roles_exempt))
+        self.disposable = (frozenset(v.disposable_extra), frozenset(v.disposable_exempt))
+        self.streams_asked = (stream,) if stream else STREAMS
+
+    def blocks(self, code: str) -> bool:
+        return self.p.blocks(code, self.stream)
+
+    def reason(self, code: str, since: float | None, until: float | None, evidence: dict,
+               scope: str | None = None, streams: list[str] | None = None) -> dict:
+        return {"code": code, "scope": scope or SUPPRESSION_REASONS[code], "since": records.iso(since),
+                "until": records.iso(until),
+                "streams": streams if streams is not None else list(self.p.streams.get(code, [])),
+                "evidence": evidence}
+
+    def reasons(self, address: str) -> list[dict]:
+        out: list[dict] = []
+        domain = domain_of(address)
+        self._domain(domain, out)
+        self._platform(address, out)
+        rec = self.f.records.get(address)
+        if rec:
+            self._record(rec, domain, out)
+        self._validation(address, domain, out)
+        if len(out) > 1:
+            out.sort(key=lambda r: ORDER[r["code"]])
+        return out
+
+    # -- domain-wide facts ----------------------------------------------------------------
+    def _domain(self, domain: str, out: list) -> None:
+        fact = self.f.dns.get(domain)
+        if fact is not None and fact.invalid and self.blocks("invalid_domain"):
+            out.append(self.reason("invalid_domain", fact.checked, None,
+                                   {"source": "dns", "dns": fact.status, "detail": fact.detail,
+                                    "domain": domain}, scope=f"domain:{domain}"))
+        if self.f.blocked and self.blocks("domain_blocked"):
+            for c in domain_and_parents(domain):
+                entry = self.f.blocked.get(c)
+                if entry:
+                    out.append(self.reason("domain_blocked", entry.get("t"), None, {"domain": c, "by": "operator"}))
+                    break
+        if self.f.companies and self.blocks("company_opted_out"):
+            for c in domain_and_parents(domain):
+                entry = self.f.companies.get(c)
+                if entry:
+                    ev = {"domain": c, **({"note": entry["note"]} if entry.get("note") else {})}
+                    out.append(self.reason("company_opted_out", entry.get("t"), None, ev, scope=f"domain:{c}"))
+                    break
+
+    # -- platform-wide per-address facts ------------------------------------------------------
+    def _platform(self, address: str, out: list) -> None:
+        rec = self.f.platform.get(address)
+        if not rec:
+            return
+        if self.blocks("platform_blocked"):
+            if rec.get("o"):
+                out.append(self.reason("platform_blocked", rec["o"].get("t"), None, {"by": "operator"}))
+            elif self.complaint_tenants and len(rec.get("k") or {}) >= self.complaint_tenants:
+                times = sorted((rec["k"]).values())
+                out.append(self.reason("platform_blocked", times[self.complaint_tenants - 1], None,
+                                       {"complaints_at_tenants": len(times)}))
+        sharing = self.p.sharing
+        if rec.get("b") and sharing.receive and self.blocks("globally_bounced"):
+            window = sharing.within_days * DAY
+            others = [v for tn, v in rec["b"].items() if tn != self.me and v[0] > self.now - window]
+            if others:
+                latest = max(others, key=lambda v: v[0])
+                ev = {"reason": latest[1], "tenants": len(others)}
+                if latest[2]:
+                    ev["status"] = latest[2]
+                out.append(self.reason("globally_bounced", latest[0], latest[0] + window, ev))
+
+    # -- the tenant's record ------------------------------------------------------------------
+    def _record(self, rec: dict, domain: str, out: list) -> None:
+        for s in records.suppressions(rec):
+            if not s.active(self.now) or not self._applies(s):
+                continue
+            if s.code == "invalid_domain" and self._domain_fixed(s, domain):
+                continue
+            scope = (f"subscription:{s.subscription}" if s.subscription
+                     else f"stream:{s.stream}" if s.stream else None)
+            streams = [s.stream] if s.stream else None
+            out.append(self.reason(s.code, s.since, s.until, records.evidence_out(s.evidence), scope, streams))
+        if rec.get("f") and self.p.tracks_frequency:
+            self._frequency(rec["f"], out)
+        if rec.get("g") and self.p.tracks_engagement:
+            self._engagement(rec["g"], out)
+
+    def _applies(self, s: records.Suppression) -> bool:
+        """A subscription-scoped opt-out applies to that subscription only; when the caller
+        does not say which subscription the send belongs to, every opt-out counts (the safe
+        side). A stream-restricted suppression applies to its stream only."""
+        if s.stream:
+            if self.stream and self.stream != s.stream:
+                return False
+        elif not self.blocks(s.code):
+            return False
+        if s.subscription and self.subscription and s.subscription != self.subscription:
+            return False
+        return True
+
+    def _domain_fixed(self, s: records.Suppression, domain: str) -> bool:
+        """A bounce said the domain was broken; past the recheck age, DNS has the last word."""
+        rule = next((r for r in self.p.bounces.values() if r.suppress == "invalid_domain"), None)
+        if rule is None or rule.recheck_dns_after_days is None:
+            return False
+        if self.now - s.since < rule.recheck_dns_after_days * DAY:
+            return False
+        fact = self.f.dns.get(domain)
+        return fact is not None and fact.status == "ok"
+
+    def _frequency(self, f: dict, out: list) -> None:
+        month = month_of(self.now)
+        for st in self.streams_asked:
+            cap = self.p.cap(st)
+            v = f.get(st)
+            if not cap or not v or v[0] != month or v[1] < cap or not self.p.blocks("frequency_capped", st):
+                continue
+            start = month_end(month - 1)
+            out.append(self.reason("frequency_capped", v[2] or start, month_end(month),
+                                   {"messages_this_month": v[1], "cap": cap}, scope=f"stream:{st}", streams=[st]))
+
+    def _engagement(self, g: dict, out: list) -> None:
+        n = self.p.low_engagement.after_sends
+        for st in self.streams_asked:
+            v = g.get(st)
+            if not v or v[0] < n or not self.p.blocks("low_engagement", st):
+                continue
+            ev = {"sends_without_engagement": v[0], "threshold": n, "last_engagement": records.iso(v[3] or None)}
+            out.append(self.reason("low_engagement", v[2] or v[1], None, ev, scope=f"stream:{st}", streams=[st]))
+
+    # -- the address itself ---------------------------------------------------------------------
+    def _validation(self, address: str, domain: str, out: list) -> None:
+        if self.blocks("role_address"):
+            role = role_of(address[:address.rfind("@")], *self.roles)
+            if role:
+                out.append(self.reason("role_address", None, None, {"role": role}, scope=self._stream_scope()))
+        if self.blocks("disposable_domain"):
+            listed = disposable_match(domain, *self.disposable)
+            if listed:
+                out.append(self.reason("disposable_domain", None, None, {"listed": listed},
+                                       scope=self._stream_scope()))
+
+    def _stream_scope(self) -> str:
+        return f"stream:{self.stream}" if self.stream else "stream"

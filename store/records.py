@@ -16,6 +16,7 @@ class Suppression:
     evidence: dict
     subscription: str | None = None
     count: int = 1
+    stream: str | None = None     # the one stream it blocks, when restricted
 
     def active(self, now: float) -> bool:
         return self.until is None or self.until > now
@@ -27,20 +28,51 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def parse_time(text: str) -> int:
+    """ISO 8601 (``2026-11-26``, ``2026-11-26T10:00:00Z``, with an offset) -> epoch seconds (UTC if naive)."""
+    d = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=timezone.utc)
+    return int(d.timestamp())
+
+
 def decode(raw: bytes | str | None) -> dict:
     return orjson.loads(raw) if raw else {}
 
 
 def suppressions(record: dict) -> list[Suppression]:
     return [
-        Suppression(key, s["c"], int(s["t"]), int(s["u"]) if s.get("u") is not None else None,
-                    s.get("e") or {}, s.get("sub"), int(s.get("n", 1)))
+        Suppression(key, s.get("c") or key.split(":", 1)[0], int(s["t"]),
+                    int(s["u"]) if s.get("u") is not None else None,
+                    s.get("e") or {}, s.get("sub"), int(s.get("n", 1)), s.get("st"))
         for key, s in (record.get("s") or {}).items()
     ]
 
 
+_EVIDENCE_NAMES = {"id": "event_id", "p": "provider", "r": "reason", "s": "status", "c": "reply_code",
+                   "d": "diagnostic", "esc": "escalated"}
+
+
 def evidence_out(e: dict) -> dict:
     """The stored (compact) evidence in the answer's spelling."""
-    names = {"id": "event_id", "p": "provider", "r": "reason", "s": "status", "c": "reply_code",
-             "d": "diagnostic", "note": "note", "by": "by"}
-    return {names.get(k, k): v for k, v in e.items()}
+    out = {_EVIDENCE_NAMES.get(k, k): v for k, v in e.items()}
+    if "escalated" in out:
+        out["escalated"] = True
+    return out
+
+
+def state_out(record: dict) -> dict:
+    """The counters of a record, for people reading why an address is (not yet) suppressed."""
+    out: dict = {}
+    if record.get("c"):
+        out["bounces"] = {cat: [iso(t) for t in times] for cat, times in record["c"].items()}
+    if record.get("x"):
+        out["temporary_suppressions"] = {cat: [iso(t) for t in times] for cat, times in record["x"].items()}
+    if record.get("f"):
+        out["messages_this_month"] = {st: {"month": f"{v[0] // 12:04d}-{v[0] % 12 + 1:02d}", "count": v[1]}
+                                      for st, v in record["f"].items()}
+    if record.get("g"):
+        out["sends_without_engagement"] = {st: {"count": v[0], "since": iso(v[1] or None),
+                                                "last_engagement": iso(v[3] or None)}
+                                           for st, v in record["g"].items()}
+    return out

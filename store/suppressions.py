@@ -1,4 +1,4 @@
-"""Changes made by people: manual suppressions, unsuppressions, and the audit trail.
+"""Changes made by people: manual suppressions, unsuppressions, opt-ins, imports, the audit trail.
 
 They go through the same apply script as events, so a manual change and an event racing
 for the same address cannot lose each other's update, and both land in the history.
@@ -13,14 +13,26 @@ import redis
 
 from store.ingest import Ingest
 from store.keys import Keys, bucket_of
-from store.policy import Policy, _suppression
+from store.policy import Policy, month_of, suppression
 from store.reasons import TENANT_SETTABLE
 
 AUDIT_MAXLEN = 100_000
+#: Derived from counters rather than stored: unsuppressing them restarts the counts.
+COUNTER_CODES = frozenset({"low_engagement", "frequency_capped"})
+LIFTABLE = TENANT_SETTABLE | COUNTER_CODES
 
 
 class NotSuppressed(LookupError):
     """DELETE of an address that has nothing a tenant can lift."""
+
+
+def check_settable(code: str, subscription: str | None) -> None:
+    if code not in TENANT_SETTABLE:
+        raise ValueError(f"{code!r} cannot be set by hand; settable: {', '.join(sorted(TENANT_SETTABLE))}")
+    if code == "unsubscribed" and not subscription:
+        raise ValueError("code 'unsubscribed' needs a subscription (or use 'unsubscribed_all')")
+    if subscription and code != "unsubscribed":
+        raise ValueError("only 'unsubscribed' takes a subscription")
 
 
 class Suppressions:
@@ -29,50 +41,119 @@ class Suppressions:
         self.keys = keys
         self.ingest = ingest
 
+    def _audit(self, pipe, tenant: str, entry: dict) -> None:
+        pipe.xadd(self.keys.audit(tenant), {"json": orjson.dumps(entry)}, maxlen=AUDIT_MAXLEN, approximate=True)
+
     def _run(self, tenant: str, address: str, ops: list[dict], entry: dict, audit: dict | None):
         now = int(time.time())
         pipe = self.r.pipeline(transaction=False)
         self.ingest.queue(pipe, tenant, address, uuid.uuid4().hex, ops,
-                          orjson.dumps({"time": now, **entry}), str(now))
+                          orjson.dumps({"time": now, **entry}), str(now), dedup=False)
         if audit is not None:
-            pipe.xadd(self.keys.audit(tenant), {"json": orjson.dumps({"time": now, **audit})},
-                      maxlen=AUDIT_MAXLEN, approximate=True)
+            self._audit(pipe, tenant, {"time": now, **audit})
         return self.ingest.effects(pipe.execute()[0])
 
     def suppress(self, tenant: str, address: str, *, actor: str, note: str | None = None,
-                 code: str = "manual", subscription: str | None = None,
+                 code: str = "manual", subscription: str | None = None, stream: str | None = None,
                  until: int | None = None) -> list[str]:
-        if code not in TENANT_SETTABLE:
-            raise ValueError(f"{code!r} cannot be set by hand; settable: {', '.join(sorted(TENANT_SETTABLE))}")
-        if code == "unsubscribed" and not subscription:
-            raise ValueError("code 'unsubscribed' needs a subscription")
+        check_settable(code, subscription)
         now = int(time.time())
+        if until is not None and until <= now:
+            raise ValueError("until is in the past")
         evidence = {"by": actor, **({"note": note} if note else {})}
-        sup = _suppression(code, now, evidence, sub=subscription if code == "unsubscribed" else None)
+        sup = suppression(code, now, evidence, sub=subscription, stream=stream)
         if until is not None:
             sup["u"] = int(until)
-        entry = {"kind": "suppress", "code": code, "by": actor, "note": note, "subscription": subscription,
-                 "until": until}
+        entry = {k: v for k, v in {"kind": "suppress", "code": code, "by": actor, "note": note,
+                                   "subscription": subscription, "stream": stream, "until": until}.items()
+                 if v is not None}
         audit = {"action": "suppress", "address": address, **entry}
         return self._run(tenant, address, [{"op": "suppress", "sup": sup}], entry, audit)
 
     def unsuppress(self, tenant: str, address: str, *, actor: str, note: str, policy: Policy,
                    codes: list[str] | None = None) -> list[str]:
         """Lift the given codes (default: everything the tenant can lift) and reset counters."""
+        unknown = sorted(set(codes or ()) - LIFTABLE)
+        if unknown:
+            raise ValueError(f"{unknown} cannot be lifted by a tenant; liftable: {', '.join(sorted(LIFTABLE))}")
         now = int(time.time())
-        lift = sorted(codes or TENANT_SETTABLE)
-        ops = [{"op": "lift", "keys": lift, "t": now},
-               {"op": "reset", "ks": list(policy.bounces), "t": now}]
-        entry = {"kind": "unsuppress", "by": actor, "note": note, "codes": codes}
+        wanted = set(codes or LIFTABLE)
+        ops: list[dict] = []
+        stored = sorted(wanted & TENANT_SETTABLE)
+        if stored:
+            ops += [{"op": "lift", "keys": stored, "t": now},
+                    {"op": "reset", "ks": list(policy.bounces), "t": now}]
+        if wanted & COUNTER_CODES:
+            caps = {st: cap for st, cap in policy.frequency_cap.per_month.items() if cap}
+            ops.append({"op": "clear", "t": now, "mon": month_of(now), "caps": caps,
+                        "le": policy.low_engagement.after_sends or 0})
+        entry = {"kind": "unsuppress", "by": actor, "note": note, **({"codes": codes} if codes else {})}
         effects = self._run(tenant, address, ops, entry, None)
         lifted = [fx[1:] for fx in effects or [] if fx.startswith("-")]
         if not lifted:
             raise NotSuppressed(address)
-        audit = {"action": "unsuppress", "address": address, "by": actor, "note": note, "lifted": lifted}
-        self.r.xadd(self.keys.audit(tenant), {"json": orjson.dumps({"time": now, **audit})},
-                    maxlen=AUDIT_MAXLEN, approximate=True)
+        pipe = self.r.pipeline(transaction=False)
+        self._audit(pipe, tenant, {"time": now, "action": "unsuppress", "address": address, "by": actor,
+                                   "note": note, "lifted": lifted})
+        pipe.execute()
         return lifted
 
+    # -- double opt-in -------------------------------------------------------------------------
+    def pending_opt_in(self, tenant: str, addresses: list[str], *, actor: str, note: str | None = None) -> int:
+        """Mark addresses as waiting for their double opt-in confirmation; returns how many are new."""
+        now = int(time.time())
+        evidence = {"by": actor, **({"note": note} if note else {})}
+        op = orjson.dumps([{"op": "suppress", "sup": suppression("unconfirmed_opt_in", now, evidence)}])
+        entry = orjson.dumps({"time": now, "kind": "opt_in_pending", "by": actor})
+        replies = self._bulk(tenant, [(a, op) for a in addresses], entry, now)
+        return sum(1 for r in replies if r and b"+unconfirmed_opt_in" in r)
+
+    def confirm_opt_in(self, tenant: str, address: str, *, actor: str) -> bool:
+        """The address confirmed: lift ``unconfirmed_opt_in``. False if it was not pending."""
+        now = int(time.time())
+        effects = self._run(tenant, address, [{"op": "lift", "keys": ["unconfirmed_opt_in"], "t": now}],
+                            {"kind": "opt_in_confirmed", "by": actor}, None)
+        return bool(effects)
+
+    # -- bulk (imports) -------------------------------------------------------------------------
+    def _bulk(self, tenant: str, rows: list[tuple[str, bytes]], entry: bytes, now: int) -> list:
+        """Run the apply script for many addresses in one pipeline (no dedup marker)."""
+        pipe = self.r.pipeline(transaction=False)
+        for address, ops in rows:
+            b = bucket_of(address)
+            self.ingest.script(keys=[self.keys.records(tenant, b), self.keys.records(tenant, b),
+                                     self.keys.history(tenant, b, address)],
+                               args=[address, ops, entry, "0", str(self.ingest.history_max), str(now), "a",
+                                     str(self.ingest.history_seconds)], client=pipe)
+        return pipe.execute()
+
+    def import_rows(self, tenant: str, rows: list[dict], *, actor: str, import_id: str) -> int:
+        """Suppress each row's address ({address, code, subscription?, stream?, since?, until?, note?}).
+
+        No per-address history entry (an import can be millions of addresses): the
+        suppression's evidence names the import, and the audit trail has one entry per import.
+        Returns how many suppressions were new.
+        """
+        now = int(time.time())
+        batch = []
+        for row in rows:
+            evidence = {"by": actor, "import": import_id, **({"note": row["note"]} if row.get("note") else {})}
+            sup = suppression(row["code"], int(row.get("since") or now), evidence,
+                              sub=row.get("subscription"), stream=row.get("stream"))
+            if row.get("until"):
+                sup["u"] = int(row["until"])
+            batch.append((row["address"], orjson.dumps([{"op": "suppress", "sup": sup}])))
+        replies = self._bulk(tenant, batch, b"", now)
+        return sum(1 for r in replies if r and r != b"[]")
+
+    def audit_import(self, tenant: str, *, actor: str, import_id: str, imported: int, rejected: int,
+                     source: str | None) -> None:
+        pipe = self.r.pipeline(transaction=False)
+        self._audit(pipe, tenant, {"time": int(time.time()), "action": "import", "by": actor, "import": import_id,
+                                   "new": imported, "rejected": rejected, **({"source": source} if source else {})})
+        pipe.execute()
+
+    # -- reading -------------------------------------------------------------------------------
     def history(self, tenant: str, address: str, limit: int = 100) -> list[dict]:
         raw = self.r.lrange(self.keys.history(tenant, bucket_of(address), address), 0, limit - 1)
         return [orjson.loads(x) for x in raw]

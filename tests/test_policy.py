@@ -29,14 +29,14 @@ def test_hard_bounce_plans_an_immediate_permanent_suppression():
     e = event()
     [op] = plan(e, verdict(e), DEFAULT_POLICY)
     assert op["op"] == "count" and op["n"] == 1
-    assert op["sup"]["code"] == "previously_bounced" and "u" not in op["sup"]
+    assert op["sup"]["key"] == "previously_bounced" and "u" not in op["sup"]
 
 
 def test_deferrals_do_not_count_unless_the_policy_says_so():
     e = event(Kind.DEFERRAL, "4.2.2")
     assert plan(e, verdict(e), DEFAULT_POLICY) == []
     counting = policy_from_overrides({"count_deferrals": True})
-    assert plan(e, verdict(e), counting)[0]["sup"]["code"] == "mailbox_full"
+    assert plan(e, verdict(e), counting)[0]["sup"]["key"] == "mailbox_full"
 
 
 def test_sender_side_failures_never_touch_the_recipient():

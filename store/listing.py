@@ -1,0 +1,236 @@
+"""Listing, exporting and importing a tenant's stored suppressions.
+
+A tenant's records are spread over 1024 bucket hashes, so a listing walks the buckets in
+order and, within a bucket, the addresses in order; the cursor is that position. A page is
+never more than ``limit`` items and never reads more than ``max_buckets`` buckets, so a
+selective filter over millions of addresses cannot turn one request into a full scan: a
+page may then hold fewer items than asked, and only ``next: null`` means the end.
+
+Listings show the suppressions stored per address (bounces, complaints, opt-outs, manual,
+imports, pending opt-ins); reasons computed at query time (syntax, DNS, role, disposable,
+counters, lists) are answered by the check, not listed here.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import re
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import orjson
+import redis
+
+from classifier.address import AddressError, domain_of, normalise
+from store import records
+from store.keys import BUCKETS, Keys
+from store.policy import Policy
+from store.reasons import SUPPRESSION_REASONS, TENANT_SETTABLE
+from store.validation import syntax_error
+
+PIPELINED_BUCKETS = 16
+EXPORT_COLUMNS = ["address", "code", "subscription", "stream", "since", "until", "note", "by", "import",
+                  "event_id", "provider", "reason", "status", "diagnostic"]
+IMPORT_COLUMNS = {"address", "code", "subscription", "stream", "since", "until", "note"}
+SUBSCRIPTION = re.compile(r"^[a-z0-9_.:-]{1,64}$")
+
+
+class CursorError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Filters:
+    codes: frozenset[str] = frozenset()
+    stream: str | None = None
+    subscription: str | None = None
+    since: int | None = None          # started at or after
+    before: int | None = None         # started before
+    domain: str | None = None         # the address's domain or a subdomain of it
+
+    def keep(self, address: str, s: records.Suppression, policy: Policy, now: float) -> bool:
+        if not s.active(now):
+            return False
+        if self.codes and s.code not in self.codes:
+            return False
+        if self.stream and not (s.stream == self.stream if s.stream else policy.blocks(s.code, self.stream)):
+            return False
+        if self.subscription and s.subscription != self.subscription:
+            return False
+        if self.since is not None and s.since < self.since:
+            return False
+        if self.before is not None and s.since >= self.before:
+            return False
+        if self.domain:
+            d = domain_of(address)
+            if d != self.domain and not d.endswith("." + self.domain):
+                return False
+        return True
+
+
+def encode_cursor(bucket: int, after: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([bucket, after])).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        bucket, after = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not (isinstance(bucket, int) and 0 <= bucket < BUCKETS and isinstance(after, str)):
+            raise ValueError
+        return bucket, after
+    except Exception:
+        raise CursorError("the cursor is not one this API returned") from None
+
+
+def reason_row(s: records.Suppression, policy: Policy) -> dict:
+    scope = (f"subscription:{s.subscription}" if s.subscription
+             else f"stream:{s.stream}" if s.stream else SUPPRESSION_REASONS[s.code])
+    return {"code": s.code, "scope": scope, "since": records.iso(s.since), "until": records.iso(s.until),
+            "streams": [s.stream] if s.stream else list(policy.streams.get(s.code, [])),
+            "evidence": records.evidence_out(s.evidence)}
+
+
+class Listing:
+    def __init__(self, client: redis.Redis, keys: Keys):
+        self.r = client
+        self.keys = keys
+
+    def walk(self, tenant: str, start: int = 0, after: str = "", end: int = BUCKETS
+             ) -> Iterator[tuple[int, str, dict]]:
+        """(bucket, address, record) in cursor order, reading buckets a few per round trip."""
+        for first in range(start, end, PIPELINED_BUCKETS):
+            chunk = range(first, min(first + PIPELINED_BUCKETS, end))
+            pipe = self.r.pipeline(transaction=False)
+            for b in chunk:
+                pipe.hgetall(self.keys.records(tenant, b))
+            for b, fields in zip(chunk, pipe.execute()):
+                for addr in sorted(fields):
+                    a = addr.decode()
+                    if b == start and after and a <= after:
+                        continue
+                    yield b, a, orjson.loads(fields[addr])
+
+    def page(self, tenant: str, policy: Policy, filters: Filters, *, cursor: str | None = None,
+             limit: int = 100, max_buckets: int = 64, now: float | None = None) -> dict:
+        now = time.time() if now is None else now
+        start, after = decode_cursor(cursor) if cursor else (0, "")
+        end = min(BUCKETS, start + max_buckets)
+        items: list[dict] = []
+        for b, address, rec in self.walk(tenant, start, after, end):
+            kept = [reason_row(s, policy) for s in records.suppressions(rec) if filters.keep(address, s, policy, now)]
+            if kept:
+                kept.sort(key=lambda r: r["code"])
+                items.append({"address": address, "reasons": kept})
+                if len(items) >= limit:
+                    return {"items": items, "next": encode_cursor(b, address)}
+        return {"items": items, "next": encode_cursor(end, "") if end < BUCKETS else None}
+
+    def export_rows(self, tenant: str, policy: Policy, filters: Filters, *, now: float | None = None,
+                    progress=None) -> Iterator[dict]:
+        """Every matching suppression as one flat row (see EXPORT_COLUMNS)."""
+        now = time.time() if now is None else now
+        last = -1
+        for b, address, rec in self.walk(tenant):
+            if progress and b != last:
+                progress(b - last)
+                last = b
+            for s in records.suppressions(rec):
+                if filters.keep(address, s, policy, now):
+                    e = s.evidence
+                    yield {"address": address, "code": s.code, "subscription": s.subscription or "",
+                           "stream": s.stream or "", "since": records.iso(s.since), "until": records.iso(s.until) or "",
+                           "note": e.get("note", ""), "by": e.get("by", ""), "import": e.get("import", ""),
+                           "event_id": e.get("id", ""), "provider": e.get("p", ""), "reason": e.get("r", ""),
+                           "status": e.get("s", ""), "diagnostic": e.get("d", "")}
+        if progress and last < BUCKETS - 1:
+            progress(BUCKETS - 1 - last)
+
+
+def csv_lines(rows: Iterable[dict], header: bool = True) -> Iterator[str]:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, EXPORT_COLUMNS, lineterminator="\r\n")
+    if header:
+        writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+        if buf.tell() > 65536:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    if buf.tell():
+        yield buf.getvalue()
+
+
+# -- importing ----------------------------------------------------------------------------------
+
+@dataclass
+class ImportDefaults:
+    code: str = "manual"
+    note: str | None = None
+    subscription: str | None = None
+    stream: str | None = None
+
+
+def _time(value: str, column: str) -> int | None:
+    if not value:
+        return None
+    try:
+        return records.parse_time(value)
+    except ValueError:
+        raise ValueError(f"{column}: {value!r} is not an ISO 8601 date or time") from None
+
+
+def parse_import(lines: Iterable[str], defaults: ImportDefaults) -> Iterator[tuple[int, dict | None, str | None]]:
+    """(line number, row, error) for each data line of a CSV.
+
+    With a header line, the columns are named (``address`` required; ``code``,
+    ``subscription``, ``stream``, ``since``, ``until``, ``note`` optional; others, such as the
+    rest of an export, ignored). Without one, the first column is the address.
+    """
+    reader = csv.reader(lines)
+    columns: list[str] | None = None
+    for row in reader:
+        if not row or all(not c.strip() for c in row):
+            continue
+        line = reader.line_num
+        if columns is None:
+            first = [c.strip().lower().lstrip("\ufeff") for c in row]
+            if "address" in first:
+                columns = first
+                continue
+            columns = ["address"]
+        values = dict(zip(columns, (c.strip() for c in row)))
+        try:
+            yield line, _import_row(values, defaults), None
+        except ValueError as exc:
+            yield line, None, str(exc)
+
+
+def _import_row(values: dict, defaults: ImportDefaults) -> dict:
+    raw = values.get("address", "")
+    try:
+        address = normalise(raw)
+    except AddressError as exc:
+        raise ValueError(f"address: {exc}") from None
+    problem = syntax_error(address)
+    if problem:
+        raise ValueError(f"address {raw!r}: {problem}")
+    code = values.get("code") or defaults.code
+    if code not in TENANT_SETTABLE:
+        raise ValueError(f"code: {code!r} cannot be imported; use one of {', '.join(sorted(TENANT_SETTABLE))}")
+    subscription = (values.get("subscription") or defaults.subscription or "").lower() or None
+    if code == "unsubscribed" and not subscription:
+        raise ValueError("code 'unsubscribed' needs a subscription")
+    if code != "unsubscribed":
+        subscription = None
+    if subscription and not SUBSCRIPTION.match(subscription):
+        raise ValueError(f"subscription: {subscription!r} is not a subscription name")
+    stream = values.get("stream") or defaults.stream or None
+    if stream not in (None, "marketing", "transactional"):
+        raise ValueError(f"stream: {stream!r} is not marketing or transactional")
+    row = {"address": address, "code": code, "subscription": subscription, "stream": stream,
+           "since": _time(values.get("since", ""), "since"), "until": _time(values.get("until", ""), "until"),
+           "note": values.get("note") or defaults.note}
+    return {k: v for k, v in row.items() if v is not None}

@@ -1,0 +1,109 @@
+"""Platform-wide facts, one copy for all tenants: the operator's lists and shared bounces.
+
+- Blocked domains (``domain_blocked``): the domain's owner asked for no mail from this
+  service. A block covers the domain and its subdomains.
+- Blocked addresses (``platform_blocked``): people who asked for no mail from anyone on
+  this service, and known spam traps. Also derived: an address that complained at
+  ``complaint_tenants`` different tenants (0: never).
+- Shared bounces (``globally_bounced``): tenants that opt in to give report their hard
+  bounces here; tenants that opt in to receive see them for a window. Other tenants are
+  known only by a short keyed tag, and answers never name them or show their diagnostics.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from importlib import resources
+
+import orjson
+import redis
+
+from store.keys import PLATFORM_BUCKETS, Keys, platform_bucket_of
+
+PLATFORM_LUA = resources.files("store").joinpath("platform.lua").read_text("utf-8")
+BLOCK_KINDS = ("opt_out", "trap")
+AUDIT_MAXLEN = 100_000
+
+
+def tenant_tag(tenant: str) -> str:
+    """How a tenant appears in shared records: enough to tell tenants apart, nothing more."""
+    return hashlib.blake2b(tenant.encode("utf-8"), digest_size=4, key=b"rebound-share").hexdigest()
+
+
+class Platform:
+    def __init__(self, client: redis.Redis, keys: Keys):
+        self.r = client
+        self.keys = keys
+        self.script = client.register_script(PLATFORM_LUA)
+
+    # -- queued alongside ingest ------------------------------------------------------------
+    def queue(self, pipe, address: str, op: dict) -> None:
+        self.script(keys=[self.keys.platform_records(platform_bucket_of(address))],
+                    args=[address, orjson.dumps(op)], client=pipe)
+
+    def share_bounce(self, pipe, address: str, tenant: str, t: int, reason: str, status: str | None) -> None:
+        self.queue(pipe, address, {"op": "bounce", "tn": tenant_tag(tenant), "t": t, "r": reason, "s": status or ""})
+
+    def shared_delivery(self, pipe, address: str, t: int) -> None:
+        self.queue(pipe, address, {"op": "delivered", "t": t})
+
+    def complaint(self, pipe, address: str, tenant: str, t: int) -> None:
+        self.queue(pipe, address, {"op": "complaint", "tn": tenant_tag(tenant), "t": t})
+
+    # -- the operator's lists -------------------------------------------------------------
+    def _audit(self, pipe, entry: dict) -> None:
+        pipe.xadd(self.keys.platform_audit(), {"json": orjson.dumps({"time": int(time.time()), **entry})},
+                  maxlen=AUDIT_MAXLEN, approximate=True)
+
+    def block_address(self, address: str, *, kind: str, actor: str, note: str | None = None) -> bool:
+        if kind not in BLOCK_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(BLOCK_KINDS)}")
+        entry = {"kind": kind, "t": int(time.time()), "by": actor, **({"note": note} if note else {})}
+        pipe = self.r.pipeline(transaction=False)
+        self.queue(pipe, address, {"op": "block", "o": entry})
+        self._audit(pipe, {"action": "block_address", "address": address, **entry})
+        return bool(pipe.execute()[0])
+
+    def unblock_address(self, address: str, *, actor: str, note: str) -> bool:
+        pipe = self.r.pipeline(transaction=False)
+        self.queue(pipe, address, {"op": "unblock"})
+        changed = bool(pipe.execute()[0])
+        if changed:
+            pipe = self.r.pipeline(transaction=False)
+            self._audit(pipe, {"action": "unblock_address", "address": address, "by": actor, "note": note})
+            pipe.execute()
+        return changed
+
+    def address(self, address: str) -> dict | None:
+        raw = self.r.hget(self.keys.platform_records(platform_bucket_of(address)), address)
+        return orjson.loads(raw) if raw else None
+
+    def blocked_addresses(self):
+        """Every operator-blocked address, bucket by bucket: (address, entry)."""
+        for b in range(PLATFORM_BUCKETS):
+            for addr, raw in sorted(self.r.hgetall(self.keys.platform_records(b)).items()):
+                rec = orjson.loads(raw)
+                if rec.get("o"):
+                    yield addr.decode(), rec["o"]
+
+    def block_domain(self, domain: str, *, actor: str, note: str | None = None) -> bool:
+        entry = {"t": int(time.time()), "by": actor, **({"note": note} if note else {})}
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hset(self.keys.blocked_domains(), domain, orjson.dumps(entry))
+        self._audit(pipe, {"action": "block_domain", "domain": domain, **entry})
+        return bool(pipe.execute()[0])
+
+    def unblock_domain(self, domain: str, *, actor: str, note: str) -> bool:
+        removed = bool(self.r.hdel(self.keys.blocked_domains(), domain))
+        if removed:
+            pipe = self.r.pipeline(transaction=False)
+            self._audit(pipe, {"action": "unblock_domain", "domain": domain, "by": actor, "note": note})
+            pipe.execute()
+        return removed
+
+    def blocked_domains(self) -> dict[str, dict]:
+        return {k.decode(): orjson.loads(v) for k, v in sorted(self.r.hgetall(self.keys.blocked_domains()).items())}
+
+    def audit(self, count: int = 100) -> list[dict]:
+        rows = self.r.xrevrange(self.keys.platform_audit(), count=count)
+        return [{"id": i.decode(), **orjson.loads(fields[b"json"])} for i, fields in rows]

@@ -1,0 +1,153 @@
+"""Address validation at query time: syntax, role accounts, disposable domains.
+
+Everything here is pure and cached: the bulk check validates ten thousand addresses per
+call, so the common case must cost a regular-expression match, not a parser run.
+
+- Syntax: ordinary addresses (a dot-atom local part at a host name, which is nearly all
+  real traffic) are settled by one strict regular expression. Everything else (quoted local
+  parts, Unicode local parts, address literals, and the plainly broken) goes to flanker's
+  RFC 5322 parser, which is exact but about a hundred times slower, behind an LRU cache.
+  On top of what flanker accepts, the domain must be a usable host name (letters, digits
+  and hyphens; at least two labels), and the RFC 5321 length limits hold.
+- Role accounts: ``role_local_parts.txt``, compared after dropping a ``+tag``.
+- Disposable domains: the ``disposable-email-domains`` package's list, matched against the
+  domain and each parent down to its registrable domain (public suffix list), so
+  ``x.mailinator.com`` is caught while a shared suffix such as ``dynv6.net`` never is.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import ipaddress
+import re
+from importlib import resources
+
+from disposable_email_domains import allowlist as _DISPOSABLE_ALLOW
+from disposable_email_domains import blocklist as _DISPOSABLE
+from publicsuffixlist import PublicSuffixList
+
+_ATEXT = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+#: The fast path, on the normalised (lower-case, IDNA) spelling. Anything it refuses is
+#: not necessarily wrong: it goes to the full parser.
+FAST = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*@(?:{_LABEL}\.)+(?:[a-z]{{2,63}}|xn--[a-z0-9-]{{1,59}})")
+_HOST_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+MAX_LOCAL = 64       # octets, RFC 5321 4.5.3.1.1
+MAX_ADDRESS = 254    # octets of the path without angle brackets (RFC 5321 4.5.3.1.3 and erratum 1690)
+
+
+def syntax_error(address: str) -> str | None:
+    """Why the normalised ``address`` is not a valid address, or None when it is."""
+    if FAST.fullmatch(address) and len(address) <= MAX_ADDRESS and address.index("@") <= MAX_LOCAL:
+        return None
+    return _full_check(address)
+
+
+@functools.lru_cache(maxsize=65536)
+def _full_check(address: str) -> str | None:
+    at = address.rfind("@")
+    local, domain = address[:at], address[at + 1:]
+    if len(local.encode("utf-8")) > MAX_LOCAL:
+        return f"the local part is longer than {MAX_LOCAL} octets"
+    if len(address.encode("utf-8")) > MAX_ADDRESS:
+        return f"the address is longer than {MAX_ADDRESS} octets"
+    problem = _domain_problem(domain)
+    if problem:
+        return problem
+    if _flanker_parse(address) is None:
+        return "the address does not follow RFC 5321/5322 syntax"
+    return None
+
+
+def _domain_problem(domain: str) -> str | None:
+    if domain.startswith("["):
+        literal = domain[1:-1]
+        try:
+            if literal.lower().startswith("ipv6:"):
+                ipaddress.IPv6Address(literal[5:])
+            else:
+                ipaddress.IPv4Address(literal)
+        except ValueError:
+            return f"{domain} is not a valid address literal"
+        return None
+    labels = domain.split(".")
+    if len(labels) < 2:
+        return f"the domain {domain!r} has a single label; mail on the Internet needs a full domain name"
+    if len(domain) > 253:
+        return "the domain is longer than 253 characters"
+    for label in labels:
+        if not _HOST_LABEL.match(label):
+            return f"the domain label {label!r} is not a host name (letters, digits, inner hyphens)"
+    if labels[-1].isdigit():
+        return f"the domain {domain!r} ends in a number, not a top-level domain"
+    return None
+
+
+@functools.cache
+def _flanker():
+    # flanker builds its parser tables on first import and may print grammar warnings:
+    # they say nothing to a Rebound user, so they do not reach the terminal or the logs
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        from flanker.addresslib import address
+    return address
+
+
+def _flanker_parse(address: str):
+    return _flanker().parse(address, addr_spec_only=True, strict=True)
+
+
+# -- role accounts ---------------------------------------------------------------------------
+
+def _load_roles() -> frozenset[str]:
+    text = resources.files("store").joinpath("role_local_parts.txt").read_text("utf-8")
+    return frozenset(line.strip().lower() for line in text.splitlines()
+                     if line.strip() and not line.lstrip().startswith("#"))
+
+
+ROLES: frozenset[str] = _load_roles()
+
+
+def role_of(local: str, extra: frozenset[str] = frozenset(), exempt: frozenset[str] = frozenset()) -> str | None:
+    """The role name if ``local`` (already lower-case) is a role account, else None."""
+    base = local.split("+", 1)[0]
+    if base in exempt:
+        return None
+    return base if base in ROLES or base in extra else None
+
+
+# -- disposable domains ----------------------------------------------------------------------
+
+@functools.cache
+def _psl() -> PublicSuffixList:
+    return PublicSuffixList()
+
+
+@functools.lru_cache(maxsize=65536)
+def domain_and_parents(domain: str) -> tuple[str, ...]:
+    """``a.b.example.co.uk`` -> (a.b.example.co.uk, b.example.co.uk, example.co.uk).
+
+    Stops at the registrable domain: a rule about ``example.co.uk`` must never spread to
+    ``co.uk``. A domain that is itself a public suffix, or a literal, is only itself.
+    """
+    if domain.startswith("["):
+        return (domain,)
+    registrable = _psl().privatesuffix(domain)
+    if registrable is None or registrable == domain:
+        return (domain,)
+    labels = domain.split(".")
+    stop = registrable.count(".") + 1
+    return tuple(".".join(labels[i:]) for i in range(len(labels) - stop + 1))
+
+
+def disposable_match(domain: str, extra: frozenset[str] = frozenset(),
+                     exempt: frozenset[str] = frozenset()) -> str | None:
+    """The listed domain that makes ``domain`` disposable, or None."""
+    candidates = domain_and_parents(domain)
+    if any(c in exempt or c in _DISPOSABLE_ALLOW for c in candidates):
+        return None
+    for c in candidates:
+        if c in _DISPOSABLE or c in extra:
+            return c
+    return None
