@@ -73,8 +73,8 @@ class Store:
             self.r.delete(self.keys.policy(tenant))
         return policy
 
-    def apply(self, tenant: str, items, raw: bytes | None = None) -> ApplyResult:
-        return self.ingest.apply(tenant, items, self.policy(tenant), raw=raw)
+    def apply(self, tenant: str, items, raw: bytes | None = None, now: float | None = None) -> ApplyResult:
+        return self.ingest.apply(tenant, items, self.policy(tenant), raw=raw, now=now)
 
     def check(self, tenant: str, addresses: list[str], **kw) -> list[Answer]:
         return self.query.check(tenant, addresses, **kw)

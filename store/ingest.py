@@ -100,15 +100,16 @@ class Ingest:
         return ref
 
     def apply(self, tenant: str, items: list[tuple[Event, Verdict | None]], policy: Policy,
-              raw: bytes | None = None) -> ApplyResult:
+              raw: bytes | None = None, now: float | None = None) -> ApplyResult:
         """Apply every event in one pipeline: one round trip per batch (plus script loading).
 
         Raises redis errors untouched: the caller must not acknowledge anything then. A
-        retried batch is safe, because each event is applied at most once.
+        retried batch is safe, because each event is applied at most once. ``now`` (default:
+        the clock) is when suppressions that have ended are pruned.
         """
         if not items:
             return ApplyResult()
-        now = str(int(time.time()))
+        now = str(int(time.time() if now is None else now))
         pipe = self.r.pipeline(transaction=False)
         ref = self.store_raw(pipe, tenant, raw) if raw else None
         slots: list[int | None] = []          # per event: its reply's index, None if not sent

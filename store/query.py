@@ -79,6 +79,10 @@ class Query:
         order = self._queue_records(pipe, tenant, addresses)
         return self._collect(order, pipe.execute())
 
+    def state(self, tenant: str, address: str) -> dict:
+        """The counters of one address's record, in readable form."""
+        return records.state_out(self.records_for(tenant, [address]).get(address, {}))
+
     def _queue_records(self, pipe, tenant: str | None, addresses) -> list[list[str]]:
         """One HMGET per bucket; ``tenant`` None reads the platform's buckets."""
         n = BUCKETS if tenant is not None else PLATFORM_BUCKETS

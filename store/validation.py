@@ -21,6 +21,7 @@ import functools
 import io
 import ipaddress
 import re
+import warnings
 from importlib import resources
 
 from disposable_email_domains import allowlist as _DISPOSABLE_ALLOW
@@ -89,7 +90,9 @@ def _domain_problem(domain: str) -> str | None:
 def _flanker():
     # flanker builds its parser tables on first import and may print grammar warnings:
     # they say nothing to a Rebound user, so they do not reach the terminal or the logs
-    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)      # its imports of cgi and imghdr
         from flanker.addresslib import address
     return address
 

@@ -106,6 +106,8 @@ def make_settings():
     from webhook.settings import Settings
 
     def make(redis_url: str, **kw) -> Settings:
+        # DNS checks are off unless a test points them at its own DNS server (see dns_server)
+        kw.setdefault("dns_checks", False)
         return Settings(redis_url=redis_url, operator_key=OPERATOR_KEY, log_level="warning", **kw)
     return make
 
@@ -172,3 +174,26 @@ def make_tenant(app, live_server):
 @pytest.fixture
 def api(make_tenant) -> Api:
     return make_tenant("Tenant A")
+
+
+@pytest.fixture
+def operator(live_server) -> Api:
+    """requests against the live server with the operator key (platform routes)."""
+    return Api(live_server.url, "(operator)", OPERATOR_KEY)
+
+
+@pytest.fixture(scope="session")
+def dns_server():
+    """An authoritative DNS server on loopback serving tests/dns_server.py's zone (UDP+TCP)."""
+    from tests.dns_server import DnsServer
+
+    server = DnsServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def dns_settings(make_settings, redis_url, dns_server):
+    """Settings whose DNS checks ask the test DNS server (canary: canary.test)."""
+    return make_settings(redis_url, dns_checks=True, dns_nameservers=dns_server.nameserver, dns_timeout=0.5,
+                         dns_canary="canary.test")

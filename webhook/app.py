@@ -36,8 +36,8 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     errors.register(app)
     _observe(app)
 
-    from webhook.api import events, health, recipients, suppressions
-    for bp in (health.bp, events.bp, recipients.bp, suppressions.bp):
+    from webhook.api import events, health, lists, platform, policy, recipients, senders, suppressions
+    for bp in (health.bp, events.bp, recipients.bp, suppressions.bp, policy.bp, lists.bp, senders.bp, platform.bp):
         app.register_api(bp)
     return app
 

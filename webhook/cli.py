@@ -8,6 +8,7 @@ import click
 import orjson
 
 from classifier import cli as classifier_cli
+from webhook import store_cli
 from webhook.settings import ConfigError, Settings
 
 
@@ -24,15 +25,14 @@ def open_store(settings: Settings):
     if `rebound serve` is not running)."""
     import redis
 
-    from store import Store, connect
     from webhook.embedded import EmbeddedRedis, EmbeddedRedisError
+    from webhook.services import build_store
 
     embedded = None
     try:
         if settings.redis_url is None:
             embedded = EmbeddedRedis(settings.data_dir).start()
-        store = Store(connect(settings.effective_redis_url, timeout=settings.redis_timeout),
-                      prefix=settings.key_prefix)
+        store = build_store(settings)
         store.ping()
         yield store
     except EmbeddedRedisError as exc:
@@ -149,7 +149,7 @@ def config(markdown: bool) -> None:
         click.echo(f"{name:28} {default:12} {text}")
 
 
-for _command in classifier_cli.COMMANDS:
+for _command in classifier_cli.COMMANDS + store_cli.COMMANDS:
     main.add_command(_command)
 if __name__ == "__main__":
     main()

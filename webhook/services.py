@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
-
 from classifier import Classifier
 from store import Store, connect
 from webhook.settings import Settings
@@ -20,12 +18,30 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
-        client = connect(settings.effective_redis_url, timeout=settings.redis_timeout)
-        store = Store(client, prefix=settings.key_prefix, dedup_seconds=int(settings.dedup_days * DAY),
-                      history_max=settings.history_max, raw_seconds=int(settings.raw_retention_days * DAY),
-                      raw_max_bytes=settings.raw_max_bytes)
-        return cls(settings, store, Classifier())
+        return cls(settings, build_store(settings), Classifier())
+
+
+def build_store(settings: Settings) -> Store:
+    """The store as the settings describe it (shared by the app and the CLI)."""
+    client = connect(settings.effective_redis_url, timeout=settings.redis_timeout)
+    return Store(client, prefix=settings.key_prefix, dedup_seconds=int(settings.dedup_days * DAY),
+                 history_max=settings.history_max, raw_seconds=int(settings.raw_retention_days * DAY),
+                 raw_max_bytes=settings.raw_max_bytes, history_seconds=int(settings.history_days * DAY),
+                 dns=dns_options(settings), complaint_tenants=settings.complaint_tenants)
+
+
+def dns_options(settings: Settings) -> dict | None:
+    """The store's DNS checker configuration, or None when the checks are off."""
+    if not settings.dns_checks:
+        return None
+    from store.dns import parse_nameservers
+
+    return {"nameservers": parse_nameservers(settings.dns_nameservers), "timeout": settings.dns_timeout,
+            "positive_ttl": settings.dns_cache_seconds, "negative_ttl": settings.dns_negative_cache_seconds,
+            "concurrency": settings.dns_concurrency, "canary": settings.dns_canary or None}
 
 
 def services() -> Services:
+    from flask import current_app       # here, so that the CLI can build a store without Flask
+
     return current_app.extensions["rebound"]

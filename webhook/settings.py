@@ -39,12 +39,26 @@ class Settings(BaseModel):
     raw_retention_days: float = Field(30, gt=0, description="How long raw payloads are kept for reclassification.")
     raw_max_bytes: int = Field(1 << 20, ge=0, description="Raw payloads are cut to this size when kept.")
     history_max: int = Field(100, ge=1, le=10_000, description="Events kept in each address's history.")
+    history_days: float = Field(365, ge=0, description="An address's history is dropped this long after its last entry (0: kept). Suppressions keep their own evidence.")
     key_prefix: str = Field("rb", pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="Prefix of every Redis key.")
     redis_timeout: float = Field(2.0, gt=0, le=60, description="Seconds before a Redis call counts as failed (503).")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level; addresses are hashed in logs unless debug.")
     dns_nameservers: str | None = Field(None, description="host[:port],... for DNS checks; unset: the system's resolvers.")
     dns_timeout: float = Field(2.0, gt=0, le=30, description="Seconds per DNS lookup; a timeout never makes an address unsendable.")
     dns_checks: bool = Field(True, description="Check recipient domains in DNS at query time.")
+    dns_cache_seconds: int = Field(86400, ge=1, description="How long a domain that accepts mail is cached.")
+    dns_negative_cache_seconds: int = Field(3600, ge=1, description="How long a domain found not to accept mail (NXDOMAIN, null MX, no MX/A/AAAA) is cached.")
+    dns_concurrency: int = Field(64, ge=1, le=1024, description="Domains resolved at once by a bulk check (which waits at most REBOUND_DNS_TIMEOUT in total).")
+    dns_canary: str = Field("gmail.com", description="A domain known to accept mail; while it does not resolve, negative DNS answers are not trusted. Empty: no canary.")
+    complaint_tenants: int = Field(0, ge=0, description="An address that complained at this many different tenants becomes platform_blocked (0: never).")
+
+    @field_validator("dns_nameservers")
+    @classmethod
+    def _nameservers(cls, v: str | None) -> str | None:
+        from store.dns import parse_nameservers
+
+        parse_nameservers(v)
+        return v or None
 
     @field_validator("redis_url")
     @classmethod

@@ -1,7 +1,8 @@
 """The senders' question, "may I send to X?", for one address or up to 10,000."""
 from __future__ import annotations
 
-from flask import g
+import orjson
+from flask import Response, g
 
 from classifier.address import AddressError, normalise
 from webhook.api.schemas import AddressPath, CheckIn, CheckOut, CheckQuery, ErrorOut, HistoryOut, RecipientOut
@@ -12,12 +13,17 @@ from webhook.services import services
 bp = blueprint("recipients", "recipients", "May I send to this address, and if not, why?")
 
 
+def json_response(body) -> Response:
+    """orjson, not the stdlib: a 10,000-address answer is the hot path of the service."""
+    return Response(orjson.dumps(body), mimetype="application/json")
+
+
 @bp.get("/recipients/<address>", responses={200: RecipientOut, 401: ErrorOut})
 def get_recipient(path: AddressPath, query: CheckQuery):
     """Whether one address is sendable, with every reason that applies."""
     [answer] = services().store.check(g.tenant, [path.address], stream=query.stream,
                                       subscription=query.subscription)
-    return answer.to_dict()
+    return json_response(answer.to_dict())
 
 
 @bp.post("/recipients/check", responses={200: CheckOut, 400: ErrorOut, 401: ErrorOut})
@@ -25,14 +31,16 @@ def check_recipients(body: CheckIn):
     """The same for up to 10,000 addresses; results come back in input order."""
     answers = services().store.check(g.tenant, body.addresses, stream=body.stream,
                                      subscription=body.subscription)
-    return {"results": [a.to_dict() for a in answers]}
+    return json_response({"results": [a.to_dict() for a in answers]})
 
 
 @bp.get("/recipients/<address>/history", responses={200: HistoryOut, 400: ErrorOut, 401: ErrorOut})
 def get_history(path: AddressPath):
-    """The address's recent events and changes, newest first."""
+    """The address's recent events and changes, newest first, and the counters behind the policy."""
     try:
         address = normalise(path.address)
     except AddressError as exc:
         raise ApiError(400, "invalid_address", str(exc)) from None
-    return {"address": address, "events": services().store.suppressions.history(g.tenant, address)}
+    store = services().store
+    return {"address": address, "state": store.query.state(g.tenant, address),
+            "events": store.suppressions.history(g.tenant, address)}

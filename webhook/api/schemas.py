@@ -6,7 +6,7 @@ silently ignored field) and they are what /openapi.json is generated from.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Literal, Union
+from typing import Any, Literal, Union
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel, field_validator
 
@@ -106,6 +106,8 @@ class CheckOut(BaseModel):
 
 class HistoryOut(BaseModel):
     address: str
+    state: dict = Field(description="counters behind the policy's thresholds (bounces in the window, "
+                                    "messages this month, sends without engagement)")
     events: list[dict]
 
 
@@ -114,6 +116,7 @@ class SuppressIn(_Strict):
     code: str = Field("manual", description="manual (default), unsubscribed (with subscription), "
                                             "unsubscribed_all, unconfirmed_opt_in, previously_bounced, ...")
     subscription: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    stream: StreamName | None = Field(None, description="block only this stream (default: the streams the policy names)")
     until: AwareDatetime | None = None
 
 
@@ -126,9 +129,125 @@ class SuppressOut(BaseModel):
     address: str
     added: list[str] = []
     lifted: list[str] = []
+    still: list[str] = Field([], description="after a lift: the reasons that still apply (not the tenant's to lift)")
 
 
 class ErrorOut(BaseModel):
     error: str
     message: str
     details: list[dict] | None = None
+
+
+# -- listing, import, export --------------------------------------------------------------------
+
+class ExportQuery(_Strict):
+    """Filters of a listing or an export."""
+
+    code: str | None = Field(None, description="comma-separated reason codes")
+    stream: StreamName | None = Field(None, description="only suppressions that block this stream")
+    subscription: str | None = Field(None, max_length=64)
+    since: AwareDatetime | None = Field(None, description="started at or after")
+    before: AwareDatetime | None = Field(None, description="started before")
+    domain: str | None = Field(None, max_length=253, description="addresses at this domain or its subdomains")
+
+
+class SuppressionsQuery(ExportQuery):
+    cursor: str | None = Field(None, max_length=512, description="the `next` of the previous page")
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class SuppressionItem(BaseModel):
+    address: str
+    reasons: list[Reason]
+
+
+class SuppressionsOut(BaseModel):
+    items: list[SuppressionItem]
+    next: str | None = Field(description="cursor of the next page; null at the end")
+
+
+class ImportQuery(_Strict):
+    code: str = Field("manual", description="code for rows without a code column")
+    note: str | None = Field(None, max_length=1000)
+    subscription: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    stream: StreamName | None = None
+
+
+class ImportOut(BaseModel):
+    import_id: str
+    rows: int
+    new: int
+    rejected: int
+    errors: list[dict] = Field(description="the first 100 rejected lines: {line, error}")
+
+
+class AuditQuery(_Strict):
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class AuditOut(BaseModel):
+    entries: list[dict]
+
+
+# -- policy ---------------------------------------------------------------------------------------
+
+class PolicyDoc(RootModel[dict[str, Any]]):
+    """Policy overrides: any part of the policy, merged onto the defaults."""
+
+
+class PolicyOut(BaseModel):
+    policy: dict = Field(description="the effective policy")
+    overrides: dict = Field(description="this tenant's overrides of the defaults")
+
+
+# -- tenant lists ---------------------------------------------------------------------------------
+
+class DomainPath(BaseModel):
+    domain: str = Field(max_length=253)
+
+
+class NoteIn(_Strict):
+    note: str | None = Field(None, max_length=1000)
+
+
+class RequiredNoteIn(_Strict):
+    note: str = Field(min_length=1, max_length=1000, description="why; kept in the audit trail")
+
+
+class CompaniesOut(BaseModel):
+    companies: dict[str, dict]
+
+
+class OptInIn(_Strict):
+    addresses: list[str] = Field(min_length=1, max_length=10_000)
+    note: str | None = Field(None, max_length=1000)
+
+
+class OptInOut(BaseModel):
+    pending: int = Field(description="addresses newly waiting for confirmation")
+    rejected: list[dict] = Field(description="addresses that could not be used: {address, error}")
+
+
+class ConfirmOut(BaseModel):
+    address: str
+    confirmed: bool
+
+
+# -- platform (operator) --------------------------------------------------------------------------
+
+class BlockAddressIn(_Strict):
+    kind: Literal["opt_out", "trap"] = Field(description="opt_out: the person wants no mail from anyone here; "
+                                                          "trap: a known spam trap")
+    note: str | None = Field(None, max_length=1000)
+
+
+class ListQuery(_Strict):
+    limit: int = Field(1000, ge=1, le=100_000)
+
+
+# -- sender health --------------------------------------------------------------------------------
+
+class SenderStatusQuery(_Strict):
+    days: int = Field(7, ge=1, le=35)
+    category: str | None = Field(None, max_length=64)
+    domain: str | None = Field(None, max_length=253)

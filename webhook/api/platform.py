@@ -1,0 +1,95 @@
+"""Platform-wide lists, for the operator (REBOUND_OPERATOR_KEY): blocked domains, and people
+who asked for no mail from anyone on the service, or known traps."""
+from __future__ import annotations
+
+from itertools import islice
+
+from flask import g
+from flask_openapi3 import APIBlueprint, Tag
+
+from classifier.address import AddressError, normalise
+from store.companies import clean_domain
+from webhook.api.schemas import AddressPath, BlockAddressIn, DomainPath, ErrorOut, ListQuery, NoteIn, RequiredNoteIn
+from webhook.auth import require_operator
+from webhook.errors import ApiError
+from webhook.services import services
+
+bp = APIBlueprint("platform", __name__, url_prefix="/v1/platform",
+                  abp_tags=[Tag(name="platform", description="Operator lists that apply to every tenant")],
+                  abp_security=[{"operator_key": []}])
+bp.before_request(require_operator)
+
+
+def _domain(raw: str) -> str:
+    try:
+        return clean_domain(raw)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_domain_name", str(exc)) from None
+
+
+def _address(raw: str) -> str:
+    try:
+        return normalise(raw)
+    except AddressError as exc:
+        raise ApiError(400, "invalid_address", str(exc)) from None
+
+
+@bp.get("/domains", responses={200: None, 401: ErrorOut, 403: ErrorOut})
+def list_domains():
+    """Domains whose owner asked for no mail from this service (``domain_blocked``)."""
+    return {"domains": services().store.platform.blocked_domains()}
+
+
+@bp.put("/domains/<domain>", responses={200: None, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut})
+def block_domain(path: DomainPath, body: NoteIn):
+    """Block all mail to this domain and its subdomains, for every tenant."""
+    domain = _domain(path.domain)
+    services().store.platform.block_domain(domain, actor=g.actor, note=body.note)
+    return {"domain": domain, "blocked": True}
+
+
+@bp.delete("/domains/<domain>", responses={200: None, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut})
+def unblock_domain(path: DomainPath, body: RequiredNoteIn):
+    domain = _domain(path.domain)
+    if not services().store.platform.unblock_domain(domain, actor=g.actor, note=body.note):
+        raise ApiError(404, "not_listed", f"{domain} is not blocked")
+    return {"domain": domain, "blocked": False}
+
+
+@bp.get("/addresses", responses={200: None, 401: ErrorOut, 403: ErrorOut})
+def list_addresses(query: ListQuery):
+    """Blocked addresses (``platform_blocked``) with their kind and note."""
+    rows = islice(services().store.platform.blocked_addresses(), query.limit)
+    return {"addresses": [{"address": a, **entry} for a, entry in rows]}
+
+
+@bp.get("/addresses/<address>", responses={200: None, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut})
+def get_address(path: AddressPath):
+    """Everything the platform knows of an address: the operator's entry, shared bounces
+    (by tenant tag), complaints (by tenant tag)."""
+    address = _address(path.address)
+    return {"address": address, "record": services().store.platform.address(address) or {}}
+
+
+@bp.put("/addresses/<address>", responses={200: None, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut})
+def block_address(path: AddressPath, body: BlockAddressIn):
+    """No mail to this address from any tenant: the person asked (``opt_out``) or it is a trap.
+    Tenants see ``platform_blocked`` without the kind or the note (traps stay secret)."""
+    address = _address(path.address)
+    services().store.platform.block_address(address, kind=body.kind, actor=g.actor, note=body.note)
+    return {"address": address, "blocked": True}
+
+
+@bp.delete("/addresses/<address>", responses={200: None, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut,
+                                               404: ErrorOut})
+def unblock_address(path: AddressPath, body: RequiredNoteIn):
+    address = _address(path.address)
+    if not services().store.platform.unblock_address(address, actor=g.actor, note=body.note):
+        raise ApiError(404, "not_listed", f"{address} is not blocked")
+    return {"address": address, "blocked": False}
+
+
+@bp.get("/audit", responses={200: None, 401: ErrorOut, 403: ErrorOut})
+def audit():
+    """The operator's changes to the platform lists, newest first."""
+    return {"entries": services().store.platform.audit()}

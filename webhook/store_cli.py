@@ -1,0 +1,406 @@
+"""`rebound policy`, `rebound suppressions`, `rebound platform`, `rebound senders`, `rebound dns`:
+the store's commands (registered by webhook/cli.py)."""
+from __future__ import annotations
+
+import codecs
+import contextlib
+import os
+import sys
+import uuid
+
+import click
+import orjson
+
+ACTOR = "cli"
+
+
+def _cli():
+    from webhook import cli               # the group's helpers (imported late: cli imports us)
+
+    return cli
+
+
+@contextlib.contextmanager
+def tenant_store(tenant: str):
+    cli = _cli()
+    with cli.open_store(cli.load_settings()) as store:
+        if not store.tenants.exists(tenant):
+            raise click.ClickException(f"no tenant {tenant!r} (see `rebound tenants list`)")
+        yield store
+
+
+class Progress:
+    """Progress on stderr: a bar on a terminal, a line per tenth of the work otherwise (logs, CI)."""
+
+    def __init__(self, total: int | None, label: str, unit: str):
+        self.total, self.label, self.unit = total, label, unit
+        self.done = 0
+        self.tty = sys.stderr.isatty()
+        self.bar = click.progressbar(length=total, label=label, file=sys.stderr) if self.tty and total else None
+        self.next_report = (total or 0) / 10
+        if self.bar:
+            self.bar.__enter__()
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.bar:
+            self.bar.update(n)
+        elif self.total and self.done >= self.next_report:
+            click.echo(f"{self.label}: {self.done * 100 // self.total}% ({self.done}/{self.total} {self.unit})",
+                       err=True)
+            while self.next_report <= self.done:
+                self.next_report += self.total / 10
+
+    def close(self) -> None:
+        if self.bar:
+            self.bar.__exit__(None, None, None)
+
+
+# -- policy -------------------------------------------------------------------------------------
+
+@click.group("policy")
+def policy() -> None:
+    """Show and change a tenant's policy (overrides on top of store/policy_defaults.json)."""
+
+
+@policy.command("show")
+@click.argument("tenant")
+@click.option("--overrides", "only_overrides", is_flag=True, help="only the tenant's overrides")
+def policy_show(tenant: str, only_overrides: bool) -> None:
+    """Print the effective policy of TENANT as JSON."""
+    with tenant_store(tenant) as store:
+        out = store.policy_overrides(tenant) if only_overrides else store.policy(tenant).model_dump(mode="json")
+    sys.stdout.buffer.write(orjson.dumps(out, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def _value(text: str):
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+
+
+def _set_path(doc: dict, path: str, value) -> None:
+    parts = path.split(".")
+    for p in parts[:-1]:
+        nxt = doc.get(p)
+        if not isinstance(nxt, dict):
+            nxt = doc[p] = {}
+        doc = nxt
+    doc[parts[-1]] = value
+
+
+def _unset_path(doc: dict, path: str) -> bool:
+    parts = path.split(".")
+    stack = [doc]
+    for p in parts[:-1]:
+        doc = doc.get(p)
+        if not isinstance(doc, dict):
+            return False
+        stack.append(doc)
+    if parts[-1] not in doc:
+        return False
+    del doc[parts[-1]]
+    for parent, p in zip(reversed(stack[:-1]), reversed(parts[:-1])):   # drop emptied objects
+        if parent[p] == {}:
+            del parent[p]
+    return True
+
+
+def _save(store, tenant: str, overrides: dict) -> None:
+    from pydantic import ValidationError
+
+    try:
+        store.set_policy_overrides(tenant, overrides)
+    except ValidationError as exc:
+        lines = [f"{'.'.join(map(str, e['loc'])) or '(policy)'}: {e['msg'].removeprefix('Value error, ')}"
+                 for e in exc.errors(include_url=False)]
+        raise click.ClickException("the policy was not changed:\n  " + "\n  ".join(lines)) from None
+
+
+@policy.command("set")
+@click.argument("tenant")
+@click.argument("assignments", nargs=-1)
+@click.option("--file", "file", type=click.File("rb"), help="a JSON object to merge into the overrides")
+def policy_set(tenant: str, assignments: tuple[str, ...], file) -> None:
+    """Set overrides: PATH=VALUE, VALUE in JSON (a bare word is a string). Examples:
+
+    \b
+      rebound policy set acme frequency_cap.per_month.marketing=8
+      rebound policy set acme sharing.give=true sharing.receive=true
+      rebound policy set acme 'streams.role_address=["marketing","transactional"]'
+      rebound policy set acme bounces.account_disabled.soft_after=3
+    """
+    if not assignments and file is None:
+        raise click.UsageError("give PATH=VALUE assignments or --file")
+    with tenant_store(tenant) as store:
+        overrides = store.policy_overrides(tenant)
+        if file is not None:
+            from webhook.api.policy import merge_patch
+
+            try:
+                doc = orjson.loads(file.read())
+            except orjson.JSONDecodeError as exc:
+                raise click.ClickException(f"--file is not JSON: {exc}") from None
+            if not isinstance(doc, dict):
+                raise click.ClickException("--file must hold a JSON object")
+            overrides = merge_patch(overrides, doc)
+        for a in assignments:
+            path, eq, value = a.partition("=")
+            if not eq or not path:
+                raise click.UsageError(f"{a!r} is not PATH=VALUE")
+            _set_path(overrides, path.strip(), _value(value))
+        _save(store, tenant, overrides)
+        click.echo(orjson.dumps(store.policy_overrides(tenant)).decode())
+
+
+@policy.command("unset")
+@click.argument("tenant")
+@click.argument("paths", nargs=-1, required=True)
+def policy_unset(tenant: str, paths: tuple[str, ...]) -> None:
+    """Remove overrides (back to the defaults), e.g. `rebound policy unset acme sharing`."""
+    with tenant_store(tenant) as store:
+        overrides = store.policy_overrides(tenant)
+        missing = [p for p in paths if not _unset_path(overrides, p)]
+        if missing:
+            raise click.ClickException(f"not overridden: {', '.join(missing)}")
+        _save(store, tenant, overrides)
+        click.echo(orjson.dumps(store.policy_overrides(tenant)).decode())
+
+
+# -- suppressions ---------------------------------------------------------------------------------
+
+@click.group("suppressions")
+def suppressions() -> None:
+    """Import and export a tenant's stored suppressions as CSV."""
+
+
+@suppressions.command("import")
+@click.argument("tenant")
+@click.argument("file", type=click.Path(allow_dash=True, dir_okay=False))
+@click.option("--code", default="manual", show_default=True, help="code for rows without a code column")
+@click.option("--note", help="note for rows without a note column")
+@click.option("--subscription", help="subscription for code 'unsubscribed'")
+@click.option("--stream", type=click.Choice(["marketing", "transactional"]), help="block only this stream")
+@click.option("--batch", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+def suppressions_import(tenant: str, file: str, code: str, note: str | None, subscription: str | None,
+                        stream: str | None, batch: int) -> None:
+    """Import FILE (CSV with an `address` header and optional code, subscription, stream,
+    since, until, note columns, e.g. an export; or one address per line; `-` for stdin).
+    Prints a JSON summary; rejected lines go to stderr."""
+    from store.listing import ImportDefaults, parse_import
+    from store.reasons import TENANT_SETTABLE
+
+    if code not in TENANT_SETTABLE:
+        raise click.UsageError(f"--code {code!r} cannot be imported; one of {', '.join(sorted(TENANT_SETTABLE))}")
+    defaults = ImportDefaults(code=code, note=note, stream=stream, subscription=subscription.lower() if subscription else None)
+    raw = sys.stdin.buffer if file == "-" else open(file, "rb")
+    size = None if file == "-" else os.fstat(raw.fileno()).st_size
+    import_id = uuid.uuid4().hex[:12]
+    progress = Progress(size, f"importing {os.path.basename(file)}", "bytes")
+    total = new = rejected = 0
+    rows: list[dict] = []
+
+    def lines():
+        for line in raw:
+            progress.update(len(line))
+            yield line
+
+    with tenant_store(tenant) as store:
+        try:
+            for line_no, row, error in parse_import(codecs.iterdecode(lines(), "utf-8-sig"), defaults):
+                total += 1
+                if error:
+                    rejected += 1
+                    click.echo(f"line {line_no}: {error}", err=True)
+                    continue
+                rows.append(row)
+                if len(rows) >= batch:
+                    new += store.suppressions.import_rows(tenant, rows, actor=ACTOR, import_id=import_id)
+                    rows = []
+            if rows:
+                new += store.suppressions.import_rows(tenant, rows, actor=ACTOR, import_id=import_id)
+        except UnicodeDecodeError:
+            raise click.ClickException(f"{file} is not UTF-8 (after line {total}); the lines before were imported") from None
+        finally:
+            progress.close()
+            if raw is not sys.stdin.buffer:
+                raw.close()
+            store.suppressions.audit_import(tenant, actor=ACTOR, import_id=import_id, imported=new,
+                                            rejected=rejected, source=os.path.basename(file))
+    click.echo(orjson.dumps({"import_id": import_id, "rows": total, "new": new, "rejected": rejected}).decode())
+
+
+def _iso(value: str | None, name: str) -> int | None:
+    from store.records import parse_time
+
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 date or time", param_hint=name) from None
+
+
+@suppressions.command("export")
+@click.argument("tenant")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="file to write (default: stdout)")
+@click.option("--code", multiple=True, help="only these codes (repeatable)")
+@click.option("--stream", type=click.Choice(["marketing", "transactional"]), help="only those blocking this stream")
+@click.option("--domain", help="only addresses at this domain or its subdomains")
+@click.option("--since", help="only suppressions that started at or after (ISO 8601)")
+def suppressions_export(tenant: str, output: str | None, code: tuple[str, ...], stream: str | None,
+                        domain: str | None, since: str | None) -> None:
+    """Export TENANT's stored suppressions as CSV (one row per suppression), streamed."""
+    from store.keys import BUCKETS
+    from store.listing import Filters, csv_lines
+
+    filters = Filters(codes=frozenset(code), stream=stream, domain=domain.lower() if domain else None,
+                      since=_iso(since, "--since"))
+    out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+    progress = Progress(BUCKETS, "exporting", "buckets")
+    count = 0
+    try:
+        with tenant_store(tenant) as store:
+            def counted(rows):
+                nonlocal count
+                for row in rows:
+                    count += 1
+                    yield row
+            rows = store.listing.export_rows(tenant, store.policy(tenant), filters, progress=progress.update)
+            for chunk in csv_lines(counted(rows)):
+                out.write(chunk)
+    finally:
+        progress.close()
+        if output:
+            out.close()
+    click.echo(f"exported {count} suppressions", err=True)
+
+
+# -- platform lists -------------------------------------------------------------------------------
+
+@click.group("platform")
+def platform() -> None:
+    """The operator's lists, for every tenant: blocked domains and blocked addresses."""
+
+
+def _store():
+    cli = _cli()
+    return cli.open_store(cli.load_settings())
+
+
+@platform.command("block-domain")
+@click.argument("domain")
+@click.option("--note")
+def platform_block_domain(domain: str, note: str | None) -> None:
+    """The owner of DOMAIN asked for no mail from this service (domain_blocked)."""
+    from store.companies import clean_domain
+
+    try:
+        d = clean_domain(domain)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="DOMAIN") from None
+    with _store() as store:
+        store.platform.block_domain(d, actor=ACTOR, note=note)
+    click.echo(orjson.dumps({"domain": d, "blocked": True}).decode())
+
+
+@platform.command("unblock-domain")
+@click.argument("domain")
+@click.option("--note", required=True, help="why (audited)")
+def platform_unblock_domain(domain: str, note: str) -> None:
+    from store.companies import clean_domain
+
+    with _store() as store:
+        if not store.platform.unblock_domain(clean_domain(domain), actor=ACTOR, note=note):
+            raise click.ClickException(f"{domain} is not blocked")
+    click.echo(orjson.dumps({"domain": domain, "blocked": False}).decode())
+
+
+def _address(address: str) -> str:
+    from classifier.address import AddressError, normalise
+
+    try:
+        return normalise(address)
+    except AddressError as exc:
+        raise click.BadParameter(str(exc), param_hint="ADDRESS") from None
+
+
+@platform.command("block-address")
+@click.argument("address")
+@click.option("--kind", type=click.Choice(["opt_out", "trap"]), required=True)
+@click.option("--note")
+def platform_block_address(address: str, kind: str, note: str | None) -> None:
+    """No mail to ADDRESS from any tenant (platform_blocked)."""
+    a = _address(address)
+    with _store() as store:
+        store.platform.block_address(a, kind=kind, actor=ACTOR, note=note)
+    click.echo(orjson.dumps({"address": a, "blocked": True}).decode())
+
+
+@platform.command("unblock-address")
+@click.argument("address")
+@click.option("--note", required=True, help="why (audited)")
+def platform_unblock_address(address: str, note: str) -> None:
+    a = _address(address)
+    with _store() as store:
+        if not store.platform.unblock_address(a, actor=ACTOR, note=note):
+            raise click.ClickException(f"{a} is not blocked")
+    click.echo(orjson.dumps({"address": a, "blocked": False}).decode())
+
+
+@platform.command("list")
+def platform_list() -> None:
+    """Every blocked domain and address, one JSON object per line."""
+    emit = _cli().emit
+    with _store() as store:
+        for domain, entry in store.platform.blocked_domains().items():
+            emit({"domain": domain, **entry})
+        for address, entry in store.platform.blocked_addresses():
+            emit({"address": address, **entry})
+
+
+# -- sender health and DNS ------------------------------------------------------------------------
+
+@click.group("senders")
+def senders() -> None:
+    """The sending side's health (failures that never suppress a recipient)."""
+
+
+@senders.command("status")
+@click.argument("tenant")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 35))
+def senders_status(tenant: str, days: int) -> None:
+    with tenant_store(tenant) as store:
+        out = store.senders.status(tenant, days=days)
+    sys.stdout.buffer.write(orjson.dumps(out, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+@click.group("dns")
+def dns() -> None:
+    """Recipient-domain DNS checks (what invalid_domain is based on)."""
+
+
+@dns.command("check")
+@click.argument("domains", nargs=-1, required=True)
+@click.option("--fresh", is_flag=True, help="ask DNS now, ignoring (and replacing) the cached verdict")
+def dns_check(domains: tuple[str, ...], fresh: bool) -> None:
+    """Does each DOMAIN accept mail? One JSON line per domain."""
+    from classifier.address import normalise_domain
+    from store.records import iso
+
+    emit = _cli().emit
+    with _store() as store:
+        if store.dns is None:
+            raise click.ClickException("DNS checks are off (REBOUND_DNS_CHECKS=false)")
+        for d in domains:
+            name = normalise_domain(d)
+            if fresh:
+                store.dns.forget(name)
+            fact = store.dns.check(name)
+            emit({"domain": name, "status": fact.status, "accepts_mail": None if fact.status == "unknown"
+                  else not fact.invalid, "detail": fact.detail,
+                  "checked": iso(fact.checked)})
+
+
+COMMANDS = [policy, suppressions, platform, senders, dns]
