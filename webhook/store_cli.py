@@ -37,7 +37,7 @@ class Progress:
         self.done = 0
         self.tty = sys.stderr.isatty()
         self.bar = click.progressbar(length=total, label=label, file=sys.stderr) if self.tty and total else None
-        self.next_report = (total or 0) / 10
+        self.decile = 0
         if self.bar:
             self.bar.__enter__()
 
@@ -45,11 +45,10 @@ class Progress:
         self.done += n
         if self.bar:
             self.bar.update(n)
-        elif self.total and self.done >= self.next_report:
+        elif self.total and self.done * 10 // self.total > self.decile:
+            self.decile = self.done * 10 // self.total
             click.echo(f"{self.label}: {self.done * 100 // self.total}% ({self.done}/{self.total} {self.unit})",
                        err=True)
-            while self.next_report <= self.done:
-                self.next_report += self.total / 10
 
     def close(self) -> None:
         if self.bar:
