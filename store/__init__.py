@@ -37,15 +37,16 @@ class Store:
     ``dns`` enables the DNS checks of recipient domains at query time (None: off);
     ``complaint_tenants`` > 0 makes an address that complained at that many tenants
     ``platform_blocked``; ``history_seconds`` > 0 lets an address's history expire after
-    that long without a new entry.
+    that long without a new entry; ``key_cache_seconds`` > 0 caches resolved API keys.
     """
 
     def __init__(self, client: redis.Redis, *, prefix: str = "rb", dedup_seconds: int = 7 * 86400,
                  history_max: int = 100, raw_seconds: int = 30 * 86400, raw_max_bytes: int = 1 << 20,
-                 history_seconds: int = 0, dns: dict | None = None, complaint_tenants: int = 0):
+                 history_seconds: int = 0, dns: dict | None = None, complaint_tenants: int = 0,
+                 key_cache_seconds: float = 0):
         self.r = client
         self.keys = Keys(prefix)
-        self.tenants = Tenants(client, self.keys)
+        self.tenants = Tenants(client, self.keys, key_cache_seconds)
         self.platform = Platform(client, self.keys)
         self.senders = SenderHealth(client, self.keys)
         self.companies = Companies(client, self.keys)

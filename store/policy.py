@@ -241,7 +241,21 @@ def policy_from_raw(raw: bytes | None) -> Policy:
 
 # -- turning one event into operations ---------------------------------------------------
 
-DIAGNOSTIC_KEPT = 200
+#: A suppression keeps this much of the diagnostic: enough to say why at a glance. The
+#: whole text stays in the address's history (and the raw payload, if any): this copy is
+#: stored once per suppressed address, and memory per address is what a store of millions
+#: of them is sized by.
+DIAGNOSTIC_KEPT = 90
+
+
+def short_diagnostic(text: str) -> str:
+    """The diagnostic with whitespace collapsed, cut at a word boundary with an ellipsis."""
+    d = " ".join(text.split())
+    if len(d) <= DIAGNOSTIC_KEPT:
+        return d
+    cut = d[:DIAGNOSTIC_KEPT - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > DIAGNOSTIC_KEPT // 2 else cut) + "\u2026"
 
 
 def evidence(event: Event, verdict: Verdict | None) -> dict:
@@ -254,7 +268,7 @@ def evidence(event: Event, verdict: Verdict | None) -> dict:
     if event.reply_code:
         e["c"] = event.reply_code
     if event.diagnostic:
-        e["d"] = " ".join(event.diagnostic.split())[:DIAGNOSTIC_KEPT]
+        e["d"] = short_diagnostic(event.diagnostic)
     return e
 
 

@@ -185,9 +185,11 @@ class Judge:
         self.roles = (frozenset(v.roles_extra), frozenset(v.roles_exempt))
         self.disposable = (frozenset(v.disposable_extra), frozenset(v.disposable_exempt))
         self.streams_asked = (stream,) if stream else STREAMS
+        self.wanted = {code: self.p.blocks(code, stream) for code in SUPPRESSION_REASONS}
+        self.by_domain: dict[str, list[dict]] = {}
 
     def blocks(self, code: str) -> bool:
-        return self.p.blocks(code, self.stream)
+        return self.wanted[code]
 
     def reason(self, code: str, since: float | None, until: float | None, evidence: dict,
                scope: str | None = None, streams: list[str] | None = None) -> dict:
@@ -197,16 +199,36 @@ class Judge:
                 "evidence": evidence}
 
     def reasons(self, address: str) -> list[dict]:
-        out: list[dict] = []
-        domain = domain_of(address)
-        self._domain(domain, out)
-        self._platform(address, out)
+        """Domain-wide reasons are worked out once per domain (a bulk check has thousands of
+        addresses and a few hundred domains); the rest is a few dictionary lookups, unless
+        the address has a record."""
+        at = address.rfind("@")
+        domain = address[at + 1:]
+        shared = self.by_domain.get(domain)
+        if shared is None:
+            shared = self.by_domain[domain] = self._domain_reasons(domain)
+        out = list(shared)
+        if address in self.f.platform:
+            self._platform(address, out)
         rec = self.f.records.get(address)
         if rec:
             self._record(rec, domain, out)
-        self._validation(address, domain, out)
+        if self.wanted["role_address"]:
+            role = role_of(address[:at], *self.roles)
+            if role:
+                out.append(self.reason("role_address", None, None, {"role": role}, scope=self._stream_scope()))
         if len(out) > 1:
             out.sort(key=lambda r: ORDER[r["code"]])
+        return out
+
+    def _domain_reasons(self, domain: str) -> list[dict]:
+        out: list[dict] = []
+        self._domain(domain, out)
+        if self.wanted["disposable_domain"]:
+            listed = disposable_match(domain, *self.disposable)
+            if listed:
+                out.append(self.reason("disposable_domain", None, None, {"listed": listed},
+                                       scope=self._stream_scope()))
         return out
 
     # -- domain-wide facts ----------------------------------------------------------------
@@ -232,9 +254,7 @@ class Judge:
 
     # -- platform-wide per-address facts ------------------------------------------------------
     def _platform(self, address: str, out: list) -> None:
-        rec = self.f.platform.get(address)
-        if not rec:
-            return
+        rec = self.f.platform[address]
         if self.blocks("platform_blocked"):
             if rec.get("o"):
                 out.append(self.reason("platform_blocked", rec["o"].get("t"), None, {"by": "operator"}))
@@ -311,18 +331,6 @@ class Judge:
                 continue
             ev = {"sends_without_engagement": v[0], "threshold": n, "last_engagement": records.iso(v[3] or None)}
             out.append(self.reason("low_engagement", v[2] or v[1], None, ev, scope=f"stream:{st}", streams=[st]))
-
-    # -- the address itself ---------------------------------------------------------------------
-    def _validation(self, address: str, domain: str, out: list) -> None:
-        if self.blocks("role_address"):
-            role = role_of(address[:address.rfind("@")], *self.roles)
-            if role:
-                out.append(self.reason("role_address", None, None, {"role": role}, scope=self._stream_scope()))
-        if self.blocks("disposable_domain"):
-            listed = disposable_match(domain, *self.disposable)
-            if listed:
-                out.append(self.reason("disposable_domain", None, None, {"listed": listed},
-                                       scope=self._stream_scope()))
 
     def _stream_scope(self) -> str:
         return f"stream:{self.stream}" if self.stream else "stream"

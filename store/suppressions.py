@@ -131,13 +131,13 @@ class Suppressions:
         """Suppress each row's address ({address, code, subscription?, stream?, since?, until?, note?}).
 
         No per-address history entry (an import can be millions of addresses): the
-        suppression's evidence names the import, and the audit trail has one entry per import.
-        Returns how many suppressions were new.
+        suppression's evidence names only the import; who imported what, when and from where
+        is in the audit trail's one entry per import. Returns how many suppressions were new.
         """
         now = int(time.time())
         batch = []
         for row in rows:
-            evidence = {"by": actor, "import": import_id, **({"note": row["note"]} if row.get("note") else {})}
+            evidence = {"import": import_id, **({"note": row["note"]} if row.get("note") else {})}
             sup = suppression(row["code"], int(row.get("since") or now), evidence,
                               sub=row.get("subscription"), stream=row.get("stream"))
             if row.get("until"):

@@ -29,10 +29,9 @@ from disposable_email_domains import blocklist as _DISPOSABLE
 from publicsuffixlist import PublicSuffixList
 
 _ATEXT = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]"
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-#: The fast path, on the normalised (lower-case, IDNA) spelling. Anything it refuses is
-#: not necessarily wrong: it goes to the full parser.
-FAST = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*@(?:{_LABEL}\.)+(?:[a-z]{{2,63}}|xn--[a-z0-9-]{{1,59}})")
+#: The fast path for the local part, on the normalised (lower-case) spelling: a dot-atom.
+#: Anything it refuses is not necessarily wrong: it goes to the full parser.
+FAST_LOCAL = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*")
 _HOST_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 MAX_LOCAL = 64       # octets, RFC 5321 4.5.3.1.1
@@ -41,9 +40,17 @@ MAX_ADDRESS = 254    # octets of the path without angle brackets (RFC 5321 4.5.3
 
 def syntax_error(address: str) -> str | None:
     """Why the normalised ``address`` is not a valid address, or None when it is."""
-    if FAST.fullmatch(address) and len(address) <= MAX_ADDRESS and address.index("@") <= MAX_LOCAL:
+    at = address.rfind("@")
+    if (0 < at <= MAX_LOCAL and len(address) <= MAX_ADDRESS and FAST_LOCAL.fullmatch(address, 0, at)
+            and _host_name_ok(address[at + 1:])):
         return None
     return _full_check(address)
+
+
+@functools.lru_cache(maxsize=65536)
+def _host_name_ok(domain: str) -> bool:
+    """A plain host name (the domain part of nearly every address), checked once per domain."""
+    return not domain.startswith("[") and domain.isascii() and _domain_problem(domain) is None
 
 
 @functools.lru_cache(maxsize=65536)

@@ -8,6 +8,8 @@ from store import Store, connect
 from webhook.settings import Settings
 
 DAY = 86400
+#: A revoked API key stops working within this many seconds (README, "API keys").
+KEY_CACHE_SECONDS = 5
 
 
 @dataclass
@@ -27,7 +29,8 @@ def build_store(settings: Settings) -> Store:
     return Store(client, prefix=settings.key_prefix, dedup_seconds=int(settings.dedup_days * DAY),
                  history_max=settings.history_max, raw_seconds=int(settings.raw_retention_days * DAY),
                  raw_max_bytes=settings.raw_max_bytes, history_seconds=int(settings.history_days * DAY),
-                 dns=dns_options(settings), complaint_tenants=settings.complaint_tenants)
+                 dns=dns_options(settings), complaint_tenants=settings.complaint_tenants,
+                 key_cache_seconds=KEY_CACHE_SECONDS)
 
 
 def dns_options(settings: Settings) -> dict | None:
