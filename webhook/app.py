@@ -39,6 +39,9 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     from webhook.api import events, health, lists, platform, policy, recipients, senders, suppressions
     for bp in (health.bp, events.bp, recipients.bp, suppressions.bp, policy.bp, lists.bp, senders.bp, platform.bp):
         app.register_api(bp)
+
+    from webhook.fastpath import FastLookup
+    app.wsgi_app = FastLookup(app.wsgi_app, app.extensions["rebound"])
     return app
 
 
