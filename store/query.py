@@ -76,25 +76,36 @@ class Query:
     def records_for(self, tenant: str, addresses: list[str]) -> dict[str, dict]:
         """Records of the given normalised addresses, in one pipelined round trip."""
         pipe = self.r.pipeline(transaction=False)
-        order = self._queue_records(pipe, tenant, addresses)
+        order, _ = self._queue_records(pipe, tenant, addresses, platform=False)
         return self._collect(order, pipe.execute())
 
     def state(self, tenant: str, address: str) -> dict:
         """The counters of one address's record, in readable form."""
         return records.state_out(self.records_for(tenant, [address]).get(address, {}))
 
-    def _queue_records(self, pipe, tenant: str | None, addresses) -> list[list[str]]:
-        """One HMGET per bucket; ``tenant`` None reads the platform's buckets."""
-        n = BUCKETS if tenant is not None else PLATFORM_BUCKETS
+    def _queue_records(self, pipe, tenant: str, addresses, platform: bool = True
+                       ) -> tuple[list[list[str]], list[list[str]]]:
+        """One HMGET per tenant bucket (and per platform bucket) involved.
+
+        The platform's bucket count divides the tenant's, so one crc gives both.
+        """
+        mask = PLATFORM_BUCKETS - 1
         by_bucket: dict[int, list[str]] = defaultdict(list)
         for a in addresses:
-            by_bucket[crc_of(a) & (n - 1)].append(a)
-        order = []
+            by_bucket[crc_of(a) & (BUCKETS - 1)].append(a)
+        mine = []
         for b, addrs in by_bucket.items():
-            key = self.keys.records(tenant, b) if tenant is not None else self.keys.platform_records(b)
-            pipe.hmget(key, addrs)
-            order.append(addrs)
-        return order
+            pipe.hmget(self.keys.records(tenant, b), addrs)
+            mine.append(addrs)
+        shared = []
+        if platform:
+            by_platform: dict[int, list[str]] = defaultdict(list)
+            for b, addrs in by_bucket.items():
+                by_platform[b & mask].extend(addrs)
+            for b, addrs in by_platform.items():
+                pipe.hmget(self.keys.platform_records(b), addrs)
+                shared.append(addrs)
+        return mine, shared
 
     @staticmethod
     def _collect(order: list[list[str]], replies) -> dict[str, dict]:
@@ -117,8 +128,7 @@ class Query:
             pipe.hmget(self.keys.blocked_domains(), candidates)
         if self.dns:
             self.dns.queue_cached(pipe, dns_domains)
-        tenant_order = self._queue_records(pipe, tenant, addresses)
-        platform_order = self._queue_records(pipe, None, addresses)
+        tenant_order, platform_order = self._queue_records(pipe, tenant, addresses)
         replies = pipe.execute()
 
         policy = policy_from_raw(replies[0])
@@ -186,6 +196,7 @@ class Judge:
         self.disposable = (frozenset(v.disposable_extra), frozenset(v.disposable_exempt))
         self.streams_asked = (stream,) if stream else STREAMS
         self.wanted = {code: self.p.blocks(code, stream) for code in SUPPRESSION_REASONS}
+        self.streams_of = {code: list(self.p.streams.get(code, [])) for code in SUPPRESSION_REASONS}
         self.by_domain: dict[str, list[dict]] = {}
 
     def blocks(self, code: str) -> bool:
@@ -195,7 +206,7 @@ class Judge:
                scope: str | None = None, streams: list[str] | None = None) -> dict:
         return {"code": code, "scope": scope or SUPPRESSION_REASONS[code], "since": records.iso(since),
                 "until": records.iso(until),
-                "streams": streams if streams is not None else list(self.p.streams.get(code, [])),
+                "streams": streams if streams is not None else self.streams_of[code],
                 "evidence": evidence}
 
     def reasons(self, address: str) -> list[dict]:
@@ -275,39 +286,46 @@ class Judge:
 
     # -- the tenant's record ------------------------------------------------------------------
     def _record(self, rec: dict, domain: str, out: list) -> None:
-        for s in records.suppressions(rec):
-            if not s.active(self.now) or not self._applies(s):
+        """The stored suppressions that stop this send (read from the raw record: a bulk
+        check meets thousands of them).
+
+        A subscription-scoped opt-out applies to that subscription only; when the caller does
+        not say which subscription the send belongs to, every opt-out counts (the safe side).
+        A stream-restricted suppression applies to its stream only."""
+        now, asked, subscription, wanted = self.now, self.stream, self.subscription, self.wanted
+        for key, s in (rec.get("s") or {}).items():
+            until = s.get("u")
+            if until is not None and until <= now:
                 continue
-            if s.code == "invalid_domain" and self._domain_fixed(s, domain):
+            code = key.partition(":")[0]
+            stream, sub = s.get("st"), s.get("sub")
+            if stream:
+                if asked and asked != stream:
+                    continue
+            elif not wanted[code]:
                 continue
-            scope = (f"subscription:{s.subscription}" if s.subscription
-                     else f"stream:{s.stream}" if s.stream else None)
-            streams = [s.stream] if s.stream else None
-            out.append(self.reason(s.code, s.since, s.until, records.evidence_out(s.evidence), scope, streams))
+            if sub and subscription and sub != subscription:
+                continue
+            since = s["t"]
+            if code == "invalid_domain" and self._domain_fixed(since, domain):
+                continue
+            out.append({"code": code,
+                        "scope": f"subscription:{sub}" if sub else f"stream:{stream}" if stream
+                        else SUPPRESSION_REASONS[code],
+                        "since": records.iso(since), "until": records.iso(until),
+                        "streams": [stream] if stream else self.streams_of[code],
+                        "evidence": records.evidence_out(s.get("e") or {})})
         if rec.get("f") and self.p.tracks_frequency:
             self._frequency(rec["f"], out)
         if rec.get("g") and self.p.tracks_engagement:
             self._engagement(rec["g"], out)
 
-    def _applies(self, s: records.Suppression) -> bool:
-        """A subscription-scoped opt-out applies to that subscription only; when the caller
-        does not say which subscription the send belongs to, every opt-out counts (the safe
-        side). A stream-restricted suppression applies to its stream only."""
-        if s.stream:
-            if self.stream and self.stream != s.stream:
-                return False
-        elif not self.blocks(s.code):
-            return False
-        if s.subscription and self.subscription and s.subscription != self.subscription:
-            return False
-        return True
-
-    def _domain_fixed(self, s: records.Suppression, domain: str) -> bool:
+    def _domain_fixed(self, since: int, domain: str) -> bool:
         """A bounce said the domain was broken; past the recheck age, DNS has the last word."""
         rule = next((r for r in self.p.bounces.values() if r.suppress == "invalid_domain"), None)
         if rule is None or rule.recheck_dns_after_days is None:
             return False
-        if self.now - s.since < rule.recheck_dns_after_days * DAY:
+        if self.now - since < rule.recheck_dns_after_days * DAY:
             return False
         fact = self.f.dns.get(domain)
         return fact is not None and fact.status == "ok"

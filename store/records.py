@@ -1,6 +1,7 @@
 """Reading an address's record (the JSON that apply.lua maintains) into Python terms."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -25,6 +26,16 @@ class Suppression:
 def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
+    return _iso(int(ts)) if ts == int(ts) else _iso_exact(ts)
+
+
+@functools.lru_cache(maxsize=65536)
+def _iso(ts: int) -> str:
+    """Cached: answers repeat the same few times (imports, bursts of bounces) many times over."""
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _iso_exact(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
