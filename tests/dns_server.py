@@ -35,7 +35,7 @@ aaaa-only  IN AAAA  2001:db8::10
 nullmx     IN MX    0 .
 txt-only   IN TXT   "a name with no mail records"
 *.bulk     IN MX    10 mail.mx.test.
-"""
+""" + "".join(f"big        IN MX    {i} a-rather-long-mail-exchanger-name-number-{i}.mx.test.\n" for i in range(40))
 
 #: Queries for these names (and below) are read and dropped: the resolver times out.
 SILENT = ("slow.test.",)
@@ -47,6 +47,7 @@ class DnsServer:
         self.origin = dns.name.from_text(origin)
         self.silent = [dns.name.from_text(s) for s in silent]
         self.queries: Counter = Counter()
+        self._tcp = 0
         self._lock = threading.Lock()
         self.udp, self.tcp = self._bind_pair()
         self.port = self.udp.getsockname()[1]
@@ -109,6 +110,10 @@ class DnsServer:
         with self._lock, self.zone.writer() as txn:
             txn.delete(dns.name.from_text(name, self.origin))
 
+    def tcp_queries(self) -> int:
+        with self._lock:
+            return self._tcp
+
     def count(self, name: str) -> int:
         with self._lock:
             return sum(n for (qname, _), n in self.queries.items() if qname == name.rstrip(".") + ".")
@@ -170,10 +175,23 @@ class DnsServer:
                 return
             reply = self.answer(wire)
             if reply is not None:
+                reply = self._fit_udp(wire, reply)
                 try:
                     self.udp.sendto(reply, peer)
                 except OSError:
                     return
+
+    @staticmethod
+    def _fit_udp(query_wire: bytes, reply: bytes) -> bytes:
+        """Over UDP an answer larger than the client accepts (512 bytes, or its EDNS payload)
+        goes out truncated, with the TC flag: the client must ask again over TCP."""
+        query = dns.message.from_wire(query_wire)
+        limit = max(512, query.payload) if query.edns >= 0 else 512
+        if len(reply) <= limit:
+            return reply
+        truncated = dns.message.make_response(query)
+        truncated.flags |= dns.flags.TC | dns.flags.AA
+        return truncated.to_wire()
 
     def _serve_tcp(self) -> None:
         while True:
@@ -192,6 +210,8 @@ class DnsServer:
                 wire = _read(conn, struct.unpack("!H", head)[0])
                 if wire is None:
                     return
+                with self._lock:
+                    self._tcp += 1
                 reply = self.answer(wire)
                 if reply is None:
                     return

@@ -84,6 +84,12 @@ def test_a_bounce_for_a_broken_domain_holds_until_dns_says_it_is_fixed(api):
     assert r.json()["lifted"] == ["invalid_domain"] and r.json()["still"] == ["invalid_domain"]
 
 
+def test_an_answer_too_big_for_udp_is_fetched_over_tcp(api, dns_server):
+    before = dns_server.tcp_queries()
+    assert api.get("/v1/recipients/a@big.test").json()["sendable"] is True
+    assert dns_server.tcp_queries() > before
+
+
 def test_a_resolver_that_fails_its_canary_is_not_trusted(make_settings, redis_url, dns_server):
     from webhook import create_app
 
