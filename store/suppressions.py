@@ -44,11 +44,14 @@ class Suppressions:
     def _audit(self, pipe, tenant: str, entry: dict) -> None:
         pipe.xadd(self.keys.audit(tenant), {"json": orjson.dumps(entry)}, maxlen=AUDIT_MAXLEN, approximate=True)
 
-    def _run(self, tenant: str, address: str, ops: list[dict], entry: dict, audit: dict | None):
+    def _run(self, tenant: str, address: str, ops: list[dict], entry: dict, audit: dict | None,
+             history: str = "a"):
+        """``history`` "e": keep the entry only if it changed something (lifts of nothing
+        leave no trace)."""
         now = int(time.time())
         pipe = self.r.pipeline(transaction=False)
         self.ingest.queue(pipe, tenant, address, uuid.uuid4().hex, ops,
-                          orjson.dumps({"time": now, **entry}), str(now), dedup=False)
+                          orjson.dumps({"time": now, **entry}), str(now), dedup=False, history=history)
         if audit is not None:
             self._audit(pipe, tenant, {"time": now, **audit})
         return self.ingest.effects(pipe.execute()[0])
@@ -88,7 +91,7 @@ class Suppressions:
             ops.append({"op": "clear", "t": now, "mon": month_of(now), "caps": caps,
                         "le": policy.low_engagement.after_sends or 0})
         entry = {"kind": "unsuppress", "by": actor, "note": note, **({"codes": codes} if codes else {})}
-        effects = self._run(tenant, address, ops, entry, None)
+        effects = self._run(tenant, address, ops, entry, None, history="e")
         lifted = [fx[1:] for fx in effects or [] if fx.startswith("-")]
         if not lifted:
             raise NotSuppressed(address)
@@ -112,7 +115,7 @@ class Suppressions:
         """The address confirmed: lift ``unconfirmed_opt_in``. False if it was not pending."""
         now = int(time.time())
         effects = self._run(tenant, address, [{"op": "lift", "keys": ["unconfirmed_opt_in"], "t": now}],
-                            {"kind": "opt_in_confirmed", "by": actor}, None)
+                            {"kind": "opt_in_confirmed", "by": actor}, None, history="e")
         return bool(effects)
 
     # -- bulk (imports) -------------------------------------------------------------------------
