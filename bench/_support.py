@@ -105,10 +105,10 @@ def rebound_serve(env: dict, workers: int = 2, threads: int = 2):
         proc.wait(timeout=30)
 
 
-def process_tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) used so far by ``pid`` and its children that are alive."""
+def process_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) used so far by ``pid`` and each of its live children."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    out = {}
     pids = [pid]
     try:
         pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -117,10 +117,14 @@ def process_tree_cpu(pid: int) -> float:
     for p in pids:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
+            out[p] = (int(fields[11]) + int(fields[12])) / tick
         except (OSError, IndexError, ValueError):
             pass
-    return total
+    return out
+
+
+def process_tree_cpu(pid: int) -> float:
+    return sum(process_cpu(pid).values())
 
 
 def load_note() -> str:

@@ -17,7 +17,7 @@ import random
 import time
 from urllib.parse import quote
 
-from _support import dns_server, load_note, machine, ms, percentile, process_tree_cpu, rebound_serve, redis_server
+from _support import dns_server, load_note, machine, ms, percentile, process_cpu, rebound_serve, redis_server
 from fixture import populate, sample
 
 
@@ -113,9 +113,11 @@ def main() -> None:
         with rebound_serve(env, workers=args.workers, threads=args.threads) as (base, pid):
             asyncio.run(load(base, key, addresses, rate=args.rate, seconds=2))              # warm up
             note = load_note()
-            server_cpu, client_cpu = process_tree_cpu(pid), time.process_time()
+            cpu_before, client_cpu = process_cpu(pid), time.process_time()
             lat, errors, achieved = asyncio.run(load(base, key, addresses, rate=args.rate, seconds=args.seconds))
-            server_cpu, client_cpu = process_tree_cpu(pid) - server_cpu, time.process_time() - client_cpu
+            cpu_after, client_cpu = process_cpu(pid), time.process_time() - client_cpu
+            per_process = sorted((cpu_after[p] - cpu_before.get(p, 0) for p in cpu_after), reverse=True)
+            server_cpu = sum(per_process)
         ceiling = redis_ceiling(url)
     print(f"machine: {machine()}")
     print(f"single lookup, GET /v1/recipients/<address> through gunicorn ({args.workers} workers x "
@@ -125,7 +127,8 @@ def main() -> None:
     print(f"  ceiling, raw Redis round trip (PING): p50 {ms(percentile(ceiling, 50))}   "
           f"p99 {ms(percentile(ceiling, 99))}")
     print(f"  CPU per request: server {server_cpu / len(lat) * 1000:.2f} ms, load generator "
-          f"{client_cpu / len(lat) * 1000:.2f} ms; {note}")
+          f"{client_cpu / len(lat) * 1000:.2f} ms; busiest processes "
+          f"{', '.join(f'{c / args.seconds:.0%}' for c in per_process[:args.workers])} of a core; {note}")
     print(f"  target: p99 under 10 ms -> {'met' if percentile(lat, 99) < 0.010 else 'NOT met'}")
 
 

@@ -39,7 +39,7 @@ class Settings(BaseModel):
     raw_retention_days: float = Field(30, gt=0, description="How long raw payloads are kept for reclassification.")
     raw_max_bytes: int = Field(1 << 20, ge=0, description="Raw payloads are cut to this size when kept.")
     history_max: int = Field(100, ge=1, le=10_000, description="Events kept in each address's history.")
-    history_days: float = Field(365, ge=0, description="An address's history is dropped this long after its last entry (0: kept). Suppressions keep their own evidence.")
+    history_days: float = Field(180, ge=0, description="An address's history is dropped this long after its last entry (0: kept); about 1 KB per address while kept. Suppressions keep their own evidence.")
     key_prefix: str = Field("rb", pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="Prefix of every Redis key.")
     redis_timeout: float = Field(2.0, gt=0, le=60, description="Seconds before a Redis call counts as failed (503).")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level; addresses are hashed in logs unless debug.")
