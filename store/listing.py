@@ -230,7 +230,10 @@ def _import_row(values: dict, defaults: ImportDefaults) -> dict:
     stream = values.get("stream") or defaults.stream or None
     if stream not in (None, "marketing", "transactional"):
         raise ValueError(f"stream: {stream!r} is not marketing or transactional")
+    since = _time(values.get("since", ""), "since")
+    if since is not None and since > time.time() + 86400:
+        raise ValueError(f"since: {values['since']!r} is in the future")
     row = {"address": address, "code": code, "subscription": subscription, "stream": stream,
-           "since": _time(values.get("since", ""), "since"), "until": _time(values.get("until", ""), "until"),
+           "since": since, "until": _time(values.get("until", ""), "until"),
            "note": values.get("note") or defaults.note}
     return {k: v for k, v in row.items() if v is not None}
