@@ -20,10 +20,6 @@ BUCKETS = 1024
 PLATFORM_BUCKETS = 256
 
 
-def crc_of(address: str) -> int:
-    return zlib.crc32(address.encode("utf-8"))
-
-
 def bucket_of(address: str) -> int:
     return zlib.crc32(address.encode("utf-8")) & (BUCKETS - 1)
 

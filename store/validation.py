@@ -38,6 +38,23 @@ MAX_LOCAL = 64       # octets, RFC 5321 4.5.3.1.1
 MAX_ADDRESS = 254    # octets of the path without angle brackets (RFC 5321 4.5.3.1.3 and erratum 1690)
 
 
+#: The common case in one match: an address already in its normal form (lower-case ASCII,
+#: nothing around it) with a dot-atom local part. Group 2, the domain, is checked once per
+#: domain (``_host_name_ok``).
+_PLAIN = re.compile(rf"({_ATEXT}+(?:\.{_ATEXT}+)*)@([a-z0-9.-]+)")
+
+
+def plain_domain(address: str) -> str | None:
+    """The domain of ``address`` when the address is plainly valid and already normalised
+    (``normalise(address) == address`` and no syntax error); None means: ask
+    ``normalise`` and ``syntax_error``. The bulk check's fast path."""
+    m = _PLAIN.fullmatch(address)
+    if m is None or m.end(1) > MAX_LOCAL or len(address) > MAX_ADDRESS:
+        return None
+    domain = m.group(2)
+    return domain if _host_name_ok(domain) else None
+
+
 def syntax_error(address: str) -> str | None:
     """Why the normalised ``address`` is not a valid address, or None when it is."""
     at = address.rfind("@")
@@ -119,12 +136,10 @@ def _load_roles() -> frozenset[str]:
 ROLES: frozenset[str] = _load_roles()
 
 
-def role_of(local: str, extra: frozenset[str] = frozenset(), exempt: frozenset[str] = frozenset()) -> str | None:
-    """The role name if ``local`` (already lower-case) is a role account, else None."""
-    base = local.split("+", 1)[0]
-    if base in exempt:
-        return None
-    return base if base in ROLES or base in extra else None
+@functools.lru_cache(maxsize=256)
+def role_names(extra: frozenset[str] = frozenset(), exempt: frozenset[str] = frozenset()) -> frozenset[str]:
+    """The maintained list with a policy's additions and exemptions."""
+    return (ROLES | extra) - exempt
 
 
 # -- disposable domains ----------------------------------------------------------------------

@@ -448,3 +448,15 @@ def store_at(redis_client):
         return store.check("t", [address], now=now, **kw)[0].to_dict()
 
     return store, apply, check
+
+
+@pytest.mark.parametrize("address", ["ann@example.org", "a.b+c@sub.example.org", "x@[192.0.2.1]", "a@b@example.org",
+                                     "mailto:ann@example.org", "<ann@example.org>", " ann@example.org",
+                                     "ann@example.org.", "Ann@Example.org", "ann@", "@example.org", "ann\t@x.org",
+                                     "a..b@example.org", "a@-x.example", "a@example", "x" * 65 + "@example.org"])
+def test_the_fast_path_agrees_with_normalise_and_the_full_syntax_check(address):
+    from classifier.address import normalise
+    from store.validation import plain_domain, syntax_error
+
+    if plain_domain(address) is not None:
+        assert normalise(address) == address and syntax_error(address) is None
