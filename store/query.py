@@ -36,13 +36,13 @@ STREAMS = ("marketing", "transactional")
 
 @dataclass(slots=True)
 class Answer:
+    """One address's answer. The fields are the JSON answer, in order (orjson serialises
+    the dataclass as it is, which spares a dict per address in a bulk answer)."""
+
     address: str                    # as asked
     normalised: str | None
+    sendable: bool = True
     reasons: list[dict] = field(default_factory=list)
-
-    @property
-    def sendable(self) -> bool:
-        return not self.reasons
 
     def to_dict(self) -> dict:
         return {"address": self.address, "normalised": self.normalised,
@@ -119,9 +119,12 @@ class Query:
                     out[a] = orjson.loads(v)
         return out
 
-    def lookup(self, tenant: str, addresses: list[str], stream: str | None) -> Lookup:
-        """Read everything the answers for ``addresses`` (normalised, valid) depend on."""
-        domains = list(dict.fromkeys(domain_of(a) for a in addresses))
+    def lookup(self, tenant: str, addresses: list[str], stream: str | None,
+               domains: list[str] | None = None) -> Lookup:
+        """Read everything the answers for ``addresses`` (normalised, valid; their unique
+        ``domains`` if the caller has them) depend on."""
+        if domains is None:
+            domains = list(dict.fromkeys(domain_of(a) for a in addresses))
         candidates = list(dict.fromkeys(c for d in domains for c in domain_and_parents(d)))
         dns_domains = [d for d in domains if not d.startswith("[")] if self.dns else []
         batch = ReadBatch(self.r)
@@ -158,10 +161,13 @@ class Query:
         answers: list[Answer] = []
         errors: dict[int, str] = {}
         valid: list[str] = []
+        domains: dict[str, None] = {}
         for i, a in enumerate(addresses):
-            if plain_domain(a) is not None:           # nothing to fold, nothing wrong
+            domain = plain_domain(a)
+            if domain is not None:                    # nothing to fold, nothing wrong
                 answers.append(Answer(a, a))
                 valid.append(a)
+                domains[domain] = None
                 continue
             try:
                 n = normalise(a)
@@ -175,14 +181,19 @@ class Query:
                 errors[i] = problem
             else:
                 valid.append(n)
-        found = self.lookup(tenant, list(dict.fromkeys(valid)), stream)
+                domains[domain_of(n)] = None
+        found = self.lookup(tenant, list(dict.fromkeys(valid)), stream, list(domains))
         judge = Judge(found, stream, subscription.lower() if subscription else None, now, self.complaint_tenants)
         for i, answer in enumerate(answers):
             if i in errors:
                 if found.policy.blocks("invalid_syntax", stream):
                     answer.reasons.append(judge.reason("invalid_syntax", None, None, {"error": errors[i]}))
+                    answer.sendable = False
             else:
-                answer.reasons = judge.reasons(answer.normalised)
+                reasons = judge.reasons(answer.normalised)
+                if reasons:
+                    answer.reasons = reasons
+                    answer.sendable = False
         return answers
 
 

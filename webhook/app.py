@@ -4,7 +4,9 @@ from __future__ import annotations
 import logging
 import time
 
+import orjson
 from flask import g, request
+from flask.json.provider import DefaultJSONProvider
 from flask_openapi3 import Info, OpenAPI
 
 from webhook import errors, logs, metrics
@@ -19,6 +21,15 @@ SECURITY_SCHEMES = {
 }
 
 
+class _JSONProvider(DefaultJSONProvider):
+    """Request bodies parsed by orjson: a 10,000-address check or an ESP batch is parsed in a
+    fraction of the stdlib's time. It refuses what the stdlib lets through and nothing
+    downstream could use (integers beyond 64 bits, lone surrogates): a 400, like any bad JSON."""
+
+    def loads(self, s, **kwargs):
+        return orjson.loads(s)
+
+
 def create_app(settings: Settings | None = None) -> OpenAPI:
     settings = settings or Settings.from_env()
     logs.configure(settings.log_level)
@@ -31,6 +42,7 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
         validation_error_callback=errors.validation_failed,
     )
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json = _JSONProvider(app)
     app.json.sort_keys = False
     app.extensions["rebound"] = Services.build(settings)
     errors.register(app)
