@@ -45,11 +45,14 @@ class Connection:
         return status
 
 
-async def load(base: str, key: str, addresses: list[str], rate: int, seconds: float, connections: int = 64):
+async def load(base: str, key: str, addresses: list[str], rate: int, seconds: float, connections: int = 32):
     host, port = base.split("//")[1].split(":")
     pool: asyncio.Queue = asyncio.Queue()
     for _ in range(connections):
+        # one at a time, as a client's pool grows: opened back to back, they would all be
+        # accepted by whichever gunicorn worker happens to be awake
         pool.put_nowait(await Connection(host, int(port), key).open())
+        await asyncio.sleep(0.01)
     latencies: list[float] = []
     errors = 0
     rng = random.Random(3)
@@ -98,6 +101,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=32, help="keep-alive connections of the client")
     args = ap.parse_args()
 
     from store import Store, connect
@@ -114,7 +118,8 @@ def main() -> None:
             asyncio.run(load(base, key, addresses, rate=args.rate, seconds=2))              # warm up
             note = load_note()
             cpu_before, client_cpu = process_cpu(pid), time.process_time()
-            lat, errors, achieved = asyncio.run(load(base, key, addresses, rate=args.rate, seconds=args.seconds))
+            lat, errors, achieved = asyncio.run(load(base, key, addresses, rate=args.rate, seconds=args.seconds,
+                                                     connections=args.connections))
             cpu_after, client_cpu = process_cpu(pid), time.process_time() - client_cpu
             per_process = sorted((cpu_after[p] - cpu_before.get(p, 0) for p in cpu_after), reverse=True)
             server_cpu = sum(per_process)
