@@ -77,7 +77,7 @@ def dns_server():
 
 
 @contextmanager
-def rebound_serve(env: dict, workers: int = 2, threads: int = 2):
+def rebound_serve(env: dict, workers: int = 2, threads: int = 4):
     """`rebound serve` (gunicorn) as a user runs it; yields (base URL, pid) once a worker answers."""
     import requests
 

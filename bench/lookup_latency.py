@@ -1,6 +1,6 @@
 """Single-address lookup latency at a fixed request rate, through the real HTTP stack.
 
-    python bench/lookup_latency.py [--rate 1000] [--seconds 20] [--workers 2] [--threads 2]
+    python bench/lookup_latency.py [--rate 1000] [--seconds 20] [--workers 2] [--threads 4]
 
 Starts a private Redis, a DNS server for the recipients' domains, and `rebound serve`
 (gunicorn), loads the bench fixture (bench/fixture.py), then sends GET
@@ -99,8 +99,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rate", type=int, default=1000, help="requests per second")
     ap.add_argument("--seconds", type=float, default=20)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="REBOUND_WORKERS (default as in rebound serve)")
+    ap.add_argument("--threads", type=int, default=4, help="REBOUND_THREADS (default as in rebound serve)")
     ap.add_argument("--connections", type=int, default=32, help="keep-alive connections of the client")
     args = ap.parse_args()
 
