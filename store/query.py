@@ -36,8 +36,7 @@ STREAMS = ("marketing", "transactional")
 
 @dataclass(slots=True)
 class Answer:
-    """One address's answer. The fields are the JSON answer, in order (orjson serialises
-    the dataclass as it is, which spares a dict per address in a bulk answer)."""
+    """One address's answer; ``to_dict`` is its JSON."""
 
     address: str                    # as asked
     normalised: str | None
