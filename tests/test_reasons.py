@@ -102,7 +102,7 @@ def test_mailbox_full_expires_by_itself(api):
 
 
 def test_mailbox_full_escalates_to_permanent_after_three_episodes(store_at):
-    store, apply, check = store_at
+    _, apply, check = store_at
     t0 = NOW - timedelta(days=60)
     for episode in range(3):
         start = t0 + timedelta(days=episode * 15)
