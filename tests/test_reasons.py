@@ -398,6 +398,18 @@ def test_manual_with_a_note_a_stream_and_an_end(api):
     assert ask(api, "vip@example.org", stream="transactional")["sendable"] is True
 
 
+def test_manual_ends_at_its_until_or_when_lifted(store_at):
+    store, _, check = store_at
+    until = int((NOW + timedelta(days=2)).timestamp())
+    store.suppressions.suppress("t", "a@example.org", actor="key:x", note="until Friday", until=until)
+    store.suppressions.suppress("t", "b@example.org", actor="key:x", note="for good")
+    assert codes(check("a@example.org", now=until - 1)) == ["manual"]
+    assert check("a@example.org", now=until)["sendable"] is True
+    assert store.suppressions.unsuppress("t", "b@example.org", actor="key:x", note="asked again",
+                                         policy=store.policy("t")) == ["manual"]
+    assert check("b@example.org")["sendable"] is True
+
+
 def test_manual_until_in_the_past_is_refused(api):
     r = api.put("/v1/suppressions/vip@example.org", json={"until": ago(days=1)})
     assert r.status_code == 400
