@@ -176,7 +176,7 @@ class DnsChecker:
         if self.canary and not self._canary_fresh():
             canary = asyncio.ensure_future(lookup(res, self.canary, now))
         waiting = list(tasks) + ([canary] if canary else [])
-        done, pending = await asyncio.wait(waiting, timeout=self.timeout + 0.2)
+        done, pending = await asyncio.wait(waiting, timeout=self.timeout)
         for task in pending:
             task.cancel()
         if canary is not None:
