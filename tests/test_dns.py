@@ -65,13 +65,17 @@ def test_a_domain_that_starts_accepting_mail_is_sendable_once_its_verdict_expire
         dns_server.remove("later")
 
 
+HOST = "550 5.1.2 Host or domain name not found. Name service error for name=mx.test type=MX: Host not found"
+
+
 def test_a_bounce_for_a_broken_domain_holds_until_dns_says_it_is_fixed(api):
     old = (datetime.now(timezone.utc) - timedelta(days=8)).isoformat()
     fresh = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()
     api.post("/v1/events", json=[
-        {"id": "1", "type": "bounce", "recipient": "x@mx.test", "status": "5.1.2", "time": old},
-        {"id": "2", "type": "bounce", "recipient": "y@mx.test", "status": "5.1.2", "time": fresh},
-        {"id": "3", "type": "bounce", "recipient": "z@nothing.test", "status": "5.1.2", "time": old},
+        {"id": "1", "type": "bounce", "recipient": "x@mx.test", "status": "5.1.2", "time": old, "diagnostic": HOST},
+        {"id": "2", "type": "bounce", "recipient": "y@mx.test", "status": "5.1.2", "time": fresh, "diagnostic": HOST},
+        {"id": "3", "type": "bounce", "recipient": "z@nothing.test", "status": "5.1.2", "time": old,
+         "diagnostic": HOST},
     ])
     # past the recheck age (7 days) DNS has the last word: mx.test has an MX again
     assert api.get("/v1/recipients/x@mx.test").json()["sendable"] is True

@@ -72,7 +72,8 @@ def test_engagement_events_cost_nothing_for_an_address_without_a_record(api, red
 
 
 def test_a_delivery_that_lifts_a_suppression_is_in_the_history_and_others_are_not(api):
-    full = [{"id": f"f{i}", "type": "bounce", "recipient": "box@example.org", "status": "4.2.2"} for i in range(3)]
+    full = [{"id": f"f{i}", "type": "bounce", "recipient": "box@example.org", "status": "4.2.2",
+             "diagnostic": "452 4.2.2 Mailbox full, quota exceeded"} for i in range(3)]
     api.post("/v1/events", json=full)
     delivered = {"id": "d1", "type": "delivered", "recipient": "box@example.org"}
     api.post("/v1/events", json=[delivered, dict(delivered, id="d2")])
@@ -85,7 +86,8 @@ def test_a_delivery_that_lifts_a_suppression_is_in_the_history_and_others_are_no
 def test_history_shows_the_counters_behind_the_thresholds(api):
     api.patch("/v1/policy", json={"frequency_cap": {"per_month": {"marketing": 10}}, "low_engagement": {"after_sends": 5}})
     api.post("/v1/events", json=[
-        {"id": "b1", "type": "bounce", "recipient": "s@example.org", "status": "4.2.2"},
+        {"id": "b1", "type": "bounce", "recipient": "s@example.org", "status": "4.2.2",
+         "diagnostic": "452 4.2.2 Mailbox full, quota exceeded"},
         {"id": "s1", "type": "send", "recipient": "s@example.org", "stream": "marketing"},
         {"id": "s2", "type": "send", "recipient": "s@example.org", "stream": "marketing"},
     ])
