@@ -1,0 +1,117 @@
+"""One module per MTA or mailbox provider, in Sisimai's layout, registered in one table.
+
+Each module holds a :class:`Module`: a cheap ``detect`` over headers (and, where the
+headers say nothing, the first lines of the body) and an ``extract`` that reads the
+recipients of that dialect. Most dialects are the generic NDR shape with their own
+markers, so most modules are a few patterns handed to :func:`simple`; the odd ones
+(Exchange, Gmail, Google Groups ...) write their own ``extract``.
+
+Order matters only when two detectors could both fire: providers that run on top of
+a common MTA (Amazon SES on its own fleet, Google Groups on Gmail) come first.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from classifier.parse import ndr
+from classifier.parse.load import Loaded
+from classifier.parse.report import Record
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every extractor may need besides the message: the texts and who sent it."""
+
+    text: str
+    exclude: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class Module:
+    name: str
+    detect: Callable[[Loaded], bool]
+    extract: Callable[[Loaded, Context], list[Record]]
+    #: The detector alone proves the message is a report of this module (a body marker no
+    #: other mail has); otherwise the message must also look like a bounce to be read.
+    trusted: bool = False
+
+
+def header_matcher(*, from_: str | None = None, subject: str | None = None,
+                   headers: tuple[str, ...] = (), received: str | None = None,
+                   message_id: str | None = None, body: str | None = None,
+                   all_of: bool = False) -> Callable[[Loaded], bool]:
+    """A detector from regexes over From, Subject, presence of headers, Received, body start."""
+    f = re.compile(from_, re.I) if from_ else None
+    s = re.compile(subject, re.I) if subject else None
+    r = re.compile(received, re.I) if received else None
+    i = re.compile(message_id, re.I) if message_id else None
+    b = re.compile(body, re.I | re.M) if body else None
+    names = tuple(h.lower() for h in headers)
+
+    def detect(msg: Loaded) -> bool:
+        tests = []
+        if f is not None:
+            tests.append(bool(f.search(msg.headers.get("from"))))
+        if s is not None:
+            tests.append(bool(s.search(msg.headers.get("subject"))))
+        if names:
+            tests.append(any(n in msg.headers for n in names))
+        if r is not None:
+            tests.append(any(r.search(v) for v in msg.headers.get_all("received")[:4]))
+        if i is not None:
+            tests.append(bool(i.search(msg.headers.get("message-id"))))
+        if b is not None:
+            tests.append(any(b.search(t[:4000]) for t in msg.texts[:2]))
+        return all(tests) if all_of else any(tests)
+    return detect
+
+
+def simple(name: str, detect: Callable[[Loaded], bool], dialect: ndr.Dialect = ndr.DEFAULT,
+           trusted: bool = False) -> Module:
+    def extract(msg: Loaded, ctx: Context) -> list[Record]:
+        return ndr.scan(ctx.text, dialect, exclude=ctx.exclude)
+    return Module(name, detect, extract, trusted)
+
+
+def _load_table() -> list[Module]:
+    from classifier.parse.mta import (  # noqa: PLC0415 - the table is the module list
+        amazonses, amazonworkmail, apple, aol, barracuda, courier, domino, exchange, exim, facebook,
+        fml, gmail, gmx, googlegroups, imailserver, kddi, mailfoundry, mailmarshal, mailru, mcafee,
+        messagelabs, mfilter, mimecast, mxlogic, notes, office365, opensmtpd, postfix, powermta,
+        proofpoint, qmail, sendgrid, sendmail, sophos, trendmicro, verizon, yahoo, yandex, zoho,
+        activehunter, amavis, bigfoot, biglobe, ezweb, docomo, dragonfly, x_generic,
+    )
+    return [
+        googlegroups.MODULE, amazonses.MODULE, amazonworkmail.MODULE, sendgrid.MODULE,
+        office365.MODULE, exchange.MODULE, gmail.MODULE, yahoo.MODULE, aol.MODULE, apple.MODULE,
+        facebook.MODULE, zoho.MODULE, yandex.MODULE, mailru.MODULE, gmx.MODULE, verizon.MODULE,
+        barracuda.MODULE, mimecast.MODULE, proofpoint.MODULE, messagelabs.MODULE, mxlogic.MODULE,
+        mcafee.MODULE, trendmicro.MODULE, sophos.MODULE, mailfoundry.MODULE, mailmarshal.MODULE,
+        activehunter.MODULE, amavis.MODULE, mfilter.MODULE, kddi.MODULE, ezweb.MODULE,
+        docomo.MODULE, biglobe.MODULE, bigfoot.MODULE, fml.MODULE, imailserver.MODULE,
+        notes.MODULE, domino.MODULE, powermta.MODULE, opensmtpd.MODULE, courier.MODULE,
+        dragonfly.MODULE, qmail.MODULE, exim.MODULE, postfix.MODULE, sendmail.MODULE, x_generic.MODULE,
+    ]
+
+
+_TABLE: list[Module] | None = None
+
+
+def table() -> list[Module]:
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = _load_table()
+    return _TABLE
+
+
+def detect(msg: Loaded) -> Module | None:
+    for module in table():
+        if module.detect(msg):
+            return module
+    return None
+
+
+def by_name(name: str) -> Module | None:
+    return next((m for m in table() if m.name == name), None)

@@ -1,0 +1,19 @@
+"""Sendmail (and V5 sendmail): "Returned mail: ...", "----- Transcript of session follows -----"."""
+import re
+
+from classifier.parse import ndr
+from classifier.parse.mta import header_matcher, simple
+
+MODULE = simple(
+    "sendmail",
+    header_matcher(subject=r"^(?:Returned mail: |Warning: could not send message|Postmaster notify: |"
+                           r"Return receipt)",
+                   from_=r"Mail Delivery Subsystem",
+                   body=r"^\s*-{3,} ?The following addresses had|^\s*-{3,} ?Transcript of session follows"),
+    ndr.Dialect(
+        stop=re.compile(r"^\s*-{3,} ?(?:Unsent message follows|Original message follows|"
+                        r"Message header follows|Returned message|Original message)", re.I | re.M),
+        delayed=re.compile(r"^Warning: could not send message|will keep trying|"
+                           r"\bDeferred:|Delivery attempts will continue", re.I | re.M),
+    ),
+)

@@ -1,0 +1,111 @@
+"""Small text helpers shared by every format parser: addresses, codes, SMTP phases.
+
+All patterns here are linear (no nested quantifiers) because they run over text that
+anybody on the internet can write.
+"""
+from __future__ import annotations
+
+import re
+
+# A practical address: dot-atom or quoted local part, a domain with at least one dot or a
+# literal. Deliberately not RFC 5322 complete: NDR prose is the input, not headers.
+ADDRESS = re.compile(
+    r"""(?<![\w.+=/-])("[^"\r\n]{1,64}"|[\w!#$%&'*+/=?^`{|}~-][\w.!#$%&'*+/=?^`{|}~-]{0,127})"""
+    r"""@((?:[\w-]{1,63}\.)+[\w-]{2,63}|\[[0-9A-Fa-f:.IPv]{3,45}\])(?![\w-])""",
+    re.UNICODE,
+)
+STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d])")
+REPLY = re.compile(r"(?<![\w.-])([245][0-5]\d)(?=[ -]|$)", re.M)
+REPLY_LEADING = re.compile(r"^\W{0,3}([245][0-5]\d)(?=[ \-:;.,]|$)")
+_WS = re.compile(r"\s+")
+_ANGLE = re.compile(r"<([^<>\s]{3,254})>")
+
+# SMTP phase when the text states it, as a stable token.
+_PHASES = [
+    (re.compile(r"(?:in reply to|after|while sending|response to|during|error from remote mail server after|command was)\s+"
+                r"(?:the\s+)?(?:'|\")?(RCPT(?:\s+TO)?|MAIL(?:\s+FROM)?|end of data|DATA|HELO|EHLO|STARTTLS|AUTH|RSET|BDAT|QUIT|CONNECT|initial connection|greeting|end of message|message body|sending message body)",
+                re.I), None),
+    (re.compile(r">>>\s*(RCPT\s+TO|MAIL\s+FROM|DATA|HELO|EHLO|STARTTLS|QUIT|\.)", re.I), None),
+    (re.compile(r"\bSMTP\s+(RCPT|MAIL|DATA)\b", re.I), None),
+]
+_PHASE_TOKEN = {
+    "rcpt": "RCPT", "rcpt to": "RCPT", "mail": "MAIL", "mail from": "MAIL",
+    "data": "DATA", "end of data": "DATA", ".": "DATA", "bdat": "DATA", "end of message": "DATA",
+    "message body": "DATA", "sending message body": "DATA",
+    "helo": "HELO", "ehlo": "HELO", "starttls": "STARTTLS", "auth": "AUTH",
+    "rset": "RSET", "quit": "QUIT", "connect": "CONN", "initial connection": "CONN", "greeting": "CONN",
+}
+
+
+def unfold(text: str) -> str:
+    """One line, single spaces: how diagnostics are compared and shown."""
+    return _WS.sub(" ", text).strip()
+
+
+def addresses(text: str) -> list[str]:
+    return [f"{m.group(1)}@{m.group(2)}" for m in ADDRESS.finditer(text)]
+
+
+def first_address(text: str) -> str | None:
+    m = ADDRESS.search(text)
+    return f"{m.group(1)}@{m.group(2)}" if m else None
+
+
+def clean_address(value: str) -> str | None:
+    """The address in a header or DSN field value (``rfc822; <a@b>``, ``Name <a@b>``)."""
+    if not value:
+        return None
+    if ";" in value[:12]:
+        kind, _, rest = value.partition(";")
+        if kind.strip().lower() in ("rfc822", "rfc 822", "x-unknown", "unknown", "utf-8", "x-local"):
+            value = rest
+    m = _ANGLE.search(value)
+    candidate = m.group(1) if m else value
+    found = first_address(candidate)
+    if found:
+        return found.strip("'\".,;")
+    return None
+
+
+def find_status(text: str) -> str | None:
+    m = STATUS.search(text)
+    if not m:
+        return None
+    return f"{m.group(1)}.{int(m.group(2))}.{int(m.group(3))}"
+
+
+def find_statuses(text: str) -> list[str]:
+    return [f"{m.group(1)}.{int(m.group(2))}.{int(m.group(3))}" for m in STATUS.finditer(text)]
+
+
+def find_reply(text: str) -> str | None:
+    """The SMTP reply code in a diagnostic: at its start, or the first plausible one."""
+    m = REPLY_LEADING.match(text)
+    if m:
+        return m.group(1)
+    for m in REPLY.finditer(text):
+        start = m.start()
+        before = text[max(0, start - 12):start].lower()
+        # skip numbers that are obviously not reply codes (ports, sizes, times, ids)
+        if before.endswith((":", "port ", "size ", "#", "id ", "id=", "=")) and not before.endswith(("said:", "error:", "said: ")):
+            if not re.search(r"(said|error|host \S+|\]):?\s*$", before):
+                continue
+        return m.group(1)
+    return None
+
+
+def find_phase(text: str) -> str | None:
+    for pattern, _ in _PHASES:
+        m = pattern.search(text)
+        if m:
+            token = unfold(m.group(1)).lower()
+            return _PHASE_TOKEN.get(token, _PHASE_TOKEN.get(token.split()[0], None))
+    return None
+
+
+def strip_field_type(value: str) -> tuple[str, str]:
+    """Split ``smtp; 550 ...`` into ("smtp", "550 ...")."""
+    head, sep, rest = value.partition(";")
+    if sep and len(head) <= 16 and " " not in head.strip():
+        return head.strip().lower(), rest.strip()
+    return "", value.strip()

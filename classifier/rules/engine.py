@@ -1,0 +1,147 @@
+"""The rule engine: status-code tables, phrase rules and SMTP-phase defaults, combined.
+
+Precedence, in one place:
+
+1. The kind of report settles some verdicts outright: a complaint is ``feedback``, a
+   delivery ``delivered``, an RFC 3834 auto-reply ``vacation``.
+2. Every other source proposes a candidate with a confidence: phrase rules (vendor rules
+   marked as such), the enhanced status code, the basic reply code, the SMTP phase, and for
+   deferrals the fact that delivery is still pending. The most confident candidate wins;
+   on equal confidence vendor > phrase > status > reply > phase > deferral.
+3. The confidences are written so that a *specific* phrase beats a *generic* code
+   (``5.1.1`` + "too many recipients" is ``speeding``; Microsoft's ``5.7.1 ... S3150`` is
+   ``blocked``), while a vague word ("mailbox unavailable", "blocked") loses to a specific
+   code. Candidates that agree with the winner raise its confidence a little.
+4. A recipient-unknown *text* (not a ``X.1.x`` code) that came after the envelope was
+   accepted (at DATA), or with neither a phase nor a status code to place it, is read as
+   ``filtered``: the server took the recipient at RCPT and refused the message later, the
+   classic filter that answers "user unknown" (see :data:`AFTER_ENVELOPE`).
+5. Nothing proposes anything: ``undefined`` with low confidence.
+
+Hardness: ``userunknown``/``hasmoved``/``hostunknown``/``notaccept``/``norelaying`` are
+hard with a 5xx (or a permanent failure without codes), soft with a 4xx; deferrals are
+never hard; everything else follows the taxonomy.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from classifier.events import Evidence, Kind
+from classifier.rules.phrases import PhraseBook, default_book
+from classifier.rules.status_codes import (
+    CLASS_DEPENDENT_HARDNESS, lookup_reply, lookup_status, parse_status,
+)
+from classifier.verdict import Verdict
+
+_TIER = {"vendor": 5, "phrase": 4, "status": 3, "reply": 2, "phase": 1, "pending": 0}
+KIND_REASONS: dict[Kind, str] = {Kind.COMPLAINT: "feedback", Kind.DELIVERED: "delivered"}
+AUTO_REPLY_CLASSES = frozenset({"auto-reply", "autoreply", "auto_reply", "vacation"})
+#: A deferral with nothing more specific: the message is still waiting, i.e. delivery did not
+#: complete in time. (Established parsers report such notices as ``expired``.)
+PENDING = ("expired", 0.5, "deferral:pending")
+#: (reason decided by a phrase, SMTP phase) -> reason: what a recipient-level answer means
+#: when it was not given to the recipient (RCPT) command. ``None`` = phase and code unknown.
+AFTER_ENVELOPE: dict[tuple[str, str | None], str] = {
+    ("userunknown", "DATA"): "filtered",
+    ("userunknown", None): "filtered",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    reason: str
+    confidence: float
+    rule: str
+    tier: int
+
+
+@dataclass(frozen=True, slots=True)
+class RuleResult:
+    verdict: Verdict
+    #: Every rule that proposed something, strongest first.
+    matched: tuple[str, ...]
+    #: True when a phrase rule or a specific code decided (not a weak default).
+    precise: bool
+
+
+class RuleEngine:
+    """Evaluate evidence against the rule tables; stateless and cached per evidence."""
+
+    def __init__(self, book: PhraseBook | None = None):
+        self.book = book or default_book()
+        self._cached = functools.lru_cache(maxsize=32768)(self._evaluate)
+
+    def evaluate(self, evidence: Evidence) -> RuleResult:
+        return self._cached(evidence)
+
+    def _evaluate(self, evidence: Evidence) -> RuleResult:
+        if evidence.kind in KIND_REASONS:
+            reason = KIND_REASONS[evidence.kind]
+            rule = f"kind:{evidence.kind.value}"
+            return RuleResult(Verdict.of(reason, confidence=1.0, source="rule", explanation=(rule,)), (rule,), True)
+        if (evidence.provider_class or "").lower() in AUTO_REPLY_CLASSES:
+            rule = "report:auto-reply"
+            return RuleResult(Verdict.of("vacation", confidence=0.97, source="rule", explanation=(rule,)), (rule,), True)
+
+        status = parse_status(evidence.status)
+        cls = status[0] if status else ((evidence.reply_code or "")[:1] or None)
+        if cls not in ("2", "4", "5"):
+            cls = None
+        candidates = self._candidates(evidence, cls)
+        if not candidates:
+            verdict = Verdict.of("undefined", confidence=0.1, source="rule", explanation=("no-rule-matched",))
+            return RuleResult(verdict, (), False)
+        candidates.sort(key=lambda c: (-c.confidence, -c.tier))
+        best = candidates[0]
+        agree = [c for c in candidates[1:] if c.reason == best.reason]
+        other = next((c for c in candidates if c.reason != best.reason), None)
+        confidence = min(0.99, best.confidence + 0.03 * len(agree[:2]))
+        explanation = [best.rule] + [f"+{c.rule}" for c in agree[:3]]
+        reason = best.reason
+        if best.tier >= _TIER["phrase"] and not (status and status[1] == "1"):
+            phase = evidence.smtp_phase if (evidence.smtp_phase or status) else None
+            refined = AFTER_ENVELOPE.get((reason, phase))
+            if refined is not None and not (phase is None and evidence.smtp_phase is None and status):
+                reason = refined
+                explanation.append(f"after-envelope:{evidence.smtp_phase or 'unknown'}")
+        if other is not None:
+            explanation.append(f"over:{other.rule}")
+        verdict = Verdict.of(reason, confidence=confidence, source="rule", explanation=tuple(explanation),
+                             hard=self._hard(reason, cls, evidence.kind))
+        precise = best.tier >= _TIER["phrase"] or (best.tier == _TIER["status"] and best.confidence >= 0.8)
+        return RuleResult(verdict, tuple(c.rule for c in candidates), precise)
+
+    def _candidates(self, evidence: Evidence, cls: str | None) -> list[Candidate]:
+        out: list[Candidate] = []
+        text = evidence.diagnostic.lower() if evidence.diagnostic else ""
+        if text:
+            for rule in self.book.matches(text):
+                if rule.applies(evidence.smtp_phase, cls, evidence.provider):
+                    tier = _TIER["vendor"] if rule.vendor else _TIER["phrase"]
+                    out.append(Candidate(rule.reason, rule.confidence, f"phrase:{rule.name}", tier))
+        found = lookup_status(evidence.status)
+        if found is not None:
+            reason, confidence, name = found
+            out.append(Candidate(reason, confidence, name, _TIER["status"]))
+        elif evidence.reply_code:
+            found = lookup_reply(evidence.reply_code)
+            if found is not None:
+                reason, confidence, name = found
+                out.append(Candidate(reason, confidence, name, _TIER["reply"]))
+        for rule in self.book.for_phase(evidence.smtp_phase):
+            if not rule.classes or cls is None or cls in rule.classes:
+                out.append(Candidate(rule.reason, rule.confidence, rule.name, _TIER["phase"]))
+        if evidence.kind is Kind.DEFERRAL:
+            out.append(Candidate(PENDING[0], PENDING[1], PENDING[2], _TIER["pending"]))
+        return out
+
+    @staticmethod
+    def _hard(reason: str, cls: str | None, kind: Kind) -> bool | None:
+        if kind is Kind.DEFERRAL:
+            return False
+        if reason in CLASS_DEPENDENT_HARDNESS:
+            if cls is None:
+                return kind is Kind.BOUNCE
+            return cls == "5"
+        return None
