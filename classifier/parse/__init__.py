@@ -42,7 +42,7 @@ _ACTION_WORDS = {"failure": "failed", "fail": "failed", "deferred": "delayed", "
 def parse_message(raw: bytes) -> Report:
     """Read one raw RFC 5322 message (a DSN, NDR, ARF report or auto-reply)."""
     msg = load(raw)
-    text = "\n\n".join(msg.texts)[: limits.MAX_TEXT_CHARS * 2]
+    text = _unquote("\n\n".join(msg.texts)[: limits.MAX_TEXT_CHARS * 2])
     report_text, quoted = ndr.split_original(text)
     original = msg.original or correlation.quoted_original(quoted)
     ctx = mta.Context(text=text, exclude=_senders(msg, original))
@@ -81,10 +81,22 @@ def parse_message(raw: bytes) -> Report:
 
 # --- building blocks --------------------------------------------------------------------
 
+_QUOTED = re.compile(r"^[ \t]?>[ \t]?", re.M)
+
+
+def _unquote(text: str) -> str:
+    """A bounce forwarded inline ("> " on every line) reads like the bounce itself."""
+    lines = text.count("\n") + 1
+    quoted = len(_QUOTED.findall(text))
+    if quoted >= 5 and quoted * 2 > lines:
+        return _QUOTED.sub("", text)
+    return text
+
+
 def _senders(msg: Loaded, original) -> frozenset[str]:
     """Addresses that are the sender's, never a failed recipient (the bounce goes to them)."""
     found = set()
-    for value in msg.headers.get_all("to")[:3] + msg.headers.get_all("x-original-to")[:1]:
+    for value in msg.headers.get_all("to")[:3]:
         found.update(a.lower() for a in addresses(value)[:20])
     if original is not None:
         for name in ("from", "return-path", "sender", "reply-to"):

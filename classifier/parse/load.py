@@ -157,8 +157,29 @@ def load(raw: bytes) -> Loaded:
         loaded = _from_flanker(data)
     except (Exception, RecursionError):  # flanker raises many types on broken MIME
         loaded = _from_stdlib(data)
+        if not (loaded.texts or loaded.dsn or loaded.feedback):
+            loaded = _repair(data, loaded)
     loaded.truncated = truncated
     loaded.deadline = deadline
+    return loaded
+
+
+_BOUNDARY_LINE = re.compile(rb"^--([^\s-][^\r\n]{2,200}?)(?:--)?\r?$", re.M)
+_BOUNDARY_PARAM = re.compile(rb"""(boundary\s*=\s*)("[^"]*"|[^;\s]+)""", re.I)
+
+
+def _repair(data: bytes, loaded: Loaded) -> Loaded:
+    """A multipart whose declared boundary never occurs (seen in real bounces): use the
+    boundary the body actually has, or failing that read the whole body as text."""
+    end = _HEADER_END.search(data)
+    head, body = (data[: end.start()], data[end.end():]) if end else (data, b"")
+    m = _BOUNDARY_LINE.search(body)
+    if m and body.count(b"--" + m.group(1)) >= 2 and _BOUNDARY_PARAM.search(head):
+        fixed = _BOUNDARY_PARAM.sub(lambda p: p.group(1) + b'"' + m.group(1) + b'"', head, count=1)
+        repaired = _from_stdlib(fixed + b"\n\n" + body)
+        if repaired.texts or repaired.dsn or repaired.feedback:
+            return repaired
+    loaded.texts.append(body.decode("utf-8", "replace")[: limits.MAX_TEXT_CHARS * 4])
     return loaded
 
 
@@ -208,7 +229,16 @@ def _walk_flanker(part, loaded: Loaded, depth: int, count: list[int]) -> None:
 
 
 def _flanker_body(part) -> str:
-    body = part.body
+    try:
+        body = part.body
+    except Exception:  # noqa: BLE001 - a part flanker cannot decode is read raw below
+        body = None
+    if body is None:
+        # flanker gives no body for some message/* types (feedback-report): read it raw
+        raw = part.to_string()
+        raw = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        split = re.search(r"\r?\n\r?\n", raw)
+        body = raw[split.end():] if split else ""
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
     elif not isinstance(body, str):

@@ -35,7 +35,8 @@ ORIGINAL_MARKERS = re.compile(
 _NOT_ORIGINAL = re.compile(r"original message was received|original message (?:was )?sent", re.I)
 _HEADER_START = re.compile(
     r"^(?:Return-Path|Received|Message-Id|DKIM-Signature|X-[A-Za-z0-9-]+|From|To|Subject|Date|"
-    r"MIME-Version|Content-Type|Reply-To|Delivered-To|ARC-Seal|Authentication-Results):[ \t]",
+    r"MIME-Version|Content-Type|Reply-To|Delivered-To|ARC-Seal|Authentication-Results|"
+    r"Reporting-MTA|Received-From-MTA|Arrival-Date|Final-Recipient|Original-Recipient|Action):[ \t]",
     re.I | re.M)
 
 # A line that opens a recipient block: the address comes first.
@@ -46,10 +47,11 @@ RECIPIENT_LINE = re.compile(
     re.I | re.M)
 # Recipient named inside a sentence, when no recipient line exists.
 INLINE_RECIPIENT = re.compile(
+    r"(?:(?:following|failed) recipients?[^:\n]{0,40}:\s*<?(" + ADDRESS.pattern + r")>?|"
     r"(?:message|mail|delivery|deliver(?:ed)?|sent|sending|relay(?:ed)?|address(?:ed)?)\s+"
     r"(?:has\s+been\s+|was\s+|wasn't\s+|could\s+not\s+be\s+|couldn't\s+be\s+|failed\s+)?"
     r"(?:delivered\s+|sent\s+|forwarded\s+)?(?:to|for)\s*:?\s*(?:the\s+following\s+\w+\s*:?\s*)?"
-    r"[\"']?<?(" + ADDRESS.pattern + r")>?",
+    r"[\"']?<?(" + ADDRESS.pattern + r")>?)",
     re.I)
 
 # Lines that are boilerplate in NDRs; dropped from diagnostics so phrase rules see only
@@ -62,7 +64,7 @@ BOILERPLATE = re.compile(
     r"a message that you sent could not be delivered|recipients?\. this is a permanent error|"
     r"the following address(?:es)?(?:\(es\))? (?:failed|had)|this message was created automatically|"
     r"sorry it didn't work out|do not reply to this|delivery to the following recipients?|"
-    r"----- the following addresses|\s*-{3,}\s*$)", re.I)
+    r"----- the following addresses|\s*-{3,}\s*$|\s*[-=]{3,}.{0,60}[-=]{3,}\s*$|[-=]{3,}\s*$)", re.I)
 
 
 @dataclass(frozen=True)
@@ -104,11 +106,27 @@ def split_original(text: str, dialect: Dialect = DEFAULT) -> tuple[str, str]:
     head = text[:cut]
     # A header block inside the report also means the original begins there.
     for m in _HEADER_START.finditer(head):
-        nxt = head[m.end(): m.end() + 400].split("\n", 2)
-        if len(nxt) > 1 and (re.match(r"^[ \t]+\S|^[A-Za-z][\w-]{1,40}:[ \t]", nxt[1] or "")):
+        if _header_block_at(head, m.start()):
             cut = m.start()
             break
     return text[:cut], text[cut:]
+
+
+_HEADERISH = re.compile(r"^(?:[A-Za-z][\w-]{1,40}:[ \t]|[ \t]+\S)")
+
+
+def _header_block_at(text: str, start: int) -> bool:
+    """Three or more header fields in a row: a message header, not a "Subject: x" line."""
+    fields = 0
+    for line in text[start: start + 3000].split("\n")[:12]:
+        if not line.strip():
+            break
+        if not _HEADERISH.match(line):
+            return False
+        fields += not line[0].isspace()
+        if fields >= 3:
+            return True
+    return fields >= 3
 
 
 def _block_recipient(m: re.Match) -> str | None:
@@ -130,31 +148,54 @@ def scan(text: str, dialect: Dialect = DEFAULT, *, exclude: frozenset[str] = fro
             report = report[m.end():]
     pattern = dialect.recipient or RECIPIENT_LINE
     blocks: list[tuple[str, int, int]] = []
+    excluded: list[tuple[str, int, int]] = []
     for m in pattern.finditer(report):
         addr = _block_recipient(m)
-        if not addr or addr.lower() in exclude:
+        if not addr:
             continue
-        blocks.append((addr, m.start(), m.end()))
+        (excluded if addr.lower() in exclude else blocks).append((addr, m.start(), m.end()))
         if len(blocks) >= limits.MAX_RECIPIENTS:
             break
-    delayed = bool((dialect.delayed or _DELAYED).search(report))
+    if not blocks and excluded:
+        # the sender's own address is the only one named: it bounced to itself
+        blocks = excluded[:1]
+    # a delay notice says so before it lists anybody
+    preamble = report[: blocks[0][1]] if blocks else report
+    delayed = bool((dialect.delayed or _DELAYED).search(preamble))
     records: list[Record] = []
     if blocks:
         for i, (addr, start, end) in enumerate(blocks):
             stop = blocks[i + 1][1] if i + 1 < len(blocks) else len(report)
-            body = report[end:stop]
-            diag = diagnostic_of(body)
+            diag = diagnostic_of(_block_body(report, end, stop))
             if not diag:
                 diag = diagnostic_of(report[: blocks[0][1]])
             records.append(_record(addr, diag, delayed))
     else:
         m = INLINE_RECIPIENT.search(report)
         if m:
-            addr = clean_address(m.group(1))
+            addr = clean_address(m.group(1) or m.group(4))
             if addr and addr.lower() not in exclude:
-                records.append(_record(addr, diagnostic_of(report), delayed))
+                records.append(_record(addr, diagnostic_of(report[m.end():] or report), delayed))
     _merge_duplicates(records)
     return [r for r in records if r.recipient]
+
+
+def _block_body(report: str, end: int, stop: int) -> str:
+    """The text of one recipient block. When the recipient line itself carries the answer
+    (``<a@b>: host x said: 550 ...``, ``554 <a@b>... Host unknown``) only that line and
+    its indented continuation belong to it; otherwise the lines up to the next block do."""
+    nl = report.find("\n", end, stop)
+    line_end = stop if nl < 0 else nl
+    rest = report[end:line_end]
+    if len(rest.strip(" \t:;.,<>()")) < 10:
+        return report[end:stop]
+    out = [rest]
+    for line in report[line_end:stop].split("\n")[1:]:
+        if line[:1] in (" ", "\t") and line.strip():
+            out.append(line)
+        else:
+            break
+    return "\n".join(out)
 
 
 def _record(addr: str, diag: str, delayed: bool) -> Record:

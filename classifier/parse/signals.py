@@ -21,6 +21,7 @@ _BOUNCE_SUBJECT = re.compile(
     r"delivery status|rejected|bounced?|mail system error|nondeliverable|message not delivered|"
     r"delayed mail|warning: (?:could not|message)|mail failure|ошибка доставки|не доставлено|"
     r"unzustellbar|nicht zustellbar|non remis|no entregado|non consegnat|配信|エラー|返送", re.I)
+_FORWARDED_DAEMON = re.compile(r"^[> \t]*From:.*(?:MAILER-DAEMON|Mail Delivery|postmaster@)", re.I | re.M)
 _AUTOREPLY_SUBJECT = re.compile(
     r"^\s*(?:auto(?:matic)?[- ]?(?:reply|response|answer|antwort|respuesta|réponse)|auto:|autoreply|"
     r"out of (?:the )?office|away from (?:the |my )?(?:office|desk)|on vacation|vacation|absence|"
@@ -42,8 +43,13 @@ def looks_like_bounce(msg: Loaded) -> bool:
     subject = h.get("subject")
     return_path = h.get("return-path").strip()
     from_daemon = bool(_DAEMON_FROM.search(sender)) or return_path in ("<>", "")  and "return-path" in h
-    return bool(from_daemon and (_BOUNCE_SUBJECT.search(subject) or _DAEMON_FROM.search(sender))) \
-        or bool(_BOUNCE_SUBJECT.search(subject) and (from_daemon or msg.original is not None))
+    if from_daemon and (_BOUNCE_SUBJECT.search(subject) or _DAEMON_FROM.search(sender)):
+        return True
+    if _BOUNCE_SUBJECT.search(subject):
+        # a bounce-like subject alone is not enough: a returned original or a forwarded
+        # daemon message must be there too
+        return msg.original is not None or any(_FORWARDED_DAEMON.search(t[:3000]) for t in msg.texts[:1])
+    return False
 
 
 def is_autoreply(msg: Loaded) -> bool:

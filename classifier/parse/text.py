@@ -25,7 +25,8 @@ _PHASES = [
     (re.compile(r"(?:in reply to|after|while sending|response to|during|error from remote mail server after|command was)\s+"
                 r"(?:the\s+)?(?:'|\")?(RCPT(?:\s+TO)?|MAIL(?:\s+FROM)?|end of data|DATA|HELO|EHLO|STARTTLS|AUTH|RSET|BDAT|QUIT|CONNECT|initial connection|greeting|end of message|message body|sending message body)",
                 re.I), None),
-    (re.compile(r">>>\s*(RCPT\s+TO|MAIL\s+FROM|DATA|HELO|EHLO|STARTTLS|QUIT|\.)", re.I), None),
+    (re.compile(r"(?:did not like our|does not like|rejected our|after our)\s+(RCPT(?:\s+TO)?|MAIL(?:\s+FROM)?|DATA|HELO|EHLO)", re.I), None),
+    (re.compile(r"(?:>>>|\bIn:)\s*(RCPT\s+TO|MAIL\s+FROM|DATA|HELO|EHLO|STARTTLS|QUIT|\.)", re.I), None),
     (re.compile(r"\bSMTP\s+(RCPT|MAIL|DATA)\b", re.I), None),
 ]
 _PHASE_TOKEN = {
@@ -68,10 +69,14 @@ def clean_address(value: str) -> str | None:
 
 
 def find_status(text: str) -> str | None:
-    m = STATUS.search(text)
-    if not m:
-        return None
-    return f"{m.group(1)}.{int(m.group(2))}.{int(m.group(3))}"
+    """The first failure (4.x.x/5.x.x) code in the text, else the first code at all."""
+    first = None
+    for m in STATUS.finditer(text):
+        code = f"{m.group(1)}.{int(m.group(2))}.{int(m.group(3))}"
+        if m.group(1) != "2":
+            return code
+        first = first or code
+    return first
 
 
 def find_statuses(text: str) -> list[str]:
@@ -79,22 +84,37 @@ def find_statuses(text: str) -> list[str]:
 
 
 def find_reply(text: str) -> str | None:
-    """The SMTP reply code in a diagnostic: at its start, or the first plausible one."""
+    """The SMTP reply code in a diagnostic: at its start, else the first failure (4xx/5xx)
+    code that is not obviously a port, a size or an id; a 2xx only when nothing failed."""
     m = REPLY_LEADING.match(text)
-    if m:
+    if m and m.group(1)[0] != "2":
         return m.group(1)
+    first = m.group(1) if m else None
     for m in REPLY.finditer(text):
         start = m.start()
         before = text[max(0, start - 12):start].lower()
-        # skip numbers that are obviously not reply codes (ports, sizes, times, ids)
-        if before.endswith((":", "port ", "size ", "#", "id ", "id=", "=")) and not before.endswith(("said:", "error:", "said: ")):
-            if not re.search(r"(said|error|host \S+|\]):?\s*$", before):
-                continue
+        if before.endswith((":", "port ", "size ", "#", "id ", "id=", "=", "size=")) and \
+                not re.search(r"(said|error|host \S+|\]|out|reply|response|code):?\s*$", before):
+            continue
+        if m.group(1)[0] == "2":
+            first = first or m.group(1)
+            continue
         return m.group(1)
-    return None
+    return first
+
+
+_QMAIL_PHASE = [
+    (re.compile(r"does not like recipient|recipient (?:was )?rejected", re.I), "RCPT"),
+    (re.compile(r"sender (?:was )?rejected|does not like sender", re.I), "MAIL"),
+    (re.compile(r"my name was rejected", re.I), "HELO"),
+    (re.compile(r"(?:failed|rejected|error) (?:after|on) (?:the )?(?:message )?(?:data|body)|after end of data", re.I), "DATA"),
+]
 
 
 def find_phase(text: str) -> str | None:
+    for pattern, token in _QMAIL_PHASE:
+        if pattern.search(text):
+            return token
     for pattern, _ in _PHASES:
         m = pattern.search(text)
         if m:

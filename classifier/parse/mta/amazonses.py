@@ -24,7 +24,7 @@ def detect(msg: Loaded) -> bool:
 
 def _from_json(text: str) -> list[Record] | None:
     m = _JSON.search(text)
-    if not m or '"notificationType"' not in m.group(0)[:200]:
+    if not m or "notificationType" not in m.group(0)[:600]:
         return None
     try:
         doc = json.loads(m.group(0))

@@ -11,9 +11,11 @@ MODULE = simple(
                    from_=r"Mail Delivery Subsystem",
                    body=r"^\s*-{3,} ?The following addresses had|^\s*-{3,} ?Transcript of session follows"),
     ndr.Dialect(
+        recipient=re.compile(ndr.RECIPIENT_LINE.pattern + r"|^\d{3} <(?P<addr2>[^\s<>@]+@[^\s<>]+)>\.\.\. ",
+                             re.I | re.M),
         stop=re.compile(r"^\s*-{3,} ?(?:Unsent message follows|Original message follows|"
                         r"Message header follows|Returned message|Original message)", re.I | re.M),
-        delayed=re.compile(r"^Warning: could not send message|will keep trying|"
-                           r"\bDeferred:|Delivery attempts will continue", re.I | re.M),
+        delayed=re.compile(r"^Warning: could not send message|will keep trying|THIS IS A WARNING MESSAGE ONLY|"
+                           r"Delivery attempts will continue", re.I | re.M),
     ),
 )
