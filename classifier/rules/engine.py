@@ -12,11 +12,14 @@ Precedence, in one place:
    (``5.1.1`` + "too many recipients" is ``speeding``; Microsoft's ``5.7.1 ... S3150`` is
    ``blocked``), while a vague word ("mailbox unavailable", "blocked") loses to a specific
    code. Candidates that agree with the winner raise its confidence a little.
-4. A recipient-unknown *text* (not a ``X.1.x`` code) that came after the envelope was
-   accepted (at DATA), or with neither a phase nor a status code to place it, is read as
-   ``filtered``: the server took the recipient at RCPT and refused the message later, the
-   classic filter that answers "user unknown" (see :data:`AFTER_ENVELOPE`).
-5. Nothing proposes anything: ``undefined`` with low confidence.
+4. Where the conversation failed refines a recipient-level reading (see :data:`REFINE`):
+   a "user unknown" *text* (not a ``X.1.x`` code, not a vendor rule) given after the
+   envelope was accepted (DATA), or with no stated phase, is ``filtered``: the server took
+   the recipient at RCPT and refused the message later, the classic filter that answers
+   "user unknown". A recipient-level reason given at MAIL FROM is about the envelope sender
+   (``rejected``), and one given at connection/HELO is about the sending host (``blocked``).
+5. Nothing proposes anything: ``undefined`` with low confidence when there is nothing to
+   read, ``onhold`` (failure known, cause undecided) when there is a diagnostic or a code.
 
 Hardness: ``userunknown``/``hasmoved``/``hostunknown``/``notaccept``/``norelaying`` are
 hard with a 5xx (or a permanent failure without codes), soft with a 4xx; deferrals are
@@ -39,13 +42,18 @@ KIND_REASONS: dict[Kind, str] = {Kind.COMPLAINT: "feedback", Kind.DELIVERED: "de
 AUTO_REPLY_CLASSES = frozenset({"auto-reply", "autoreply", "auto_reply", "vacation"})
 #: A deferral with nothing more specific: the message is still waiting, i.e. delivery did not
 #: complete in time. (Established parsers report such notices as ``expired``.)
-PENDING = ("expired", 0.5, "deferral:pending")
-#: (reason decided by a phrase, SMTP phase) -> reason: what a recipient-level answer means
-#: when it was not given to the recipient (RCPT) command. ``None`` = phase and code unknown.
-AFTER_ENVELOPE: dict[tuple[str, str | None], str] = {
+PENDING = ("expired", 0.92, "deferral:pending")
+_RECIPIENT_LEVEL = ("userunknown", "hostunknown", "hasmoved", "suspend", "notaccept", "mailboxfull", "filtered")
+#: (reason, SMTP phase) -> reason. ``None`` = the phase is not stated.
+REFINE: dict[tuple[str, str | None], str] = {
     ("userunknown", "DATA"): "filtered",
     ("userunknown", None): "filtered",
+    **{(r, "MAIL"): "rejected" for r in _RECIPIENT_LEVEL},
+    **{(r, "CONN"): "blocked" for r in _RECIPIENT_LEVEL},
+    **{(r, "HELO"): "blocked" for r in _RECIPIENT_LEVEL},
 }
+#: Refinements that only apply to generic phrases (a vendor rule or an X.1.x code knows).
+_PHRASE_ONLY = frozenset({("userunknown", "DATA"), ("userunknown", None)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +98,10 @@ class RuleEngine:
             cls = None
         candidates = self._candidates(evidence, cls)
         if not candidates:
-            verdict = Verdict.of("undefined", confidence=0.1, source="rule", explanation=("no-rule-matched",))
+            if evidence.diagnostic.strip() or evidence.status or evidence.reply_code:
+                verdict = Verdict.of("onhold", confidence=0.15, source="rule", explanation=("no-rule-matched",))
+            else:
+                verdict = Verdict.of("undefined", confidence=0.1, source="rule", explanation=("no-evidence",))
             return RuleResult(verdict, (), False)
         candidates.sort(key=lambda c: (-c.confidence, -c.tier))
         best = candidates[0]
@@ -99,14 +110,14 @@ class RuleEngine:
         confidence = min(0.99, best.confidence + 0.03 * len(agree[:2]))
         explanation = [best.rule] + [f"+{c.rule}" for c in agree[:3]]
         reason = best.reason
-        if best.tier >= _TIER["phrase"] and not (status and status[1] == "1"):
-            phase = evidence.smtp_phase if (evidence.smtp_phase or status) else None
-            refined = AFTER_ENVELOPE.get((reason, phase))
-            if refined is not None and not (phase is None and evidence.smtp_phase is None and status):
-                reason = refined
-                explanation.append(f"after-envelope:{evidence.smtp_phase or 'unknown'}")
-        if other is not None:
-            explanation.append(f"over:{other.rule}")
+        key = (reason, evidence.smtp_phase)
+        refined = REFINE.get(key)
+        if refined is not None and key in _PHRASE_ONLY:
+            if best.tier != _TIER["phrase"] or (status and status[1] == "1"):
+                refined = None
+        if refined is not None:
+            reason = refined
+            explanation.append(f"phase:{evidence.smtp_phase or 'unstated'}->{refined}")
         verdict = Verdict.of(reason, confidence=confidence, source="rule", explanation=tuple(explanation),
                              hard=self._hard(reason, cls, evidence.kind))
         precise = best.tier >= _TIER["phrase"] or (best.tier == _TIER["status"] and best.confidence >= 0.8)
