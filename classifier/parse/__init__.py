@@ -24,7 +24,9 @@ from classifier.parse.load import (
 )
 from classifier.parse.report import MessageInfo, RecipientResult, Record, Report
 from classifier.parse.signals import is_autoreply, looks_like_bounce
-from classifier.parse.text import addresses, clean_address, find_status, strip_field_type, unfold
+from classifier.parse.text import (
+    addresses, clean_address, find_status, join_multiline_reply, strip_field_type, unfold,
+)
 
 __all__ = ["parse_message", "Report", "RecipientResult", "MessageInfo", "MessageError", "NotAnEmail",
            "HeaderTooLarge"]
@@ -58,6 +60,7 @@ def parse_message(raw: bytes) -> Report:
         if not msg.out_of_time():
             texts = module.extract(msg, ctx) if module else ndr.scan(text, exclude=ctx.exclude)
             _merge_text(records, texts)
+        _complete_from_report(records, msg, report_text, ctx.exclude)
     else:
         bouncy = looks_like_bounce(msg)
         if not bouncy and arf.is_unsubscribe_request(msg):
@@ -162,6 +165,22 @@ def _merge_text(records: list[Record], texts: list[Record]) -> None:
         records.extend(texts)
 
 
+def _complete_from_report(records: list[Record], msg: Loaded, report_text: str, exclude) -> None:
+    """DSN records that the human-readable part did not name (a pipe, a file, a path):
+    take the recipient from X-Failed-Recipients or the report, the diagnostic from the
+    report when the DSN has none."""
+    if len(records) != 1:
+        return
+    rec = records[0]
+    if not rec.recipient:
+        failed = [a for v in msg.headers.get_all("x-failed-recipients") for a in addresses(v)]
+        named = [a for a in addresses(report_text) if a.lower() not in exclude]
+        rec.recipient = (failed or named or [None])[0]
+    if not rec.diagnostic and report_text.strip():
+        rec.diagnostic = ndr.diagnostic_of(report_text, max_lines=16)
+        ndr.fill_codes(rec)
+
+
 def _fallback_recipients(msg: Loaded, original, report_text: str) -> list[Record]:
     """A bounce whose text names nobody: X-Failed-Recipients, else the original's To."""
     targets = []
@@ -224,7 +243,7 @@ def _result(rec: Record, module, info: MessageInfo) -> RecipientResult:
     if not rec.recipient and info.verp_recipient and rec.action not in ("complaint", "autoreply"):
         rec.recipient = info.verp_recipient
     kind = _KIND_OF_ACTION.get(rec.action, Kind.BOUNCE)
-    diagnostic = rec.diagnostic
+    diagnostic = join_multiline_reply(rec.diagnostic)
     if rec.diagnostic_type and rec.diagnostic_type not in ("smtp", "esmtp", "lmtp"):
         # keep the type of non-SMTP diagnostics: a local delivery agent failing (x-unix) is
         # a different story from a remote server refusing

@@ -79,6 +79,8 @@ class Dialect:
     recipient: re.Pattern | None = None
     #: The whole report is a deferral ("will keep trying").
     delayed: re.Pattern | None = None
+    #: Inside a block, the remote server's own answer follows this (the rest is prose).
+    answer: re.Pattern | None = None
 
 
 DEFAULT = Dialect()
@@ -130,11 +132,7 @@ def _header_block_at(text: str, start: int) -> bool:
 
 
 def _block_recipient(m: re.Match) -> str | None:
-    groups = m.groupdict()
-    if groups:
-        addr = next((v for k, v in groups.items() if k.startswith("addr") and v), None)
-    else:
-        addr = m.group(1)
+    addr = next((v for k, v in m.groupdict().items() if k.startswith("addr") and v), None) or m.group(1)
     return clean_address(addr) if addr else None
 
 
@@ -166,10 +164,14 @@ def scan(text: str, dialect: Dialect = DEFAULT, *, exclude: frozenset[str] = fro
     if blocks:
         for i, (addr, start, end) in enumerate(blocks):
             stop = blocks[i + 1][1] if i + 1 < len(blocks) else len(report)
-            diag = diagnostic_of(_block_body(report, end, stop))
-            if not diag:
-                diag = diagnostic_of(report[: blocks[0][1]])
-            records.append(_record(addr, diag, delayed))
+            body = _block_body(report, end, stop)
+            if dialect.answer is not None:
+                m = dialect.answer.search(body)
+                body = body[m.end():] if m else body
+            rec = _record(addr, diagnostic_of(body), delayed)
+            if rec.smtp_phase is None:
+                rec.smtp_phase = _transcript_phase(report, start)
+            records.append(rec)
     else:
         m = INLINE_RECIPIENT.search(report)
         if m:
@@ -177,6 +179,13 @@ def scan(text: str, dialect: Dialect = DEFAULT, *, exclude: frozenset[str] = fro
             if addr and addr.lower() not in exclude:
                 records.append(_record(addr, diagnostic_of(report[m.end():] or report), delayed))
     _merge_duplicates(records)
+    if blocks and any(not r.diagnostic for r in records):
+        # a bare list of addresses: the reason is written once, before the list
+        shared = diagnostic_of(report[: blocks[0][1]])
+        for rec in records:
+            if not rec.diagnostic:
+                rec.diagnostic = shared
+                fill_codes(rec)
     return [r for r in records if r.recipient]
 
 
@@ -187,7 +196,7 @@ def _block_body(report: str, end: int, stop: int) -> str:
     nl = report.find("\n", end, stop)
     line_end = stop if nl < 0 else nl
     rest = report[end:line_end]
-    if len(rest.strip(" \t:;.,<>()")) < 10:
+    if len(ADDRESS.sub("", rest).strip(" \t:;.,<>()")) < 10:
         return report[end:stop]
     out = [rest]
     for line in report[line_end:stop].split("\n")[1:]:
@@ -196,6 +205,19 @@ def _block_body(report: str, end: int, stop: int) -> str:
         else:
             break
     return "\n".join(out)
+
+
+_TRANSCRIPT_CMD = re.compile(r"^\s*>>>\s*(RCPT|MAIL|DATA|HELO|EHLO|QUIT)\b", re.I | re.M)
+
+
+def _transcript_phase(report: str, start: int) -> str | None:
+    """The last command a session transcript shows before this block (``>>> RCPT To:``)."""
+    last = None
+    for m in _TRANSCRIPT_CMD.finditer(report, max(0, start - 1500), start + 200):
+        if m.start() > start + 200:
+            break
+        last = m.group(1).upper()
+    return {"EHLO": "HELO", "QUIT": None}.get(last, last) if last else None
 
 
 def _record(addr: str, diag: str, delayed: bool) -> Record:
@@ -233,16 +255,20 @@ def diagnostic_of(body: str, max_lines: int = 12) -> str:
 
 
 def _merge_duplicates(records: list[Record]) -> None:
-    """The same address twice (summary line and transcript): keep one, richest first."""
+    """The same address twice (summary line and transcript): keep one, with the answer
+    that carries codes, else the longer one."""
     seen: dict[str, Record] = {}
     for rec in list(records):
         key = (rec.recipient or "").lower()
-        if key in seen:
-            first = seen[key]
-            if len(rec.diagnostic) > len(first.diagnostic) and not first.status:
-                first.diagnostic, first.status = rec.diagnostic, rec.status
-                first.reply_code = first.reply_code or rec.reply_code
-            first.smtp_phase = first.smtp_phase or rec.smtp_phase
-            records.remove(rec)
-        else:
+        first = seen.get(key)
+        if first is None:
             seen[key] = rec
+            continue
+        better = (not first.diagnostic) or \
+            ((rec.status or rec.reply_code) and not (first.status or first.reply_code)) or \
+            (not first.status and rec.status)
+        if better and rec.diagnostic:
+            first.diagnostic, first.status = rec.diagnostic, rec.status or first.status
+            first.reply_code = rec.reply_code or first.reply_code
+        first.smtp_phase = first.smtp_phase or rec.smtp_phase
+        records.remove(rec)

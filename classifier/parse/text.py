@@ -28,14 +28,26 @@ _PHASES = [
     (re.compile(r"(?:did not like our|does not like|rejected our|after our)\s+(RCPT(?:\s+TO)?|MAIL(?:\s+FROM)?|DATA|HELO|EHLO)", re.I), None),
     (re.compile(r"(?:>>>|\bIn:)\s*(RCPT\s+TO|MAIL\s+FROM|DATA|HELO|EHLO|STARTTLS|QUIT|\.)", re.I), None),
     (re.compile(r"\bSMTP\s+(RCPT|MAIL|DATA)\b", re.I), None),
+    (re.compile(r"\[(RCPT_TO|MAIL_FROM|DATA|EHLO|HELO|CONNECT)\]"), None),
 ]
 _PHASE_TOKEN = {
     "rcpt": "RCPT", "rcpt to": "RCPT", "mail": "MAIL", "mail from": "MAIL",
     "data": "DATA", "end of data": "DATA", ".": "DATA", "bdat": "DATA", "end of message": "DATA",
     "message body": "DATA", "sending message body": "DATA",
     "helo": "HELO", "ehlo": "HELO", "starttls": "STARTTLS", "auth": "AUTH",
-    "rset": "RSET", "quit": "QUIT", "connect": "CONN", "initial connection": "CONN", "greeting": "CONN",
+    "rset": "RSET", "quit": "QUIT", "connect": "CONN", "rcpt_to": "RCPT", "mail_from": "MAIL", "initial connection": "CONN", "greeting": "CONN",
 }
+
+
+def join_multiline_reply(text: str) -> str:
+    """``550-5.7.1 foo 550-5.7.1 bar 550 5.7.1 baz`` -> ``550-5.7.1 foo bar baz``: the
+    repeated code prefixes of a multi-line SMTP reply split phrases apart."""
+    head = REPLY_LEADING.match(text)
+    if not head:
+        return text
+    code = re.escape(head.group(1))
+    again = re.compile(r"(?<=\s)" + code + r"[- ](?:[245]\.\d{1,3}\.\d{1,3}\s)?(?=\S)")
+    return text[: head.end()] + again.sub("", text[head.end():])
 
 
 def unfold(text: str) -> str:

@@ -11,6 +11,7 @@ DIALECT = ndr.Dialect(
         r"(?:message wasn't delivered to|couldn't be delivered to|message to|delivered to|"
         r"(?:Your|the) message to) (?P<addr2>[^\s<>@]+@[^\s<>]+?)[\s,.]+(?:because|couldn't|has been|was|$))",
         re.I | re.M),
+    answer=re.compile(r"The (?:error that the other server returned was|response (?:from the remote server|was)):\s*", re.I),
     delayed=re.compile(r"THIS IS A WARNING MESSAGE ONLY|has been delayed|will be retried|"
                        r"Delivery incomplete|temporary problem", re.I),
 )
