@@ -239,11 +239,20 @@ def _message_info(msg: Loaded, fmt: str, module, dsn_message: dict, original) ->
     )
 
 
+def _prefer_specific_status(rec: Record) -> None:
+    """``X.0.0`` says nothing: the remote server's own code in the diagnostic is better."""
+    if rec.diagnostic and (not rec.status or rec.status[1:] == ".0.0"):
+        found = find_status(rec.diagnostic)
+        if found and (not rec.status or found[0] == rec.status[0]):
+            rec.status = found
+
+
 def _result(rec: Record, module, info: MessageInfo) -> RecipientResult:
     if not rec.recipient and info.verp_recipient and rec.action not in ("complaint", "autoreply"):
         rec.recipient = info.verp_recipient
     kind = _KIND_OF_ACTION.get(rec.action, Kind.BOUNCE)
     diagnostic = join_multiline_reply(rec.diagnostic)
+    _prefer_specific_status(rec)
     if rec.diagnostic_type and rec.diagnostic_type not in ("smtp", "esmtp", "lmtp"):
         # keep the type of non-SMTP diagnostics: a local delivery agent failing (x-unix) is
         # a different story from a remote server refusing

@@ -214,6 +214,11 @@ def _walk_flanker(part, loaded: Loaded, depth: int, count: list[int]) -> None:
             _walk_flanker(sub, loaded, depth + 1, count)
         return
     if ctype in _ORIGINAL_TYPES:
+        enclosed = getattr(part, "enclosed", None) if ctype == "message/rfc822" else None
+        if enclosed is not None and not loaded.dsn and enclosed.content_type.value.lower() == "multipart/report":
+            # a bounce forwarded as an attachment: read the report inside it
+            _walk_flanker(enclosed, loaded, depth + 1, count)
+            return
         if loaded.original is None:
             loaded.original = _original_headers_flanker(part, ctype)
         return
@@ -296,8 +301,12 @@ def _walk_stdlib(part, loaded: Loaded, depth: int, count: list[int]) -> None:
         return
     ctype = part.get_content_type()
     if ctype in _ORIGINAL_TYPES:
+        inner = part.get_payload()
+        if isinstance(inner, list) and inner and not loaded.dsn and \
+                inner[0].get_content_type() == "multipart/report":
+            _walk_stdlib(inner[0], loaded, depth + 1, count)
+            return
         if loaded.original is None:
-            inner = part.get_payload()
             if isinstance(inner, list) and inner:
                 loaded.original = Headers([(k, decode_header(v)) for k, v in inner[0].items()])
             else:

@@ -63,6 +63,7 @@ BOILERPLATE = re.compile(
     r"please (?:note|contact|do not reply)|you do not need to re-send|hi[.!]|"
     r"a message that you sent could not be delivered|recipients?\. this is a permanent error|"
     r"the following address(?:es)?(?:\(es\))? (?:failed|had)|this message was created automatically|"
+    r"be delivered to one or more recipients|it's attached below|could not be delivered to one or more|"
     r"sorry it didn't work out|do not reply to this|delivery to the following recipients?|"
     r"----- the following addresses|\s*-{3,}\s*$|\s*[-=]{3,}.{0,60}[-=]{3,}\s*$|[-=]{3,}\s*$)", re.I)
 

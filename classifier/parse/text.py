@@ -76,7 +76,7 @@ def clean_address(value: str) -> str | None:
     candidate = m.group(1) if m else value
     found = first_address(candidate)
     if found:
-        return found.strip("'\".,;")
+        return found if found.startswith('"') else found.strip("'\".,;")
     return None
 
 

@@ -62,6 +62,7 @@ class Candidate:
     confidence: float
     rule: str
     tier: int
+    rank: int = 0          # a phrase rule's place in the book: breaks ties
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +104,7 @@ class RuleEngine:
             else:
                 verdict = Verdict.of("undefined", confidence=0.1, source="rule", explanation=("no-evidence",))
             return RuleResult(verdict, (), False)
-        candidates.sort(key=lambda c: (-c.confidence, -c.tier))
+        candidates.sort(key=lambda c: (-c.confidence, -c.tier, c.rank))
         best = candidates[0]
         agree = [c for c in candidates[1:] if c.reason == best.reason]
         other = next((c for c in candidates if c.reason != best.reason), None)
@@ -127,10 +128,10 @@ class RuleEngine:
         out: list[Candidate] = []
         text = evidence.diagnostic.lower() if evidence.diagnostic else ""
         if text:
-            for rule in self.book.matches(text):
+            for rank, rule in self.book.matches(text):
                 if rule.applies(evidence.smtp_phase, cls, evidence.provider):
                     tier = _TIER["vendor"] if rule.vendor else _TIER["phrase"]
-                    out.append(Candidate(rule.reason, rule.confidence, f"phrase:{rule.name}", tier))
+                    out.append(Candidate(rule.reason, rule.confidence, f"phrase:{rule.name}", tier, rank))
         found = lookup_status(evidence.status)
         if found is not None:
             reason, confidence, name = found

@@ -61,14 +61,14 @@ class PhraseBook:
     phase_rules: tuple[PhaseRule, ...]
     combined: re.Pattern
 
-    def matches(self, text: str) -> list[PhraseRule]:
-        """Every rule whose patterns occur in ``text`` (lower-cased by the caller)."""
-        seen: dict[str, PhraseRule] = {}
+    def matches(self, text: str) -> list[tuple[int, PhraseRule]]:
+        """(rank, rule) for every rule whose patterns occur in ``text`` (lower-cased by
+        the caller); rank is the rule's place in the ranking, lower is stronger."""
+        seen: dict[int, PhraseRule] = {}
         for m in self.combined.finditer(text):
             idx = int(m.lastgroup[1:])
-            rule = self.rules[idx]
-            seen.setdefault(rule.name, rule)
-        return list(seen.values())
+            seen.setdefault(idx, self.rules[idx])
+        return sorted(seen.items())
 
     def for_phase(self, phase: str | None) -> list[PhaseRule]:
         return [r for r in self.phase_rules if r.phase == phase] if phase else []

@@ -85,14 +85,16 @@ def _load_table() -> list[Module]:
     )
     return [
         googlegroups.MODULE, amazonses.MODULE, amazonworkmail.MODULE, sendgrid.MODULE,
-        office365.MODULE, exchange.MODULE, gmail.MODULE, yahoo.MODULE, aol.MODULE, apple.MODULE,
+        office365.MODULE, gmail.MODULE, yahoo.MODULE, aol.MODULE, apple.MODULE,
         facebook.MODULE, zoho.MODULE, yandex.MODULE, mailru.MODULE, gmx.MODULE, verizon.MODULE,
         barracuda.MODULE, mimecast.MODULE, proofpoint.MODULE, messagelabs.MODULE, mxlogic.MODULE,
         mcafee.MODULE, trendmicro.MODULE, sophos.MODULE, mailfoundry.MODULE, mailmarshal.MODULE,
         activehunter.MODULE, amavis.MODULE, mfilter.MODULE, kddi.MODULE, ezweb.MODULE,
         docomo.MODULE, biglobe.MODULE, bigfoot.MODULE, fml.MODULE, imailserver.MODULE,
         notes.MODULE, domino.MODULE, powermta.MODULE, opensmtpd.MODULE, courier.MODULE,
-        dragonfly.MODULE, qmail.MODULE, exim.MODULE, postfix.MODULE, sendmail.MODULE, x_generic.MODULE,
+        dragonfly.MODULE, qmail.MODULE, exim.MODULE, postfix.MODULE, sendmail.MODULE,
+        # Exchange's subject test ("Undeliverable: ...") is broad: after every specific module
+        exchange.MODULE, x_generic.MODULE,
     ]
 
 
