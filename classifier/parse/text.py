@@ -27,7 +27,7 @@ _PHASES = [
                 re.I), None),
     (re.compile(r"(?:did not like our|does not like|rejected our|after our)\s+(RCPT(?:\s+TO)?|MAIL(?:\s+FROM)?|DATA|HELO|EHLO)", re.I), None),
     (re.compile(r"(?:>>>|\bIn:)\s*(RCPT\s+TO|MAIL\s+FROM|DATA|HELO|EHLO|STARTTLS|QUIT|\.)", re.I), None),
-    (re.compile(r"\bSMTP\s+(RCPT|MAIL|DATA)\b", re.I), None),
+    (re.compile(r"\bSMTP[\s:]+(RCPT|MAIL|DATA)\b", re.I), None),
     (re.compile(r"\[(RCPT_TO|MAIL_FROM|DATA|EHLO|HELO|CONNECT)\]"), None),
 ]
 _PHASE_TOKEN = {

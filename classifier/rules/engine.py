@@ -41,8 +41,11 @@ _TIER = {"vendor": 5, "phrase": 4, "status": 3, "reply": 2, "phase": 1, "pending
 KIND_REASONS: dict[Kind, str] = {Kind.COMPLAINT: "feedback", Kind.DELIVERED: "delivered"}
 AUTO_REPLY_CLASSES = frozenset({"auto-reply", "autoreply", "auto_reply", "vacation"})
 #: A deferral with nothing more specific: the message is still waiting, i.e. delivery did not
-#: complete in time. (Established parsers report such notices as ``expired``.)
+#: complete in time. (Established parsers report such notices as ``expired``.) Generic
+#: network and system phrases lose to it; anything about the recipient or sender wins.
 PENDING = ("expired", 0.92, "deferral:pending")
+#: A final failure that carries only a transient (4xx) code: the sender gave up retrying.
+GAVE_UP = ("expired", 0.91, "failed-with-4xx:gave-up")
 _RECIPIENT_LEVEL = ("userunknown", "hostunknown", "hasmoved", "suspend", "notaccept", "mailboxfull", "filtered")
 #: (reason, SMTP phase) -> reason. ``None`` = the phase is not stated.
 REFINE: dict[tuple[str, str | None], str] = {
@@ -146,6 +149,8 @@ class RuleEngine:
                 out.append(Candidate(rule.reason, rule.confidence, rule.name, _TIER["phase"]))
         if evidence.kind is Kind.DEFERRAL:
             out.append(Candidate(PENDING[0], PENDING[1], PENDING[2], _TIER["pending"]))
+        elif evidence.kind is Kind.BOUNCE and cls == "4":
+            out.append(Candidate(GAVE_UP[0], GAVE_UP[1], GAVE_UP[2], _TIER["pending"]))
         return out
 
     @staticmethod
