@@ -80,8 +80,16 @@ def clean_address(value: str) -> str | None:
     return None
 
 
+_STATUS_AFTER_REPLY = re.compile(r"(?<![\d.])[45]\d\d[ -]['\"]?([45])\.(\d{1,3})\.(\d{1,3})(?!\d)")
+
+
 def find_status(text: str) -> str | None:
-    """The first failure (4.x.x/5.x.x) code in the text, else the first code at all."""
+    """The code the remote server gave with its reply (``550 5.7.1``), else the first
+    failure (4.x.x/5.x.x) code in the text, else the first code at all. Relays prefix their
+    own summary code ("5.1.0 - Unknown address error 550-'5.7.1 ..."): the pair wins."""
+    m = _STATUS_AFTER_REPLY.search(text)
+    if m:
+        return f"{m.group(1)}.{int(m.group(2))}.{int(m.group(3))}"
     first = None
     for m in STATUS.finditer(text):
         code = f"{m.group(1)}.{int(m.group(2))}.{int(m.group(3))}"
