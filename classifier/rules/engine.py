@@ -117,7 +117,8 @@ class RuleEngine:
         key = (reason, evidence.smtp_phase)
         refined = REFINE.get(key)
         if refined is not None and key in _PHRASE_ONLY:
-            if best.tier != _TIER["phrase"] or (status and status[1] == "1"):
+            vendor_agrees = any(c.tier == _TIER["vendor"] for c in agree)
+            if best.tier != _TIER["phrase"] or vendor_agrees or (status and status[1] == "1"):
                 refined = None
         if refined is not None:
             reason = refined

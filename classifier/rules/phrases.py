@@ -1,17 +1,24 @@
 """Loading and compiling the phrase rules of ``phrases.toml``.
 
-All patterns are compiled into one alternation with a named group per rule, ordered by
-rank (vendor rules first, then by confidence), so one scan of a diagnostic finds every
-rule that matches somewhere in it (the alternation sits in a lookahead, so matches may
-overlap): the cost does not grow with the number of rules the
-way a loop of ``re.search`` calls does. Where two rules match at the same place the higher
-ranked one is reported, which is also the one that would win.
+Python's ``re`` has no multi-pattern matcher: one big alternation is tried at every
+position of the text, and a loop of searches costs one scan per rule. So every pattern is
+reduced, at load time, to the literal words one of which any match must contain (its
+*anchors*, read from the parsed pattern); anchors are indexed by their first three
+characters, so a diagnostic is checked only for the anchors whose first three characters
+occur in it, with plain substring tests (C speed), and only the few rules whose anchors
+occur run their regular expressions. Rules are ranked vendor first, then by confidence, then file order.
 """
 from __future__ import annotations
 
 import functools
 import re
 import tomllib
+
+try:                                  # Python >= 3.11 keeps the parser here
+    from re import _constants as _c, _parser as _sre
+except ImportError:                   # pragma: no cover
+    import sre_constants as _c  # type: ignore[no-redef]
+    import sre_parse as _sre  # type: ignore[no-redef]
 from dataclasses import dataclass
 from importlib import resources
 
@@ -59,19 +66,72 @@ class PhaseRule:
 class PhraseBook:
     rules: tuple[PhraseRule, ...]
     phase_rules: tuple[PhaseRule, ...]
-    combined: re.Pattern
+    #: every pattern compiled, with the index of its rule
+    patterns: tuple[tuple[int, re.Pattern], ...]
+    #: first three characters of an anchor -> [(anchor, pattern indexes)]
+    anchors: dict[str, tuple[tuple[str, tuple[int, ...]], ...]]
+    #: patterns without a usable anchor: always tried
+    unanchored: tuple[int, ...]
 
     def matches(self, text: str) -> list[tuple[int, PhraseRule]]:
         """(rank, rule) for every rule whose patterns occur in ``text`` (lower-cased by
         the caller); rank is the rule's place in the ranking, lower is stronger."""
-        seen: dict[int, PhraseRule] = {}
-        for m in self.combined.finditer(text):
-            idx = int(m.lastgroup[1:])
-            seen.setdefault(idx, self.rules[idx])
-        return sorted(seen.items())
+        todo = set(self.unanchored)
+        grams = {text[i:i + 3] for i in range(len(text) - 2)}
+        for gram in grams.intersection(self.anchors):
+            for word, idxs in self.anchors[gram]:
+                if word in text:
+                    todo.update(idxs)
+        found: set[int] = set()
+        for p in todo:
+            rule_index, pattern = self.patterns[p]
+            if rule_index not in found and pattern.search(text):
+                found.add(rule_index)
+        return [(i, self.rules[i]) for i in sorted(found)]
 
     def for_phase(self, phase: str | None) -> list[PhaseRule]:
         return [r for r in self.phase_rules if r.phase == phase] if phase else []
+
+
+_MIN_ANCHOR = 3
+
+
+def _anchors(items) -> list[str] | None:
+    """Literals one of which every match of the parsed sequence contains, or None."""
+    options: list[list[str]] = []
+    run: list[str] = []
+    for op, av in items:
+        if op is _c.LITERAL:
+            run.append(chr(av))
+            continue
+        if run:
+            options.append(["".join(run)])
+            run = []
+        if op is _c.SUBPATTERN:
+            inner = _anchors(av[-1])
+            if inner:
+                options.append(inner)
+        elif op is _c.BRANCH:
+            alts = [_anchors(branch) for branch in av[1]]
+            if all(alts):
+                options.append([w for alt in alts for w in alt])
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT) and av[0] >= 1:
+            inner = _anchors(av[2])
+            if inner:
+                options.append(inner)
+    if run:
+        options.append(["".join(run)])
+    usable = [o for o in options if min(len(w.strip()) for w in o) >= _MIN_ANCHOR]
+    if not usable:
+        return None
+    return max(usable, key=lambda o: min(len(w) for w in o))
+
+
+def pattern_anchors(pattern: str) -> list[str] | None:
+    parsed = _sre.parse(pattern)
+    if any(op is _c.BRANCH for op, _ in parsed) and len(parsed) == 1:
+        return _anchors(parsed)
+    return _anchors(parsed)
 
 
 def _check(entry: dict, keys: set[str], where: str) -> None:
@@ -116,11 +176,24 @@ def load(text: str) -> PhraseBook:
                                      frozenset(entry.get("class", ()))))
     # rank: vendor rules first, then the most confident; file order breaks ties
     ranked = sorted(rules, key=lambda r: (not r.vendor, -r.confidence))
-    # inside a lookahead every match is zero-width, so a long match never hides a shorter
-    # one that starts inside it
-    alternatives = "|".join(f"(?P<r{i}>{'|'.join(r.patterns)})" for i, r in enumerate(ranked))
-    combined = re.compile(f"(?=(?:{alternatives}))")
-    return PhraseBook(tuple(ranked), tuple(phase_rules), combined)
+    patterns: list[tuple[int, re.Pattern]] = []
+    anchors: dict[str, set[int]] = {}
+    unanchored: list[int] = []
+    for i, rule in enumerate(ranked):
+        for p in rule.patterns:
+            index = len(patterns)
+            patterns.append((i, re.compile(p)))
+            words = pattern_anchors(p)
+            if words is None:
+                unanchored.append(index)
+                continue
+            for w in words:
+                anchors.setdefault(w, set()).add(index)
+    by_gram: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
+    for word, idxs in anchors.items():
+        by_gram.setdefault(word[:3], []).append((word, tuple(sorted(idxs))))
+    return PhraseBook(tuple(ranked), tuple(phase_rules), tuple(patterns),
+                      {g: tuple(v) for g, v in by_gram.items()}, tuple(unanchored))
 
 
 @functools.lru_cache(maxsize=1)
