@@ -92,6 +92,22 @@ class Loaded:
     def out_of_time(self) -> bool:
         return time.monotonic() > self.deadline
 
+    @property
+    def head(self) -> str:
+        """The start of the notification text: where every MTA puts its telltale lines."""
+        cached = self.__dict__.get("_head")
+        if cached is None:
+            cached = "\n".join(t[:n] for t, n in zip(self.texts[:2], (1500, 500)))
+            self.__dict__["_head"] = cached
+        return cached
+
+    @property
+    def head_lower(self) -> str:
+        cached = self.__dict__.get("_head_lower")
+        if cached is None:
+            cached = self.__dict__["_head_lower"] = self.head.lower()
+        return cached
+
 
 _UNFOLD = re.compile(r"\r?\n[ \t]+")
 _HEADER_LINE = re.compile(rb"^(?:From |[!-9;-~]{1,76}:)")
@@ -142,11 +158,13 @@ def _precheck(raw: bytes) -> tuple[bytes, bool]:
     return bytes(stripped), truncated
 
 
+_CONTROL = bytes(b for b in range(256) if b < 9 or 13 < b < 32 or b == 127)
+
+
 def _binary_ratio(chunk: bytes) -> float:
     if not chunk:
         return 0.0
-    bad = sum(1 for b in chunk if b < 9 or 13 < b < 32 or b == 127)
-    return bad / len(chunk)
+    return (len(chunk) - len(chunk.translate(None, _CONTROL))) / len(chunk)
 
 
 def load(raw: bytes) -> Loaded:
@@ -257,7 +275,10 @@ def _original_headers_flanker(part, ctype: str) -> Headers:
     enclosed = getattr(part, "enclosed", None)
     if enclosed is None:
         return parse_header_block(_flanker_body(part))
-    return Headers([(k, _str(v)) for k, v in enclosed.headers.items()])
+    # flanker would decode every header of the returned message; a few are needed, and
+    # reading the raw header block is an order of magnitude cheaper
+    raw = enclosed.to_string()
+    return parse_header_block(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw)
 
 
 # --- stdlib fallback --------------------------------------------------------------------

@@ -48,7 +48,7 @@ def looks_like_bounce(msg: Loaded) -> bool:
     if _BOUNCE_SUBJECT.search(subject):
         # a bounce-like subject alone is not enough: a returned original or a forwarded
         # daemon message must be there too
-        return msg.original is not None or any(_FORWARDED_DAEMON.search(t[:3000]) for t in msg.texts[:1])
+        return msg.original is not None or bool(_FORWARDED_DAEMON.search(msg.head))
     return False
 
 

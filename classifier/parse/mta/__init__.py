@@ -38,6 +38,24 @@ class Module:
     trusted: bool = False
 
 
+class _Prefiltered:
+    """A case-insensitive regex that first checks, with substring tests, that one of the
+    literals every match must contain occurs at all (see classifier.rules.phrases)."""
+
+    __slots__ = ("regex", "anchors")
+
+    def __init__(self, pattern: str, flags: int):
+        from classifier.rules.phrases import pattern_anchors  # noqa: PLC0415 - avoids an import cycle
+        self.regex = re.compile(pattern, flags)
+        found = pattern_anchors(pattern.lower())
+        self.anchors = tuple(a.lower() for a in found) if found else None
+
+    def search(self, text: str, lowered: str):
+        if self.anchors is not None and not any(a in lowered for a in self.anchors):
+            return None
+        return self.regex.search(text)
+
+
 def header_matcher(*, from_: str | None = None, subject: str | None = None,
                    headers: tuple[str, ...] = (), received: str | None = None,
                    message_id: str | None = None, body: str | None = None,
@@ -45,26 +63,28 @@ def header_matcher(*, from_: str | None = None, subject: str | None = None,
     """A detector from regexes over From, Subject, presence of headers, Received, body start."""
     f = re.compile(from_, re.I) if from_ else None
     s = re.compile(subject, re.I) if subject else None
-    r = re.compile(received, re.I) if received else None
+    r = _Prefiltered(received, re.I) if received else None
     i = re.compile(message_id, re.I) if message_id else None
-    b = re.compile(body, re.I | re.M) if body else None
+    b = _Prefiltered(body, re.I | re.M) if body else None
     names = tuple(h.lower() for h in headers)
 
-    def detect(msg: Loaded) -> bool:
-        tests = []
-        if f is not None:
-            tests.append(bool(f.search(msg.headers.get("from"))))
-        if s is not None:
-            tests.append(bool(s.search(msg.headers.get("subject"))))
+    def tests(msg: Loaded):
+        # cheapest first: each is evaluated only when needed
         if names:
-            tests.append(any(n in msg.headers for n in names))
-        if r is not None:
-            tests.append(any(r.search(v) for v in msg.headers.get_all("received")[:4]))
+            yield any(n in msg.headers for n in names)
+        if f is not None:
+            yield bool(f.search(msg.headers.get("from")))
+        if s is not None:
+            yield bool(s.search(msg.headers.get("subject")))
         if i is not None:
-            tests.append(bool(i.search(msg.headers.get("message-id"))))
+            yield bool(i.search(msg.headers.get("message-id")))
+        if r is not None:
+            yield any(r.search(v, v.lower()) for v in msg.headers.get_all("received")[:4])
         if b is not None:
-            tests.append(any(b.search(t[:4000]) for t in msg.texts[:2]))
-        return all(tests) if all_of else any(tests)
+            yield bool(b.search(msg.head, msg.head_lower))
+
+    def detect(msg: Loaded) -> bool:
+        return all(tests(msg)) if all_of else any(tests(msg))
     return detect
 
 

@@ -17,7 +17,7 @@ _GROUPS = re.compile(r"Google (?:Groups|グループ)|groups\.google\.com", re.I
 
 
 def detect(msg: Loaded) -> bool:
-    return _detect(msg) and any(_GROUPS.search(t[:6000]) for t in msg.texts[:1])
+    return _detect(msg) and bool(_GROUPS.search(msg.head))
 
 
 def extract(msg: Loaded, ctx: Context) -> list[Record]:

@@ -14,7 +14,7 @@ _BLOCK = re.compile(r"^(?P<addr>\S+@\S+)\s*\n-{5,}server message\s*\n(?P<diag>.*
 
 def detect(msg: Loaded) -> bool:
     return "m-filter" in msg.headers.get("x-mailer").lower() or \
-        any("-------server message" in t[:4000] for t in msg.texts[:1])
+        "-------server message" in msg.head
 
 
 def extract(msg: Loaded, ctx: Context) -> list[Record]:
