@@ -85,15 +85,21 @@ def parse_message(raw: bytes) -> Report:
 # --- building blocks --------------------------------------------------------------------
 
 _QUOTED = re.compile(r"^[ \t]?>[ \t]?", re.M)
+_HEADER_FIELD = re.compile(r"^[A-Za-z][\w-]{0,40}:[ \t]")
 
 
 def _unquote(text: str) -> str:
-    """A bounce forwarded inline ("> " on every line) reads like the bounce itself."""
-    lines = text.count("\n") + 1
-    quoted = len(_QUOTED.findall(text))
-    if quoted >= 5 and quoted * 2 > lines:
-        return _QUOTED.sub("", text)
-    return text
+    """A bounce forwarded inline ("> " on every line) reads like the bounce itself: keep
+    the quoted lines, unquoted, without the forwarded message's own header block."""
+    lines = text.split("\n")
+    quoted = [ln for ln in lines if _QUOTED.match(ln)]
+    if len(quoted) < 5 or len(quoted) * 3 < len(lines):
+        return text
+    body = [_QUOTED.sub("", ln, count=1) for ln in quoted]
+    i = 0
+    while i < len(body) and (_HEADER_FIELD.match(body[i]) or (i and body[i][:1] in " \t" and body[i].strip())):
+        i += 1
+    return "\n".join(body[i:])
 
 
 def _senders(msg: Loaded, original) -> frozenset[str]:

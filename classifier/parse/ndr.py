@@ -41,7 +41,7 @@ _HEADER_START = re.compile(
 
 # A line that opens a recipient block: the address comes first.
 RECIPIENT_LINE = re.compile(
-    r"^[ \t>*-]{0,12}(?:(?:final-|original-)?recipient(?:\s+address)?:|to:|address:|rcpt to:|"
+    r"^[ \t>*-]{0,12}(?:(?:final-|original-)?recipient(?:\s+address)?:|address:|rcpt to:|"
     r"failed recipient:|<)?[ \t]*<?(" + ADDRESS.pattern + r")>?"
     r"(?=[ \t]*(?:$|[:;,.(\[]|\.\.\.|on\s|\s{2,}|-\s|\bfailed|\bdoes|\bunknown|\bcould|\bis\b|\bwas\b|\breason|\breturned|\berror|\bmailbox|\buser))",
     re.I | re.M)

@@ -7,7 +7,7 @@ from classifier.parse.mta import header_matcher, simple
 MODULE = simple(
     "exchange",
     header_matcher(subject=r"^(?:Undeliverable|Non remis|Unzustellbar|Onbestelbaar|Não entregue|"
-                           r"No se puede entregar|Impossibile recapitare|配信不能|Nedoručitelné):?",
+                           r"No se puede entregar|Impossibile recapitare|Nedoručitelné):?",
                    headers=("X-MS-Exchange-Organization-SCL", "X-MS-TNEF-Correlator", "X-MS-Exchange-Organization-AuthAs"),
                    body=r"did not reach the following recipient|Delivery has failed to these recipients|"
                         r"could not be reached|MSEXCH:"),
