@@ -266,7 +266,17 @@ def _flanker_body(part) -> str:
         body = body.decode("utf-8", "replace")
     elif not isinstance(body, str):
         body = str(body)
-    return body[: limits.MAX_TEXT_CHARS * 4]
+    return _iso2022(body[: limits.MAX_TEXT_CHARS * 4])
+
+
+def _iso2022(text: str) -> str:
+    """7-bit ISO-2022-JP left undecoded (flanker passes it through as ASCII): decode it."""
+    if "\x1b$" not in text and "\x1b(" not in text:
+        return text
+    try:
+        return text.encode("latin-1").decode("iso2022_jp_ext", "replace")
+    except (UnicodeError, LookupError):
+        return text
 
 
 def _original_headers_flanker(part, ctype: str) -> Headers:

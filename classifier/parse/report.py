@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from classifier.events import Evidence, Kind
+from classifier.events import Evidence
 
 #: Report formats, as recorded in :attr:`MessageInfo.format`.
 FORMATS = ("dsn", "ndr", "arf", "autoreply", "none")
@@ -79,8 +79,9 @@ class Report:
 
     @property
     def is_bounce(self) -> bool:
-        """True when at least one recipient failed or was deferred."""
-        return any(r.evidence.kind in (Kind.BOUNCE, Kind.DEFERRAL) for r in self.recipients)
+        """True when at least one recipient failed or was deferred (auto-replies, complaints
+        and delivery reports are not bounces)."""
+        return any(r.action in ("failed", "delayed") for r in self.recipients)
 
     def to_dict(self) -> dict:
         return {"message": self.message.to_dict(),
