@@ -123,6 +123,8 @@ class RuleEngine:
         if refined is not None:
             reason = refined
             explanation.append(f"phase:{evidence.smtp_phase or 'unstated'}->{refined}")
+        if other is not None:
+            explanation.append(f"over:{other.rule}")
         verdict = Verdict.of(reason, confidence=confidence, source="rule", explanation=tuple(explanation),
                              hard=self._hard(reason, cls, evidence.kind))
         precise = best.tier >= _TIER["phrase"] or (best.tier == _TIER["status"] and best.confidence >= 0.8)
