@@ -102,6 +102,22 @@ class Loaded:
         return cached
 
     @property
+    def received_head(self) -> str:
+        """The first few Received headers, where relays and gateways name themselves."""
+        cached = self.__dict__.get("_received")
+        if cached is None:
+            cached = self.__dict__["_received"] = "\n".join(self.headers.get_all("received")[:4])
+        return cached
+
+    def lowered(self, name: str) -> str:
+        """A header's first value (``received``: the first four) lower-cased, cached."""
+        cache = self.__dict__.setdefault("_lowered", {})
+        value = cache.get(name)
+        if value is None:
+            value = cache[name] = (self.received_head if name == "received" else self.headers.get(name)).lower()
+        return value
+
+    @property
     def head_lower(self) -> str:
         cached = self.__dict__.get("_head_lower")
         if cached is None:
@@ -205,7 +221,12 @@ def _repair(data: bytes, loaded: Loaded) -> Loaded:
 
 def _from_flanker(data: bytes) -> Loaded:
     msg = _flanker_mime.from_string(data)
-    headers = Headers([(k, _str(v)) for k, v in msg.headers.items()])
+    # flanker knows each part's Content-Type from its scan; asking it for the top-level
+    # headers would decode every one of them (dozens of Received lines). Our own reader
+    # of the raw header block does the same job for the few that are read, much faster.
+    end = _HEADER_END.search(data)
+    headers = parse_header_block(data[: end.start() if end else len(data)].decode("utf-8", "replace"),
+                                 limit=1000)
     ctype = msg.content_type
     loaded = Loaded(headers=headers, content_type=ctype.value.lower(),
                     report_type=str(ctype.params.get("report-type", "")).lower())
