@@ -54,7 +54,9 @@ class Headers:
             self.add(name, value)
 
     def add(self, name: str, value: str) -> None:
-        value = _UNFOLD.sub(" ", value).strip()
+        if "\n" in value:
+            value = _UNFOLD.sub(" ", value)
+        value = value.strip()
         self.items.append((name, value))
         self._d.setdefault(name.lower(), []).append(value)
 
