@@ -267,8 +267,6 @@ def _walk_flanker(part, loaded: Loaded, depth: int, count: list[int]) -> None:
         body = _flanker_body(part)
         (loaded.dsn if ctype in _DSN_TYPES else loaded.feedback).append(body)
         return
-    if part.content_disposition[0] == "attachment" and not ctype.startswith("text/"):
-        return
     if ctype in ("text/plain", "text/html", "text/enriched") or ctype == "text" or not ctype:
         body = _flanker_body(part)
         loaded.texts.append(html_to_text(body) if ctype == "text/html" else body)
@@ -383,32 +381,23 @@ def _walk_stdlib(part, loaded: Loaded, depth: int, count: list[int]) -> None:
         loaded.texts.append(html_to_text(body) if ctype == "text/html" else body)
 
 
-_FIELD = re.compile(r"^([!-9;-~]+)[ \t]*:[ \t]*(.*)$")
+_FIELDS = re.compile(r"^([!-9;-~]+)[ \t]*:[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)", re.M)
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 
 
 def parse_header_block(text: str, limit: int = 200) -> Headers:
-    """Parse ``Name: value`` lines (with folding) until the first blank line."""
+    """Parse ``Name: value`` fields (with folding) up to the first blank line; lines that
+    are not fields are skipped, RFC 2047 encoded words decoded."""
+    text = text.replace("\r\n", "\n").lstrip("\n")
+    end = _BLANK_LINE.search(text)
+    if end is not None:
+        text = text[: end.start() + 1]
     headers = Headers()
-    name = None
-    value: list[str] = []
-    for line in text.splitlines()[: limit * 4]:
-        if not line.strip():
-            if name is not None or headers:
-                break
-            continue
-        if line[0] in " \t" and name is not None:
-            value.append(line.strip())
-            continue
-        m = _FIELD.match(line)
-        if not m:
-            if name is None and not headers:
-                continue
-            break
-        if name is not None:
-            headers.add(name, decode_header(" ".join(value)))
-        name, value = m.group(1), [m.group(2)]
+    for m in _FIELDS.finditer(text):
+        value = m.group(2)
+        if "\n" in value:
+            value = _UNFOLD.sub(" ", value.replace("\r", ""))
+        headers.add(m.group(1), decode_header(value))
         if len(headers.items) >= limit:
             break
-    if name is not None:
-        headers.add(name, decode_header(" ".join(value)))
     return headers
