@@ -37,7 +37,7 @@ from classifier.parse import MessageError, parse_message  # noqa: E402
 from classifier.rules.engine import RuleEngine  # noqa: E402
 
 with contextlib.redirect_stderr(io.StringIO()):
-    from flanker import mime  # noqa: E402
+    from flanker import mime
 
 
 def classify_all(data: list[bytes]) -> int:
@@ -60,7 +60,7 @@ def flanker_all(data: list[bytes]) -> int:
         try:
             mime.from_string(raw)
             ok += 1
-        except Exception:  # noqa: BLE001 - flanker refuses some real bounces; that is the point
+        except Exception:
             pass
     return ok
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 class Kind(str, enum.Enum):
@@ -91,11 +91,11 @@ class Event:
             kind=self.kind,
         )
 
-    def with_(self, **changes) -> "Event":
+    def with_(self, **changes) -> Event:
         return replace(self, **changes)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["kind"] = self.kind.value
-        d["time"] = self.time.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        d["time"] = self.time.astimezone(UTC).isoformat().replace("+00:00", "Z")
         return d

@@ -18,14 +18,24 @@ from __future__ import annotations
 import re
 
 from classifier.events import Evidence, Kind
-from classifier.parse import arf, correlation, dsn as dsn_mod, limits, mta, ndr
+from classifier.parse import arf, correlation, limits, mta, ndr
+from classifier.parse import dsn as dsn_mod
 from classifier.parse.load import (
-    HeaderTooLarge, Loaded, MessageError, NotAnEmail, load,
+    HeaderTooLarge,
+    Loaded,
+    MessageError,
+    NotAnEmail,
+    load,
 )
 from classifier.parse.report import MessageInfo, RecipientResult, Record, Report
 from classifier.parse.signals import is_autoreply, looks_like_bounce
 from classifier.parse.text import (
-    addresses, clean_address, find_status, join_multiline_reply, strip_field_type, unfold,
+    addresses,
+    clean_address,
+    find_status,
+    join_multiline_reply,
+    strip_field_type,
+    unfold,
 )
 
 __all__ = ["parse_message", "Report", "RecipientResult", "MessageInfo", "MessageError", "NotAnEmail",

@@ -275,7 +275,7 @@ def _walk_flanker(part, loaded: Loaded, depth: int, count: list[int]) -> None:
 def _flanker_body(part) -> str:
     try:
         body = part.body
-    except Exception:  # noqa: BLE001 - a part flanker cannot decode is read raw below
+    except Exception:
         body = None
     if body is None:
         # flanker gives no body for some message/* types (feedback-report): read it raw

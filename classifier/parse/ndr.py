@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from classifier.parse import limits
 from classifier.parse.report import Record
 from classifier.parse.text import (
-    ADDRESS, clean_address, find_phase, find_reply, find_status, unfold,
+    ADDRESS,
+    clean_address,
+    find_phase,
+    find_reply,
+    find_status,
+    unfold,
 )
 
 # Where a copy of the original message (or its headers) starts in a plain-text NDR.

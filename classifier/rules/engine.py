@@ -33,7 +33,10 @@ from dataclasses import dataclass
 from classifier.events import Evidence, Kind
 from classifier.rules.phrases import PhraseBook, default_book
 from classifier.rules.status_codes import (
-    CLASS_DEPENDENT_HARDNESS, lookup_reply, lookup_status, parse_status,
+    CLASS_DEPENDENT_HARDNESS,
+    lookup_reply,
+    lookup_status,
+    parse_status,
 )
 from classifier.verdict import Verdict
 

@@ -15,7 +15,8 @@ import re
 import tomllib
 
 try:                                  # Python >= 3.11 keeps the parser here
-    from re import _constants as _c, _parser as _sre
+    from re import _constants as _c
+    from re import _parser as _sre
 except ImportError:                   # pragma: no cover
     import sre_constants as _c  # type: ignore[no-redef]
     import sre_parse as _sre  # type: ignore[no-redef]

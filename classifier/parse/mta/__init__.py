@@ -12,8 +12,8 @@ a common MTA (Amazon SES on its own fleet, Google Groups on Gmail) come first.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from classifier.parse import ndr
 from classifier.parse.load import Loaded
@@ -45,7 +45,7 @@ class _Prefiltered:
     __slots__ = ("regex", "anchors")
 
     def __init__(self, pattern: str, flags: int):
-        from classifier.rules.phrases import pattern_anchors  # noqa: PLC0415 - avoids an import cycle
+        from classifier.rules.phrases import pattern_anchors
         self.regex = re.compile(pattern, flags)
         found = pattern_anchors(pattern.lower())
         self.anchors = tuple(a.lower() for a in found) if found else None
@@ -112,12 +112,54 @@ def simple(name: str, detect: Callable[[Loaded], bool], dialect: ndr.Dialect = n
 
 
 def _load_table() -> list[Module]:
-    from classifier.parse.mta import (  # noqa: PLC0415 - the table is the module list
-        amazonses, amazonworkmail, apple, aol, barracuda, courier, domino, exchange, exim, facebook,
-        fml, gmail, gmx, googlegroups, imailserver, kddi, mailfoundry, mailmarshal, mailru, mcafee,
-        messagelabs, mfilter, mimecast, mxlogic, notes, office365, opensmtpd, postfix, powermta,
-        proofpoint, qmail, sendgrid, sendmail, sophos, trendmicro, verizon, yahoo, yandex, zoho,
-        activehunter, amavis, bigfoot, biglobe, ezweb, docomo, dragonfly, x_generic,
+    from classifier.parse.mta import (
+        activehunter,
+        amavis,
+        amazonses,
+        amazonworkmail,
+        aol,
+        apple,
+        barracuda,
+        bigfoot,
+        biglobe,
+        courier,
+        docomo,
+        domino,
+        dragonfly,
+        exchange,
+        exim,
+        ezweb,
+        facebook,
+        fml,
+        gmail,
+        gmx,
+        googlegroups,
+        imailserver,
+        kddi,
+        mailfoundry,
+        mailmarshal,
+        mailru,
+        mcafee,
+        messagelabs,
+        mfilter,
+        mimecast,
+        mxlogic,
+        notes,
+        office365,
+        opensmtpd,
+        postfix,
+        powermta,
+        proofpoint,
+        qmail,
+        sendgrid,
+        sendmail,
+        sophos,
+        trendmicro,
+        verizon,
+        x_generic,
+        yahoo,
+        yandex,
+        zoho,
     )
     return [
         googlegroups.MODULE, amazonses.MODULE, amazonworkmail.MODULE, sendgrid.MODULE,
