@@ -39,6 +39,8 @@ class HeaderTooLarge(MessageError):
 
 with contextlib.redirect_stderr(io.StringIO()):  # flanker's address grammar chatters on import
     from flanker import mime as _flanker_mime
+    from flanker.mime.message.part import Stream as _FlankerStream
+    from flanker.mime.message.part import _decode_body as _flanker_decode
 logging.getLogger("flanker").setLevel(logging.ERROR)
 
 
@@ -272,10 +274,38 @@ def _walk_flanker(part, loaded: Loaded, depth: int, count: list[int]) -> None:
         loaded.texts.append(html_to_text(body) if ctype == "text/html" else body)
 
 
+_CTE = re.compile(r"^content-transfer-encoding:[ \t]*([\w-]+)", re.I | re.M)
+
+
+def _stream_body(part):
+    """The decoded body of a leaf part, by flanker's own decoder, without making flanker
+    parse and decode every header of the part first (only the transfer encoding is read).
+    None when the part is not a plain scanned stream."""
+    container = getattr(part, "_container", None)
+    if not isinstance(container, _FlankerStream):
+        return None
+    raw = container.string[container.start: container.end + 1]
+    if raw.startswith(("\n", "\r\n")):
+        head, body = "", raw.lstrip("\r\n")
+    else:
+        cut = raw.find("\n\n")
+        cut_crlf = raw.find("\r\n\r\n")
+        if cut_crlf >= 0 and (cut < 0 or cut_crlf < cut):
+            head, body = raw[:cut_crlf], raw[cut_crlf + 4:]
+        elif cut >= 0:
+            head, body = raw[:cut], raw[cut + 2:]
+        else:
+            head, body = raw, ""
+    m = _CTE.search(head)
+    return _flanker_decode(part.content_type, m.group(1).lower() if m else "7bit", body)
+
+
 def _flanker_body(part) -> str:
     try:
-        body = part.body
-    except Exception:
+        body = _stream_body(part)
+        if body is None:
+            body = part.body
+    except Exception:  # noqa: BLE001 - a part flanker cannot decode is read raw below
         body = None
     if body is None:
         # flanker gives no body for some message/* types (feedback-report): read it raw
