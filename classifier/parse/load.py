@@ -338,6 +338,9 @@ def _original_headers_flanker(part, ctype: str) -> Headers:
         return parse_header_block(_flanker_body(part))
     # flanker would decode every header of the returned message; a few are needed, and
     # reading the raw header block is an order of magnitude cheaper
+    inner = _stream_body(part)          # the message/rfc822 part's body: the message itself
+    if isinstance(inner, str) and inner.strip():
+        return parse_header_block(inner)
     raw = enclosed.to_string()
     return parse_header_block(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw)
 
