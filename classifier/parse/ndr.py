@@ -106,7 +106,8 @@ def split_original(text: str, dialect: Dialect = DEFAULT) -> tuple[str, str]:
             cut = m.start()
     if cut == len(text):
         for m in ORIGINAL_MARKERS.finditer(text):
-            line = text[m.start(): text.find("\n", m.start()) if "\n" in text[m.start():] else len(text)]
+            eol = text.find("\n", m.end())
+            line = text[m.start(): eol if eol >= 0 else len(text)]
             if _NOT_ORIGINAL.search(line):
                 continue
             cut = m.start()

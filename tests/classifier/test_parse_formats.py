@@ -42,6 +42,9 @@ CASES = [
     ("ses-sns-json.eml", "olga@example.ru", "5.1.1", "userunknown", True, "amazonses"),
     ("broken-boundary.eml", "barbara@example.com", "5.2.2", "mailboxfull", False, "postfix"),
     ("forwarded-bounce.eml", "donald@example.org", "5.1.1", "userunknown", True, "generic"),
+    ("courier-quota.eml", "niklaus@example.org", "4.2.2", "mailboxfull", False, "courier"),
+    ("domino-userunknown.eml", "jean.sammet@acme.example", None, "userunknown", True, "domino"),
+    ("yahoo-deferred.eml", "anita@yahoo.com", "4.7.0", "badreputation", False, "yahoo"),
 ]
 
 
@@ -98,6 +101,13 @@ def test_gmail_diagnostic_is_the_remote_answer_not_googles_prose():
     (r,) = parse("gmail-ratelimited.eml").recipients
     assert r.evidence.diagnostic.startswith("550-5.1.1 Too many recipients this hour")
     assert "Google tried" not in r.evidence.diagnostic
+
+
+def test_phase_from_a_transcript_inside_the_block():
+    (r,) = parse("courier-quota.eml").recipients
+    assert r.evidence.smtp_phase == "RCPT" and r.evidence.kind is Kind.DEFERRAL
+    (y,) = parse("yahoo-deferred.eml").recipients
+    assert y.evidence.smtp_phase == "RCPT"          # Yahoo's "[RCPT_TO]" tag
 
 
 def test_deferral_and_delivery_kinds():
