@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from classifier.parse.dsn import _fields
+from classifier.parse.dsn import field_lines
 from classifier.parse.load import Loaded
 from classifier.parse.report import Record
 from classifier.parse.text import addresses, clean_address
@@ -38,7 +38,7 @@ def feedback_fields(msg: Loaded) -> dict[str, list[str]]:
     fields: dict[str, list[str]] = {}
     texts = msg.feedback or [t for t in msg.texts if re.search(r"^Feedback-Type:", t, re.M | re.I)]
     for text in texts[:2]:
-        for item in _fields(text):
+        for item in field_lines(text):
             if item is not None:
                 fields.setdefault(item[0], []).append(item[1])
     return fields

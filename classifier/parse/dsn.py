@@ -57,7 +57,7 @@ class Dsn:
     recipients: list[DsnRecipient] = field(default_factory=list)
 
 
-def _fields(text: str):
+def field_lines(text: str):
     """Yield (name, value) pairs and None for blank lines, unfolding continuation lines."""
     name = None
     value: list[str] = []
@@ -86,7 +86,7 @@ def _fields(text: str):
 def parse_dsn(text: str, limit: int = 500) -> Dsn:
     dsn = Dsn()
     current: DsnRecipient | None = None
-    for item in _fields(text):
+    for item in field_lines(text):
         if item is None:
             if current is not None and current.fields:
                 current = None

@@ -3,11 +3,10 @@ import re
 
 from classifier.parse import ndr
 from classifier.parse.load import Loaded
-from classifier.parse.mta import Context, Module, header_matcher
+from classifier.parse.mta import Context, Module
 from classifier.parse.report import Record
 from classifier.parse.text import clean_address
 
-_detect = header_matcher(headers=("X-Mailer",), body=r"^-{5,}server message", all_of=False)
 _BLOCK = re.compile(r"^(?P<addr>\S+@\S+)\s*\n-{5,}server message\s*\n(?P<diag>.*?)\n-{5,}SMTP command\s*\n(?P<cmd>\S+)",
                     re.M | re.S)
 
@@ -32,4 +31,3 @@ def extract(msg: Loaded, ctx: Context) -> list[Record]:
 
 
 MODULE = Module("mfilter", detect, extract, trusted=True)
-_ = _detect
