@@ -46,9 +46,9 @@ AUTO_REPLY_CLASSES = frozenset({"auto-reply", "autoreply", "auto_reply", "vacati
 #: A deferral with nothing more specific: the message is still waiting, i.e. delivery did not
 #: complete in time. (Established parsers report such notices as ``expired``.) Generic
 #: network and system phrases lose to it; anything about the recipient or sender wins.
-PENDING = ("expired", 0.92, "deferral:pending")
+PENDING = ("expired", 0.89, "deferral:pending")
 #: A final failure that carries only a transient (4xx) code: the sender gave up retrying.
-GAVE_UP = ("expired", 0.91, "failed-with-4xx:gave-up")
+GAVE_UP = ("expired", 0.89, "failed-with-4xx:gave-up")
 _RECIPIENT_LEVEL = ("userunknown", "hostunknown", "hasmoved", "suspend", "notaccept", "mailboxfull", "filtered")
 #: (reason, SMTP phase) -> reason. ``None`` = the phase is not stated.
 REFINE: dict[tuple[str, str | None], str] = {

@@ -149,8 +149,12 @@ def test_hardness_follows_the_class_digit_and_deferrals_are_soft():
 def test_deferral_without_specific_cause_is_expired_and_gave_up_4xx_too():
     v = verdict("connect to mx.example.com[192.0.2.1]:25: Connection timed out", "4.4.1", kind=Kind.DEFERRAL)
     assert v.reason == "expired" and not v.hard
-    v = verdict("connect to mx.example.com[192.0.2.1]:25: Connection timed out", "4.4.1", kind=Kind.BOUNCE)
+    v = verdict("450 4.2.0 mailbox busy", "4.2.0", "450", kind=Kind.BOUNCE)
     assert v.reason == "expired" and v.explanation[0] == "failed-with-4xx:gave-up"
+    # a network cause that is not a time-out stays what it is
+    v = verdict("lost connection with mx.example.com while performing the HELO handshake", "4.4.2",
+                kind=Kind.BOUNCE)
+    assert v.reason == "networkerror"
     # a specific cause still wins over "still pending"
     assert verdict("452 4.2.2 Mailbox full", "4.2.2", "452", kind=Kind.DEFERRAL).reason == "mailboxfull"
 
