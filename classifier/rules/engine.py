@@ -6,7 +6,8 @@ Precedence, in one place:
    delivery ``delivered``, an RFC 3834 auto-reply ``vacation``.
 2. Every other source proposes a candidate with a confidence: phrase rules (vendor rules
    marked as such), the enhanced status code, the basic reply code, the SMTP phase, and for
-   deferrals the fact that delivery is still pending. The most confident candidate wins;
+   deferrals (and final failures with only a 4xx code) the fact that delivery did not
+   complete in time, ``expired``. The most confident candidate wins;
    on equal confidence vendor > phrase > status > reply > phase > deferral.
 3. The confidences are written so that a *specific* phrase beats a *generic* code
    (``5.1.1`` + "too many recipients" is ``speeding``; Microsoft's ``5.7.1 ... S3150`` is
@@ -44,8 +45,8 @@ _TIER = {"vendor": 5, "phrase": 4, "status": 3, "reply": 2, "phase": 1, "pending
 KIND_REASONS: dict[Kind, str] = {Kind.COMPLAINT: "feedback", Kind.DELIVERED: "delivered"}
 AUTO_REPLY_CLASSES = frozenset({"auto-reply", "autoreply", "auto_reply", "vacation"})
 #: A deferral with nothing more specific: the message is still waiting, i.e. delivery did not
-#: complete in time. (Established parsers report such notices as ``expired``.) Generic
-#: network and system phrases lose to it; anything about the recipient or sender wins.
+#: complete in time. (Established parsers report such notices as ``expired``.) Weak words
+#: and status codes lose to it; a stated cause (a network, recipient or sender phrase) wins.
 PENDING = ("expired", 0.89, "deferral:pending")
 #: A final failure that carries only a transient (4xx) code: the sender gave up retrying.
 GAVE_UP = ("expired", 0.89, "failed-with-4xx:gave-up")
