@@ -8,10 +8,11 @@ import orjson
 
 from classifier.engine import Classifier
 from classifier.events import Evidence
-from classifier.parse import MessageError, parse_message
+from classifier.parse import MessageError, limits, parse_message
 
-#: Bytes read from one input; the parser itself only looks at a bounded prefix.
-MAX_INPUT_BYTES = 64 * 1024 * 1024
+#: Bytes read from one input: the parser looks at a bounded prefix only (one byte more
+#: tells it the message was cut), so a huge file costs no more memory than that.
+MAX_INPUT_BYTES = limits.MAX_PARSE_BYTES + 1
 
 
 def _read(path: str) -> bytes:
