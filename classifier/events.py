@@ -77,6 +77,9 @@ class Event:
     feedback_type: str | None = None   # ARF feedback type of complaints
     message_id: str | None = None      # the original message, to tie a bounce to its send
     raw_ref: str | None = None         # key of the stored raw payload this event came from
+    #: For raw messages: the MTA/provider module that wrote the report ("postfix",
+    #: "office365"); vendor rules key on it. ``provider`` then says how it reached us.
+    reporter: str | None = None
     extra: dict = field(default_factory=dict, compare=False)
 
     def evidence(self) -> Evidence:
@@ -86,7 +89,7 @@ class Event:
             reply_code=self.reply_code,
             smtp_phase=self.smtp_phase,
             remote_mta=self.remote_mta,
-            provider=self.provider,
+            provider=self.reporter or self.provider,
             provider_class=self.provider_class,
             kind=self.kind,
         )

@@ -42,7 +42,7 @@ def history_entry(event: Event, verdict: Verdict | None) -> bytes:
     }
     for name in ("recipient_raw", "stream", "subscription", "status", "reply_code", "diagnostic",
                  "remote_mta", "smtp_phase", "provider_class", "feedback_type", "message_id",
-                 "raw_ref"):
+                 "raw_ref", "reporter"):
         value = getattr(event, name)
         if value is not None:
             entry[name] = value

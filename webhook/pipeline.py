@@ -6,21 +6,34 @@ DSN and a JSON event are the same thing.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 from classifier.events import Event
+from classifier.verdict import Verdict
 from store import ApplyResult
 from webhook import metrics
 from webhook.services import services
 
 
-def ingest(tenant: str, events: list[Event], raw: bytes | None = None) -> ApplyResult:
+@dataclass
+class Ingested:
+    accepted: int
+    duplicates: int
+    #: per input event, in order: what the classifier said and what changed in the store
+    verdicts: list[dict]
+
+
+def ingest(tenant: str, events: list[Event], raw: bytes | None = None) -> Ingested:
     """Classify and store ``events``; returns only once Redis has accepted every write."""
     svc = services()
     classify = svc.classifier.classify
     items = [(event, classify(event.evidence())) for event in events]
     result = svc.store.apply(tenant, items, raw=raw)
     _count(items, result)
-    return result
+    return Ingested(result.accepted, result.duplicates, [
+        {**(verdict.to_dict() if verdict else {}), "duplicate": effects is None, "effects": effects or []}
+        for (_, verdict), effects in zip(items, result.effects)
+    ])
 
 
 def _count(items, result: ApplyResult) -> None:
