@@ -1,0 +1,194 @@
+"""Features of one piece of evidence: character n-grams, word n-grams and code tokens.
+
+- Character n-grams (2 to 5) carry the wording across languages without a tokeniser
+  (Japanese and Chinese have no spaces) and survive spelling variants and typos.
+- Word unigrams and bigrams: short phrases such as "user unknown" or "relay denied" weigh
+  more as words than as a bag of fragments.
+- Both are hashed (see :mod:`classifier.model.hashing`, vectorised over the batch) and
+  weighted by inverse document frequency (see ``_tfidf``).
+- Code tokens: the enhanced status code at three levels (class, class.subject, full) plus
+  subject.detail regardless of class, the reply code and its class, the SMTP phase, the
+  reporting provider, the event kind, and the reason the RFC 3463 table alone would give.
+  Codes come from the evidence's fields, or from the text when the fields are empty, so a
+  code counts the same wherever the reporter put it.
+
+All three blocks are L2-normalised and weighted, then stacked into one sparse matrix.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.preprocessing import normalize
+
+from classifier.events import Evidence
+from classifier.model import hashing
+from classifier.model.normalise import normalise_batch
+from classifier.rules.status_codes import REPLY_RE, STATUS_RE, lookup_status
+
+
+
+def evidence_row(x) -> tuple[str, str | None, str | None, str | None, str | None, str | None]:
+    """The fields the model reads, from an :class:`Evidence` or a training record (dict)."""
+    if isinstance(x, Evidence):
+        kind = x.kind.value if x.kind is not None else None
+        return (x.diagnostic or "", x.status, x.reply_code, x.smtp_phase, x.provider, kind)
+    if isinstance(x, dict):
+        kind = x.get("kind")
+        kind = getattr(kind, "value", kind)
+        return (x.get("diagnostic") or "", x.get("status"), x.get("reply_code"),
+                x.get("smtp_phase"), x.get("provider"), kind)
+    raise TypeError(f"expected Evidence or a training record (dict), got {type(x).__name__}")
+
+
+def code_tokens(status: str | None, reply: str | None, phase: str | None, provider: str | None,
+                kind: str | None, text: str) -> list[str]:
+    st = STATUS_RE.search(status or "") or STATUS_RE.search(text)
+    toks = []
+    if st:
+        c, s, d = st.groups()
+        toks += [f"sc={c}", f"ss={c}.{s}", f"sf={c}.{s}.{d}", f"sd={s}.{d}", f"su={s}"]
+        found = lookup_status(st.group(0))
+        if found:
+            toks.append(f"tbl={found[0]}")
+    else:
+        toks.append("sf=none")
+    rc = REPLY_RE.match(reply or "") or _first_reply(text)
+    if rc:
+        r = rc.group(1)
+        toks += [f"rc={r}", f"rcc={r[0]}"]
+    else:
+        toks.append("rc=none")
+    if phase:
+        toks.append(f"ph={phase.strip().lower()}")
+    if provider:
+        toks.append(f"pv={provider.strip().lower()}")
+    if kind:
+        toks.append(f"kd={kind}")
+    return toks
+
+
+def _first_reply(text: str):
+    """A reply code at the start of the text or of a line, or after ``smtp;``/``said:``."""
+    m = REPLY_RE.match(text)
+    if m:
+        return m
+    for marker in ("\n", "smtp;", "said:", "]: ", "<<< ", "#"):
+        i = text.find(marker)
+        if i >= 0:
+            m = REPLY_RE.match(text, i + len(marker))
+            if m:
+                return m
+    return None
+
+
+class EvidenceFeatures(TransformerMixin, BaseEstimator):
+    """Evidence (or training records) -> one sparse feature matrix. See the module docstring."""
+
+    def __init__(self, char_ngram_range=(2, 5), n_char_features=2 ** 19, word_ngram_range=(1, 2),
+                 n_word_features=2 ** 18, char_weight=1.0, word_weight=0.7, code_weight=0.8,
+                 max_chars=1000):
+        self.char_ngram_range = char_ngram_range
+        self.n_char_features = n_char_features
+        self.word_ngram_range = word_ngram_range
+        self.n_word_features = n_word_features
+        self.char_weight = char_weight
+        self.word_weight = word_weight
+        self.code_weight = code_weight
+        self.max_chars = max_chars
+
+    # -- shared by fit and transform -------------------------------------------------
+    def _prepare(self, X: Iterable) -> tuple[list[str], list[list[str]], np.ndarray]:
+        """Normalised text and code tokens per *distinct* row, and each row's index into them.
+
+        Batches repeat the same evidence many times (one bounce campaign, one block); each
+        distinct row is normalised and vectorised once.
+        """
+        index: dict[tuple, int] = {}
+        where = [index.setdefault(evidence_row(x), len(index)) for x in X]
+        uniq = list(index)
+        texts = normalise_batch([r[0][: self.max_chars] for r in uniq])
+        codes = [code_tokens(r[1], r[2], r[3], r[4], r[5], r[0]) for r in uniq]
+        return texts, codes, np.asarray(where, dtype=np.int64)
+
+    def _counts(self, enc: hashing.Encoded) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        clo, chi = self.char_ngram_range
+        wlo, whi = self.word_ngram_range
+        chars = hashing.occurrences(*hashing.char_ngrams(enc, clo, chi, self.n_char_features),
+                               enc.n_docs, self.n_char_features)
+        words = hashing.occurrences(*hashing.word_ngrams(enc, wlo, whi, self.n_word_features),
+                               enc.n_docs, self.n_word_features)
+        return chars, words
+
+    @staticmethod
+    def _tfidf(m: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+        """Each occurrence weighs its idf; the row is scaled by the root of the sum of the
+        squared entries, so an n-gram repeated k times weighs k*idf against a norm that grows
+        with sqrt(k): a dampened term frequency, without summing duplicates."""
+        m.data = idf[m.indices]
+        return normalize(m, copy=False)
+
+    def _code_block(self, codes: list[list[str]]) -> sp.csr_matrix:
+        vocab = self.code_vocabulary_
+        indptr, indices = [0], []
+        for toks in codes:
+            indices.extend(vocab[t] for t in toks if t in vocab)
+            indptr.append(len(indices))
+        data = np.ones(len(indices), dtype=np.float32)
+        m = sp.csr_matrix((data, np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int32)),
+                          shape=(len(codes), len(vocab)))
+        return normalize(m, copy=False)
+
+    # -- estimator API ----------------------------------------------------------------
+    def fit(self, X, y=None):
+        texts, codes, where = self._prepare(X)
+        n = len(where)
+
+        def idf(m: sp.csr_matrix, size: int) -> np.ndarray:
+            m.sum_duplicates()                   # document frequency: once per row
+            df = np.bincount(m[where].indices, minlength=size)  # repeated rows count
+            return (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
+
+        chars, words = self._counts(hashing.Encoded(texts))
+        self.char_idf_ = idf(chars, self.n_char_features)
+        self.word_idf_ = idf(words, self.n_word_features)
+        vocab = sorted({t for toks in codes for t in toks})
+        self.code_vocabulary_ = {t: i for i, t in enumerate(vocab)}
+        self.n_features_out_ = self.n_char_features + self.n_word_features + len(vocab)
+        return self
+
+    def transform(self, X) -> sp.csr_matrix:
+        texts, codes, where = self._prepare(X)
+        chars, words = self._counts(hashing.Encoded(texts))
+        m = sp.hstack([
+            self._tfidf(chars, self.char_idf_) * self.char_weight,
+            self._tfidf(words, self.word_idf_) * self.word_weight,
+            self._code_block(codes) * self.code_weight,
+        ], format="csr", dtype=np.float32)
+        if len(where) == len(texts):             # no repeats: rows are already in order
+            return m
+        return m[where]
+
+    # -- explanations ------------------------------------------------------------------
+    def feature_names_of(self, x) -> dict[int, str]:
+        """Column -> readable name for the features one piece of evidence activates."""
+        (text,), (codes,), _ = self._prepare([x])
+        enc = hashing.Encoded([text])
+        padded = f" {text} "
+        names: dict[int, str] = {}
+        _, cols, starts, lens = hashing.char_ngrams(enc, *self.char_ngram_range, self.n_char_features,
+                                                    spans=True)
+        for c, s, n in zip(cols.tolist(), starts.tolist(), lens.tolist()):
+            names.setdefault(c, f"chars:{padded[s:s + n]!r}")
+        off = self.n_char_features
+        _, cols, starts, ends = hashing.word_ngrams(enc, *self.word_ngram_range, self.n_word_features,
+                                                    spans=True)
+        for c, s, e in zip(cols.tolist(), starts.tolist(), ends.tolist()):
+            names.setdefault(off + c, f"words:{padded[s:e]}")
+        off += self.n_word_features
+        for t in codes:
+            if t in self.code_vocabulary_:
+                names[off + self.code_vocabulary_[t]] = f"code:{t}"
+        return names
