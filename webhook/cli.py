@@ -8,6 +8,7 @@ import click
 import orjson
 
 from classifier import cli as classifier_cli
+from classifier.model import cli as model_cli
 from webhook.settings import ConfigError, Settings
 
 
@@ -149,7 +150,8 @@ def config(markdown: bool) -> None:
         click.echo(f"{name:28} {default:12} {text}")
 
 
-for _command in classifier_cli.COMMANDS:
+for _command in classifier_cli.COMMANDS + model_cli.COMMANDS:
     main.add_command(_command)
+
 if __name__ == "__main__":
     main()

@@ -33,8 +33,8 @@ class BounceModel(ClassifierMixin, BaseEstimator):
 
     def __init__(self, C=0.3, cv=3, calibration="sigmoid", class_weight="balanced", seed=0,
                  char_ngram_range=(2, 5), n_char_features=2 ** 19, word_ngram_range=(1, 2),
-                 n_word_features=2 ** 18,
-                 char_weight=1.0, word_weight=0.7, code_weight=0.8, max_chars=1000):
+                 n_word_features=2 ** 18, min_df=2, char_weight=1.0, word_weight=0.7,
+                 code_weight=0.8, max_chars=1000):
         self.C = C
         self.cv = cv
         self.calibration = calibration
@@ -44,6 +44,7 @@ class BounceModel(ClassifierMixin, BaseEstimator):
         self.n_char_features = n_char_features
         self.word_ngram_range = word_ngram_range
         self.n_word_features = n_word_features
+        self.min_df = min_df
         self.char_weight = char_weight
         self.word_weight = word_weight
         self.code_weight = code_weight
@@ -65,7 +66,7 @@ class BounceModel(ClassifierMixin, BaseEstimator):
         features = EvidenceFeatures(
             char_ngram_range=self.char_ngram_range, n_char_features=self.n_char_features,
             word_ngram_range=self.word_ngram_range, n_word_features=self.n_word_features,
-            char_weight=self.char_weight,
+            min_df=self.min_df, char_weight=self.char_weight,
             word_weight=self.word_weight, code_weight=self.code_weight, max_chars=self.max_chars)
         svm = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.seed,
                         max_iter=5000)
@@ -73,6 +74,9 @@ class BounceModel(ClassifierMixin, BaseEstimator):
                                      ensemble=False)
         self.pipeline_ = Pipeline([("features", features), ("clf", clf)]).fit(X, y)
         self.classes_ = self.pipeline_.classes_
+        svm = self._svm()
+        svm.coef_ = svm.coef_.astype(np.float32)   # half the size on disk, same decisions
+        svm.intercept_ = svm.intercept_.astype(np.float32)
         return self
 
     def predict_proba(self, X) -> np.ndarray:

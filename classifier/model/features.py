@@ -88,12 +88,13 @@ class EvidenceFeatures(TransformerMixin, BaseEstimator):
     """Evidence (or training records) -> one sparse feature matrix. See the module docstring."""
 
     def __init__(self, char_ngram_range=(2, 5), n_char_features=2 ** 19, word_ngram_range=(1, 2),
-                 n_word_features=2 ** 18, char_weight=1.0, word_weight=0.7, code_weight=0.8,
-                 max_chars=1000):
+                 n_word_features=2 ** 18, min_df=2, char_weight=1.0, word_weight=0.7,
+                 code_weight=0.8, max_chars=1000):
         self.char_ngram_range = char_ngram_range
         self.n_char_features = n_char_features
         self.word_ngram_range = word_ngram_range
         self.n_word_features = n_word_features
+        self.min_df = min_df
         self.char_weight = char_weight
         self.word_weight = word_weight
         self.code_weight = code_weight
@@ -113,14 +114,18 @@ class EvidenceFeatures(TransformerMixin, BaseEstimator):
         codes = [code_tokens(r[1], r[2], r[3], r[4], r[5], r[0]) for r in uniq]
         return texts, codes, np.asarray(where, dtype=np.int64)
 
-    def _counts(self, enc: hashing.Encoded) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        clo, chi = self.char_ngram_range
-        wlo, whi = self.word_ngram_range
-        chars = hashing.occurrences(*hashing.char_ngrams(enc, clo, chi, self.n_char_features),
-                               enc.n_docs, self.n_char_features)
-        words = hashing.occurrences(*hashing.word_ngrams(enc, wlo, whi, self.n_word_features),
-                               enc.n_docs, self.n_word_features)
-        return chars, words
+    def _ngrams(self, enc: hashing.Encoded, spans: bool = False):
+        """Hashed character and word n-grams of the batch, before any column mapping."""
+        return (hashing.char_ngrams(enc, *self.char_ngram_range, self.n_char_features, spans=spans),
+                hashing.word_ngrams(enc, *self.word_ngram_range, self.n_word_features, spans=spans))
+
+    def _block(self, rows: np.ndarray, cols: np.ndarray, n_docs: int, col_map: np.ndarray,
+               idf: np.ndarray) -> sp.csr_matrix:
+        """Keep the hashed columns seen in training (others have no weight anyway), renumbered
+        compactly: the model stores a coefficient per kept column, not per hash bucket."""
+        mapped = col_map[cols]
+        keep = mapped >= 0
+        return self._tfidf(hashing.occurrences(rows[keep], mapped[keep], n_docs, idf.shape[0]), idf)
 
     @staticmethod
     def _tfidf(m: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
@@ -145,26 +150,29 @@ class EvidenceFeatures(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         texts, codes, where = self._prepare(X)
         n = len(where)
-
-        def idf(m: sp.csr_matrix, size: int) -> np.ndarray:
-            m.sum_duplicates()                   # document frequency: once per row
-            df = np.bincount(m[where].indices, minlength=size)  # repeated rows count
-            return (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
-
-        chars, words = self._counts(hashing.Encoded(texts))
-        self.char_idf_ = idf(chars, self.n_char_features)
-        self.word_idf_ = idf(words, self.n_word_features)
+        enc = hashing.Encoded(texts)
+        fitted = []
+        for (rows, cols), size in zip(self._ngrams(enc), (self.n_char_features, self.n_word_features)):
+            m = hashing.occurrences(rows, cols, enc.n_docs, size)
+            m.sum_duplicates()                   # document frequency: once per row ...
+            df = np.bincount(m[where].indices, minlength=size)   # ... and per repeated row
+            kept = np.flatnonzero(df >= self.min_df)
+            col_map = np.full(size, -1, dtype=np.int32)
+            col_map[kept] = np.arange(kept.shape[0], dtype=np.int32)
+            fitted.append((col_map, (np.log((1 + n) / (1 + df[kept])) + 1).astype(np.float32)))
+        (self.char_map_, self.char_idf_), (self.word_map_, self.word_idf_) = fitted
         vocab = sorted({t for toks in codes for t in toks})
         self.code_vocabulary_ = {t: i for i, t in enumerate(vocab)}
-        self.n_features_out_ = self.n_char_features + self.n_word_features + len(vocab)
+        self.n_features_out_ = self.char_idf_.shape[0] + self.word_idf_.shape[0] + len(vocab)
         return self
 
     def transform(self, X) -> sp.csr_matrix:
         texts, codes, where = self._prepare(X)
-        chars, words = self._counts(hashing.Encoded(texts))
+        enc = hashing.Encoded(texts)
+        (crows, ccols), (wrows, wcols) = self._ngrams(enc)
         m = sp.hstack([
-            self._tfidf(chars, self.char_idf_) * self.char_weight,
-            self._tfidf(words, self.word_idf_) * self.word_weight,
+            self._block(crows, ccols, enc.n_docs, self.char_map_, self.char_idf_) * self.char_weight,
+            self._block(wrows, wcols, enc.n_docs, self.word_map_, self.word_idf_) * self.word_weight,
             self._code_block(codes) * self.code_weight,
         ], format="csr", dtype=np.float32)
         if len(where) == len(texts):             # no repeats: rows are already in order
@@ -175,19 +183,18 @@ class EvidenceFeatures(TransformerMixin, BaseEstimator):
     def feature_names_of(self, x) -> dict[int, str]:
         """Column -> readable name for the features one piece of evidence activates."""
         (text,), (codes,), _ = self._prepare([x])
-        enc = hashing.Encoded([text])
         padded = f" {text} "
+        (_, ccols, cstarts, clens), (_, wcols, wstarts, wends) = self._ngrams(
+            hashing.Encoded([text]), spans=True)
         names: dict[int, str] = {}
-        _, cols, starts, lens = hashing.char_ngrams(enc, *self.char_ngram_range, self.n_char_features,
-                                                    spans=True)
-        for c, s, n in zip(cols.tolist(), starts.tolist(), lens.tolist()):
-            names.setdefault(c, f"chars:{padded[s:s + n]!r}")
-        off = self.n_char_features
-        _, cols, starts, ends = hashing.word_ngrams(enc, *self.word_ngram_range, self.n_word_features,
-                                                    spans=True)
-        for c, s, e in zip(cols.tolist(), starts.tolist(), ends.tolist()):
-            names.setdefault(off + c, f"words:{padded[s:e]}")
-        off += self.n_word_features
+        for c, s, n in zip(self.char_map_[ccols].tolist(), cstarts.tolist(), clens.tolist()):
+            if c >= 0:
+                names.setdefault(c, f"chars:{padded[s:s + n]!r}")
+        off = self.char_idf_.shape[0]
+        for c, s, e in zip(self.word_map_[wcols].tolist(), wstarts.tolist(), wends.tolist()):
+            if c >= 0:
+                names.setdefault(off + c, f"words:{padded[s:e]}")
+        off += self.word_idf_.shape[0]
         for t in codes:
             if t in self.code_vocabulary_:
                 names[off + self.code_vocabulary_[t]] = f"code:{t}"
