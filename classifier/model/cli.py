@@ -16,7 +16,9 @@ from classifier.model.registry import (
     DEFAULT_DIR, METADATA_FILE, MODEL_FILE, LoadedModel, ModelFileError, Registry, RegistryError,
     save_model,
 )
-from classifier.model.training import DEFAULT_HOLDOUT, DEFAULT_SEED, fit, holdout_split, train
+from classifier.model.training import (
+    DEFAULT_HOLDOUT, DEFAULT_SEED, EXTRA_WEIGHT, fit, holdout_split, train,
+)
 from classifier.taxonomy import CATEGORIES, REASONS
 from classifier.training.dataset import DATA_DIR, DatasetError, data_files, load_records
 
@@ -39,6 +41,8 @@ def _progress():
               default=None, help="directory of training JSONL files [default: the corpus in the package]")
 @click.option("--extra", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="more labelled JSONL files, e.g. exported analyst labels (repeatable)")
+@click.option("--extra-weight", type=click.FloatRange(min=0, min_open=True), default=EXTRA_WEIGHT,
+              show_default=True, help="weight of each --extra record that states none")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)
 @click.option("--holdout", type=click.FloatRange(0, 0.9), default=DEFAULT_HOLDOUT, show_default=True,
               help="share of templates held out to compute the metrics (0: no metrics)")
@@ -47,14 +51,14 @@ def _progress():
               help="write model.skops and metadata.json to this directory instead of the registry "
                    f"(the packaged default model is built with --output {DEFAULT_DIR.relative_to(DEFAULT_DIR.parents[2])})")
 @click.option("--activate", is_flag=True, help="make the new model the active one")
-def train_cmd(data_dir, extra, seed, holdout, registry, output, activate):
+def train_cmd(data_dir, extra, extra_weight, seed, holdout, registry, output, activate):
     """Train a model on the project's corpus (plus extra labelled files) and store it."""
     if output and activate:
         raise click.UsageError("--activate applies to the registry, not to --output")
     say = _progress()
     try:
-        files = data_files(data_dir or DATA_DIR) + list(extra)
-        model, meta = train(files, seed=seed, holdout=holdout, progress=say)
+        model, meta = train(data_files(data_dir or DATA_DIR), seed=seed, holdout=holdout,
+                            progress=say, extra=extra, extra_weight=extra_weight)
     except DatasetError as exc:
         raise click.ClickException(str(exc)) from None
     if output:

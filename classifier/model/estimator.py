@@ -56,9 +56,10 @@ class BounceModel(ClassifierMixin, BaseEstimator):
         gkf = GroupKFold(self.cv, shuffle=True, random_state=self.seed)
         return list(gkf.split(np.zeros(len(y)), y, groups))
 
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, groups=None, sample_weight=None):
         """Fit on evidence ``X`` with fine reasons ``y``; ``groups`` (e.g. the template a
-        record came from) keeps related records in one calibration fold."""
+        record came from) keeps related records in one calibration fold; ``sample_weight``
+        lets a verified real example (an analyst's label) count for more than a generated one."""
         X = list(X)
         y = np.asarray(y)
         if len(X) != len(y):
@@ -72,7 +73,8 @@ class BounceModel(ClassifierMixin, BaseEstimator):
                         max_iter=5000)
         clf = CalibratedClassifierCV(svm, method=self.calibration, cv=self._splits(y, groups),
                                      ensemble=False)
-        self.pipeline_ = Pipeline([("features", features), ("clf", clf)]).fit(X, y)
+        fit_params = {} if sample_weight is None else {"clf__sample_weight": np.asarray(sample_weight, float)}
+        self.pipeline_ = Pipeline([("features", features), ("clf", clf)]).fit(X, y, **fit_params)
         self.classes_ = self.pipeline_.classes_
         svm = self._svm()
         svm.coef_ = svm.coef_.astype(np.float32)   # half the size on disk, same decisions

@@ -113,7 +113,8 @@ def word_ngrams(enc: Encoded, lo: int, hi: int, n_features: int, spans: bool = F
         inv[0] = 1
         inv[1:] = np.uint64(_R_INV)
         np.cumprod(inv, out=inv)
-        prefix = np.concatenate(([0], np.cumsum(codes * powers[:n]))).astype(np.uint64)
+        prefix = np.zeros(n + 1, dtype=np.uint64)    # (a Python 0 here would promote to float64)
+        np.cumsum(codes * powers[:n], out=prefix[1:])
         wh = (prefix[e] - prefix[s]) * inv[s]
         rows, cols, starts, ends = [], [], [], []
         doc = enc.doc[s]

@@ -26,6 +26,8 @@ from classifier.training.dataset import data_files, fingerprint, group_of, load_
 
 DEFAULT_SEED = 0
 DEFAULT_HOLDOUT = 0.2
+#: How much one analyst-verified record weighs against one generated record.
+EXTRA_WEIGHT = 5.0
 
 
 def holdout_split(records: list[dict], seed: int, holdout: float) -> tuple[np.ndarray, np.ndarray]:
@@ -35,18 +37,26 @@ def holdout_split(records: list[dict], seed: int, holdout: float) -> tuple[np.nd
 
 
 def fit(records: list[dict], seed: int = DEFAULT_SEED, **params) -> BounceModel:
+    weights = [float(r.get("weight", 1.0)) for r in records]
     return BounceModel(seed=seed, **params).fit(
-        records, [r["reason"] for r in records], groups=[group_of(r) for r in records])
+        records, [r["reason"] for r in records], groups=[group_of(r) for r in records],
+        sample_weight=None if all(w == 1.0 for w in weights) else weights)
 
 
 def train(files: Iterable[Path | str], seed: int = DEFAULT_SEED, holdout: float = DEFAULT_HOLDOUT,
-          params: dict | None = None, progress: Callable[[str], None] = lambda _: None
+          params: dict | None = None, progress: Callable[[str], None] = lambda _: None,
+          extra: Iterable[Path | str] = (), extra_weight: float = EXTRA_WEIGHT,
           ) -> tuple[BounceModel, dict]:
-    """Train on ``files``; return the final model and its metadata (metrics on the held-out
-    split, or none when ``holdout`` is 0)."""
-    files = [Path(f) for f in files]
+    """Train on ``files`` plus ``extra`` labelled files (analysts' labels: each record weighs
+    ``extra_weight`` unless it states its own ``weight``); return the final model and its
+    metadata (metrics on the held-out split, or none when ``holdout`` is 0)."""
+    extra = [Path(f) for f in extra]
+    files = [Path(f) for f in files] + extra
     params = dict(params or {})
-    records = load_records(files)
+    records = load_records(files[: len(files) - len(extra)])
+    for rec in load_records(extra):
+        rec.setdefault("weight", extra_weight)
+        records.append(rec)
     progress(f"loaded {len(records)} records from {len(files)} file(s)")
     metrics = None
     if holdout:
@@ -64,6 +74,8 @@ def train(files: Iterable[Path | str], seed: int = DEFAULT_SEED, holdout: float 
         "seed": seed,
         "holdout": holdout,
         "training_files": [f.name for f in files],
+        "extra_files": [f.name for f in extra],
+        "extra_weight": extra_weight if extra else None,
         "training_data_fingerprint": fingerprint(files),
         "n_records": len(records),
         "classes": [str(c) for c in model.classes_],

@@ -46,8 +46,12 @@ def check_record(rec: object, where: str) -> dict:
     for f in ("status", "reply_code", "smtp_phase", "remote_mta", "provider", "provider_class"):
         if rec.get(f) is not None and not isinstance(rec[f], str):
             raise DatasetError(f"{where}: {f!r} must be a string or null")
-    if not (rec.get("diagnostic") or rec.get("status") or rec.get("reply_code")):
-        raise DatasetError(f"{where}: a record needs a diagnostic, a status or a reply code")
+    if not (rec.get("diagnostic") or rec.get("status") or rec.get("reply_code")) and reason != "undefined":
+        raise DatasetError(f"{where}: a record needs a diagnostic, a status or a reply code "
+                           "(only 'undefined' may have none: evidence with nothing in it)")
+    w = rec.get("weight", 1.0)
+    if isinstance(w, bool) or not isinstance(w, (int, float)) or not w > 0:
+        raise DatasetError(f"{where}: 'weight' must be a positive number")
     kind = rec.get("kind")
     if kind is not None and kind not in _KINDS:
         raise DatasetError(f"{where}: unknown kind {kind!r}")

@@ -38,9 +38,18 @@ PER_REASON = 320
 MIN_PER_TEMPLATE, MAX_PER_TEMPLATE = 3, 24
 
 #: Codes that real MTAs hand out for almost anything; seen with a phrase they must not win.
-GENERIC_STATUS = {"5": ["5.0.0", "5.7.1", "5.5.0", "5.1.0", "5.2.0", "5.7.0", "5.1.1"],
+GENERIC_STATUS = {"5": ["5.0.0", "5.7.1", "5.5.0", "5.1.0", "5.2.0", "5.7.0", "5.1.1", "5.2.1", "5.3.0"],
                   "4": ["4.0.0", "4.7.1", "4.3.0", "4.2.0", "4.7.0"]}
+GENERIC_SHARE = 0.15
 NO_CODE_NOISE = {"undefined", "onhold", "vacation", "delivered", "feedback"}
+#: Share of failure records that start with a generic report opening (_preambles.txt).
+PREAMBLE_SHARE = 0.15
+#: Share of failure records whose phrase gets the recipient's address added.
+ADDRESS_SHARE = 0.3
+#: Share of failure records that carry a date (Exchange and others print one): no clue either.
+DATE_SHARE = 0.08
+#: Share of records that keep only their code fields (the code then decides alone).
+CODE_ONLY_SHARE = 0.03
 #: Reports that are not failures: their text is never wrapped in an MTA's failure format.
 REPORTS = {"vacation", "delivered", "feedback"}
 
@@ -94,6 +103,7 @@ class Template:
     replies: tuple[str, ...]
     statuses: tuple[str, ...]
     phase: str | None
+    phase_shown: bool   # the label depends on the phase ("DATA!"): always let it be seen
     providers: tuple[str, ...]
     text: str
     ref: str          # "<lang>:<line>", stable while the file keeps its lines
@@ -108,7 +118,7 @@ def parse_templates(path: Path) -> list[Template]:
     lang = path.stem
     out: list[Template] = []
     reason_code = None
-    defaults: tuple = ((), (), None, ())
+    defaults: tuple = ((), (), None, False, ())
     for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("# ") or line == "#":
@@ -116,17 +126,17 @@ def parse_templates(path: Path) -> list[Template]:
         if line.startswith("## "):
             reason_code = line[3:].strip()
             check_reason(reason_code)
-            defaults = ((), (), None, ())
+            defaults = ((), (), None, False, ())
             continue
         if line.startswith("@"):
             parts = line[1:].split()
             if len(parts) not in (3, 4):
                 raise ValueError(f"{path}:{lineno}: '@ REPLY STATUS PHASE [PROVIDERS]' expected")
-            phase = None if parts[2] == "-" else parts[2]
+            phase = None if parts[2] == "-" else parts[2].rstrip("!")
             if phase is not None and phase not in PHASES:
                 raise ValueError(f"{path}:{lineno}: unknown phase {phase!r}")
             provs = () if len(parts) == 3 or parts[3] == "-" else tuple(parts[3].split(","))
-            defaults = (_opts(parts[0]), _opts(parts[1]), phase, provs)
+            defaults = (_opts(parts[0]), _opts(parts[1]), phase, parts[2].endswith("!"), provs)
             continue
         if reason_code is None:
             raise ValueError(f"{path}:{lineno}: phrase before the first '## reason' line")
@@ -153,7 +163,7 @@ class Filler:
                               f"mx0{rng.randint(1, 2)}.mail.icloud.com", f"mail.{d}"]),
             "id": self.ident(), "n": str(rng.choice([rng.randint(1, 99), rng.randint(100, 99999)])),
             "size": str(rng.randint(10_000, 80_000_000)), "days": str(rng.choice([2, 3, 4, 5, 7])),
-            "hours": str(rng.choice([24, 48, 72, 96, 120])), "date": self.date(),
+            "hours": str(rng.choice([24, 48, 72, 96, 120])), "date": self.date(), "empty": "",
         }
         self.values["url"] = rng.choice(URLS).format(**self.values)
 
@@ -176,9 +186,12 @@ class Filler:
     def date(self) -> str:
         r = self.r
         day, mon, year = r.randint(1, 28), r.randint(1, 12), r.choice([2024, 2025, 2026])
+        hh, mm = r.randint(0, 23), r.randint(0, 59)
+        wd = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][r.randint(0, 6)]
         return r.choice([f"{day:02d}.{mon:02d}.{year}", f"{year}-{mon:02d}-{day:02d}",
                          f"{day} {MONTHS[mon - 1]} {year}", f"{mon}/{day}/{year}",
-                         f"{year}年{mon}月{day}日"])
+                         f"{year}年{mon}月{day}日",
+                         f"{wd}, {day} {MONTHS[mon - 1]} {year} {hh:02d}:{mm:02d}:00 +0900"])
 
     def fill(self, text: str) -> str:
         return re.sub(r"\{(\w+)\}", lambda m: self.values.get(m.group(1), m.group(0)), text)
@@ -200,12 +213,22 @@ def _multiline(reply: str, status: str | None, text: str, rng: random.Random) ->
     return "\n".join(lines)
 
 
-def expand(t: Template, count: int, seed: int) -> list[dict]:
+def parse_preambles(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
+def expand(t: Template, count: int, seed: int, preambles: list[str] = ()) -> list[dict]:
     rng = random.Random(f"{seed}:{t.ref}:{t.text}")
     records = []
     for _ in range(count):
         f = Filler(rng)
         phrase = f.fill(t.text)
+        noisy = t.reason not in REPORTS and phrase != ""   # an empty record stays empty
+        if noisy and "@" not in phrase and rng.random() < ADDRESS_SHARE:
+            # most real diagnostics name the recipient somewhere: an address is no clue
+            phrase = rng.choice(["<{addr}>: {p}", "{addr}: {p}", "<{addr}>... {p}", "{p} ({addr})",
+                                 "{p} for <{addr}>", "{addr} {p}"]).format(addr=f.values["addr"], p=phrase)
         reply = rng.choice(t.replies) if t.replies else None
         status = rng.choice(t.statuses) if t.statuses else None
         # Reply and status must agree on the class digit (a 4xx reply with a 5.x.x status
@@ -213,7 +236,7 @@ def expand(t: Template, count: int, seed: int) -> list[dict]:
         if reply and status and reply[0] != status[0]:
             same = [s for s in t.statuses if s[0] == reply[0]]
             status = rng.choice(same) if same else status.replace(status[0], reply[0], 1)
-        if status and t.reason not in NO_CODE_NOISE and rng.random() < 0.08:
+        if status and t.reason not in NO_CODE_NOISE and rng.random() < GENERIC_SHARE:
             status = rng.choice(GENERIC_STATUS.get(status[0], GENERIC_STATUS["5"]))
         shown_phase = rng.choice(SHOWN_PHASE[t.phase]) if t.phase else None
         field_status, field_reply, phase_field = status, reply, None
@@ -252,8 +275,12 @@ def expand(t: Template, count: int, seed: int) -> list[dict]:
             diagnostic = wrapper.replace("{T}", phrase)
             if status and rng.random() < 0.25:
                 diagnostic = f"{status} {diagnostic}" if name == "bare" else diagnostic
-        if shown_phase and phase_field is None and rng.random() < 0.2:
+        if shown_phase and phase_field is None and (t.phase_shown or rng.random() < 0.2):
             phase_field = shown_phase   # some ESPs report the phase as its own field
+        if noisy and rng.random() < DATE_SHARE:
+            diagnostic = rng.choice(["{d} {t}", "{t} on {d}", "[{d}] {t}"]).format(d=f.values["date"], t=diagnostic)
+        if preambles and noisy and rng.random() < PREAMBLE_SHARE:
+            diagnostic = f.fill(rng.choice(preambles)) + rng.choice([" ", "\n"]) + diagnostic
 
         if t.providers and rng.random() < 0.6:
             provider = rng.choice(t.providers)
@@ -265,6 +292,8 @@ def expand(t: Template, count: int, seed: int) -> list[dict]:
         if kind is None:
             cls = (field_status or field_reply or status or reply or "5")[0]
             kind = "deferral" if cls == "4" else "bounce"
+        if (field_status or field_reply) and t.reason not in REPORTS and rng.random() < CODE_ONLY_SHARE:
+            diagnostic = ""          # some reporters pass codes and no text at all
         rec = {
             "reason": t.reason, "diagnostic": diagnostic, "status": field_status,
             "reply_code": field_reply, "smtp_phase": phase_field, "provider": provider,
@@ -282,7 +311,9 @@ def record_id(rec: dict) -> str:
 
 def generate(seed: int = DEFAULT_SEED, templates_dir: Path = TEMPLATES) -> dict[str, list[dict]]:
     """All template files expanded: ``{lang: [record, ...]}``, deduplicated, in a stable order."""
-    templates = [t for p in sorted(templates_dir.glob("*.txt")) for t in parse_templates(p)]
+    templates = [t for p in sorted(templates_dir.glob("*.txt")) if not p.name.startswith("_")
+                 for t in parse_templates(p)]
+    preambles = parse_preambles(templates_dir / "_preambles.txt")
     per_reason: dict[str, int] = {}
     for t in templates:
         per_reason[t.reason] = per_reason.get(t.reason, 0) + 1
@@ -290,7 +321,7 @@ def generate(seed: int = DEFAULT_SEED, templates_dir: Path = TEMPLATES) -> dict[
     seen: set[str] = set()
     for t in templates:
         count = min(MAX_PER_TEMPLATE, max(MIN_PER_TEMPLATE, math.ceil(PER_REASON / per_reason[t.reason])))
-        for rec in expand(t, count, seed):
+        for rec in expand(t, count, seed, preambles):
             rid = record_id(rec)
             if rid in seen:
                 continue
