@@ -52,7 +52,6 @@ def main() -> int:
 
     model = load_model(a.model)
     feats = model.pipeline_.named_steps["features"]
-    clf = model.pipeline_.named_steps["clf"]
     records = load_records(data_files())
     random.Random(1).shuffle(records)
     evidence = [to_evidence(r) for r in records[: a.batches * 1000]]
@@ -61,9 +60,9 @@ def main() -> int:
     model.predict_proba(batches[0])                      # warm-up
 
     full = rate(n, lambda: [model.predict_proba(b) for b in batches])
-    X = [feats.transform(b) for b in batches]
-    f_only = rate(n, lambda: [feats.transform(b) for b in batches])
-    c_only = rate(n, lambda: [clf.predict_proba(x) for x in X])
+    X = [feats.matrix(b) for b in batches]
+    f_only = rate(n, lambda: [feats.entries(b) for b in batches])
+    c_only = rate(n, lambda: [model.proba_from_features(x) for x in X])
     texts = [[e.diagnostic for e in b] for b in batches]
     n_only = rate(n, lambda: [normalise_batch(t) for t in texts])
     singles = evidence[: a.singles]

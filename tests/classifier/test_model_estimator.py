@@ -124,3 +124,10 @@ def test_normalisation_masks_what_varies_and_keeps_codes():
                  "resolver_adr_recipientnotfound", "s3150"):
         assert kept in out, (kept, out)
     assert normalise_batch(["a", "", "b\x1ec"]) == ["a", "", "b c"]
+
+
+def test_lean_prediction_path_equals_the_pipeline(split_model):
+    """predict_proba skips scikit-learn's per-call validation; the numbers must not change."""
+    model, held = split_model
+    X = held[:400] + held[:50]                       # with repeats, scored once each
+    np.testing.assert_allclose(model.predict_proba(X), model.pipeline_.predict_proba(X), atol=1e-6)
