@@ -9,7 +9,8 @@ must learn the phrasing, not the wrapping; so every template is expanded into se
 records that vary exactly those things.
 
 Reproducible: each template draws from its own ``random.Random`` seeded with the global
-seed and the template's text, so adding a phrase changes no other record.
+seed and the template's reference (a hash of its reason and text), so adding a phrase
+changes no other record.
 
     python -m classifier.training.generate [--seed 20261126] [--out classifier/training/data]
 """
@@ -106,7 +107,7 @@ class Template:
     phase_shown: bool   # the label depends on the phase ("DATA!"): always let it be seen
     providers: tuple[str, ...]
     text: str
-    ref: str          # "<lang>:<line>", stable while the file keeps its lines
+    ref: str          # "<lang>:<hash of reason and phrase>": groups a phrase's records
 
 
 def _opts(field: str) -> tuple[str, ...]:
@@ -140,7 +141,9 @@ def parse_templates(path: Path) -> list[Template]:
             continue
         if reason_code is None:
             raise ValueError(f"{path}:{lineno}: phrase before the first '## reason' line")
-        out.append(Template(reason_code, lang, *defaults, text=line, ref=f"{lang}:{lineno}"))
+        # the reference names the phrase, not its line: stable when other lines move
+        digest = hashlib.sha1(f"{reason_code}\0{line}".encode("utf-8")).hexdigest()[:10]
+        out.append(Template(reason_code, lang, *defaults, text=line, ref=f"{lang}:{digest}"))
     return out
 
 
@@ -219,7 +222,7 @@ def parse_preambles(path: Path) -> list[str]:
 
 
 def expand(t: Template, count: int, seed: int, preambles: list[str] = ()) -> list[dict]:
-    rng = random.Random(f"{seed}:{t.ref}:{t.text}")
+    rng = random.Random(f"{seed}:{t.ref}")
     records = []
     for _ in range(count):
         f = Filler(rng)
