@@ -28,7 +28,6 @@ from classifier.model.normalise import normalise_batch
 from classifier.rules.status_codes import REPLY_RE, STATUS_RE, lookup_status
 
 
-
 def evidence_row(x) -> tuple[str, str | None, str | None, str | None, str | None, str | None]:
     """The fields the model reads, from an :class:`Evidence` or a training record (dict)."""
     if isinstance(x, Evidence):
