@@ -28,9 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from classifier.model.normalise import normalise_batch  # noqa: E402
-from classifier.model.registry import DEFAULT_DIR, load_model  # noqa: E402
-from classifier.training.dataset import data_files, load_records, to_evidence  # noqa: E402
+from classifier.model.normalise import normalise_batch
+from classifier.model.registry import DEFAULT_DIR, load_model
+from classifier.training.dataset import data_files, load_records, to_evidence
 
 
 def rate(n: int, fn, repeat: int = 3) -> float:

@@ -16,7 +16,7 @@ All three blocks are L2-normalised and weighted, then stacked into one sparse ma
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import numpy as np
 import scipy.sparse as sp
