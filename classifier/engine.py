@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from classifier.events import Evidence
 from classifier.rules.engine import RuleEngine, RuleResult
+from classifier.rules.provider_classes import combine as combine_provider
 from classifier.verdict import Verdict
 
 
@@ -20,7 +21,11 @@ class Classifier:
 
     def classify(self, evidence: Evidence) -> Verdict | None:
         result = self.evaluate(evidence)
-        return result.verdict if result is not None else None
+        verdict = result.verdict if result is not None else None
+        if evidence.provider_class and evidence.kind.is_failure:
+            # the ESP's own classification: evidence that corrects weak or unsafe verdicts
+            verdict = combine_provider(verdict, evidence.provider_class)
+        return verdict
 
     def evaluate(self, evidence: Evidence) -> RuleResult | None:
         """The rule engine's full answer (verdict, matched rules, precision), or None."""
