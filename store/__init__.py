@@ -8,6 +8,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from store.credentials import CredentialSet, Credentials, CredentialsError, CredentialsUnreadable, ReplayGuard
+from store.ignored import Ignored
 from store.ingest import ApplyResult, Ingest
 from store.keys import Keys
 from store.policy import Policy, policy_from_overrides
@@ -15,7 +17,8 @@ from store.query import Answer, Query
 from store.suppressions import NotSuppressed, Suppressions
 from store.tenants import ApiKey, TenantError, Tenants
 
-__all__ = ["Store", "ApplyResult", "Answer", "ApiKey", "NotSuppressed", "Policy", "TenantError"]
+__all__ = ["Store", "ApplyResult", "Answer", "ApiKey", "CredentialSet", "CredentialsError", "CredentialsUnreadable",
+           "NotSuppressed", "Policy", "TenantError"]
 
 
 def connect(url: str, *, timeout: float = 2.0) -> redis.Redis:
@@ -37,7 +40,8 @@ class Store:
     """Facade over the store's parts, sharing one Redis client and key layout."""
 
     def __init__(self, client: redis.Redis, *, prefix: str = "rb", dedup_seconds: int = 7 * 86400,
-                 history_max: int = 100, raw_seconds: int = 30 * 86400, raw_max_bytes: int = 1 << 20):
+                 history_max: int = 100, raw_seconds: int = 30 * 86400, raw_max_bytes: int = 1 << 20,
+                 secret_keys=None):
         self.r = client
         self.keys = Keys(prefix)
         self.tenants = Tenants(client, self.keys)
@@ -45,6 +49,11 @@ class Store:
                              raw_seconds=raw_seconds, raw_max_bytes=raw_max_bytes)
         self.query = Query(client, self.keys)
         self.suppressions = Suppressions(client, self.keys, self.ingest)
+        # ESP webhooks: credentials (secret_keys: list of Fernet keys, or a callable giving
+        # them on first use), single-use tokens, counters of ignored event types
+        self.credentials = Credentials(client, self.keys, secret_keys)
+        self.replay = ReplayGuard(client, self.keys)
+        self.ignored = Ignored(client, self.keys)
 
     def policy(self, tenant: str) -> Policy:
         """The tenant's policy: its stored overrides on top of the defaults."""
