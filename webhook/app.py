@@ -36,8 +36,8 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     errors.register(app)
     _observe(app)
 
-    from webhook.api import events, health, inbound, recipients, suppressions
-    for bp in (health.bp, events.bp, inbound.bp, recipients.bp, suppressions.bp):
+    from webhook.api import events, health, inbound, providers, recipients, suppressions, webhooks
+    for bp in (health.bp, events.bp, inbound.bp, recipients.bp, suppressions.bp, webhooks.bp, providers.bp):
         app.register_api(bp)
     return app
 

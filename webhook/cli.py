@@ -9,6 +9,7 @@ import orjson
 
 from classifier import cli as classifier_cli
 from classifier.model import cli as model_cli
+from webhook import providers_cli
 from webhook.settings import ConfigError, Settings
 
 
@@ -27,13 +28,14 @@ def open_store(settings: Settings):
 
     from store import Store, connect
     from webhook.embedded import EmbeddedRedis, EmbeddedRedisError
+    from webhook.secrets import secret_keys
 
     embedded = None
     try:
         if settings.redis_url is None:
             embedded = EmbeddedRedis(settings.data_dir).start()
         store = Store(connect(settings.effective_redis_url, timeout=settings.redis_timeout),
-                      prefix=settings.key_prefix)
+                      prefix=settings.key_prefix, secret_keys=lambda: secret_keys(settings))
         store.ping()
         yield store
     except EmbeddedRedisError as exc:
@@ -152,6 +154,7 @@ def config(markdown: bool) -> None:
 
 for _command in classifier_cli.COMMANDS + model_cli.COMMANDS:
     main.add_command(_command)
+main.add_command(providers_cli.providers)
 
 if __name__ == "__main__":
     main()
