@@ -149,9 +149,12 @@ class Credentials:
                     cur.pop(name, None)
                     prev.pop(name, None)
                     continue
-                if name in cur and cur[name] != value and grace_seconds > 0:
-                    prev[name] = (cur[name], int(now + grace_seconds))
-                elif name in prev and prev[name][0] == value:
+                if name in cur and cur[name] != value:
+                    if grace_seconds > 0:                # only the value just replaced stays valid
+                        prev[name] = (cur[name], int(now + grace_seconds))
+                    else:
+                        prev.pop(name, None)
+                if name in prev and prev[name][0] == value:
                     prev.pop(name)                       # rolled back to the old value
                 cur[name] = value
             if check is not None:

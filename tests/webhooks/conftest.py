@@ -165,7 +165,7 @@ def _name(cn: str) -> x509.Name:
 
 
 def _cert(subject_key, issuer_key, subject: str, issuer: str, *, ca: bool, sans=(), days: int = 30):
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     b = (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(_name(issuer))
          .public_key(subject_key.public_key()).serial_number(x509.random_serial_number())
          .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=days))
