@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import http.server
@@ -175,12 +176,18 @@ def _cert(subject_key, issuer_key, subject: str, issuer: str, *, ca: bool, sans=
     return b.sign(issuer_key, hashes.SHA256())
 
 
+@functools.lru_cache(maxsize=1)
+def _rsa_identity():
+    """One RSA key and certificate per test session: generating them costs ~0.1 s."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key, _cert(key, key, "sns.amazonaws.com", "sns.amazonaws.com", ca=False)
+
+
 class SnsSigner:
     """An SNS look-alike: an RSA signing key with its certificate, served at an SNS URL."""
 
     def __init__(self, cert_url: str):
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.cert = _cert(self.key, self.key, "sns.amazonaws.com", "sns.amazonaws.com", ca=False)
+        self.key, self.cert = _rsa_identity()
         self.pem = self.cert.public_bytes(serialization.Encoding.PEM)
         self.cert_url = cert_url
 

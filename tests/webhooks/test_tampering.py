@@ -46,7 +46,7 @@ def test_flip_changes_exactly_one_byte():
         assert len(out) == len(v) and sum(a != b for a, b in zip(out, v)) == 1
 
 
-def sendgrid_case(esp, sns, part):
+def sendgrid_case(esp, request, part):
     s = SendGridSigner()
     esp.configure("sendgrid", public_key=s.public_key)
     body = sample("sendgrid-bounce.json")
@@ -60,7 +60,7 @@ def sendgrid_case(esp, sns, part):
     return esp.post("sendgrid", body, headers)
 
 
-def mailgun_case(esp, sns, part):
+def mailgun_case(esp, request, part):
     s = MailgunSigner()
     esp.configure("mailgun", signing_key=s.key)
     body = orjson.loads(s.body(sample_json("mailgun-failed-permanent-delayed-bounce.event-data.json")))
@@ -74,8 +74,8 @@ def mailgun_case(esp, sns, part):
     return esp.post("mailgun", orjson.dumps(body))
 
 
-def ses_case(esp, sns, part):
-    signer, _ = sns
+def ses_case(esp, request, part):
+    signer, _ = request.getfixturevalue("sns")
     esp.configure("ses", topic_arns=TOPIC)
     envelope = signer.notification(sample("ses-event-bounce.json").decode())
     if part == "body":
@@ -87,7 +87,7 @@ def ses_case(esp, sns, part):
     return esp.post("ses", orjson.dumps(envelope), content_type="text/plain")
 
 
-def mandrill_case(esp, sns, part):
+def mandrill_case(esp, request, part):
     s = MandrillSigner()
     esp.configure("mandrill", webhook_key=s.key, url=s.url)
     body, headers = s.post_args([sample_json("mandrill-hard_bounce.event.json")])
@@ -102,7 +102,7 @@ def mandrill_case(esp, sns, part):
     return esp.post("mandrill", body, headers, content_type="application/x-www-form-urlencoded")
 
 
-def resend_case(esp, sns, part):
+def resend_case(esp, request, part):
     s = SvixSigner()
     esp.configure("resend", secret=s.secret)
     body = sample("resend-bounced-ingester-fixture.json")
@@ -119,7 +119,7 @@ def resend_case(esp, sns, part):
 
 
 def basic_case(provider, sample_name, **creds):
-    def case(esp, sns, part):
+    def case(esp, request, part):
         esp.configure(provider, **creds)
         if "token" in creds:
             header = {"Authorization": "Bearer " + (flip(creds["token"]) if part == "password" else creds["token"])}
@@ -148,9 +148,9 @@ PARAMS = [(name, part) for name, (_, parts) in CASES.items() for part in [None, 
 
 
 @pytest.mark.parametrize("name, part", PARAMS, ids=[f"{n}-{p or 'intact'}" for n, p in PARAMS])
-def test_tampered_requests_are_refused_and_store_nothing(esp, sns, name, part):
+def test_tampered_requests_are_refused_and_store_nothing(esp, request, name, part):
     case, _ = CASES[name]
-    r = case(esp, sns, part)
+    r = case(esp, request, part)
     if part is None:                                     # the intact request is accepted
         assert r.status_code == 200, r.text
         assert r.json()["accepted"] >= 1
