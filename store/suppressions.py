@@ -37,7 +37,7 @@ class Suppressions:
         if audit is not None:
             pipe.xadd(self.keys.audit(tenant), {"json": orjson.dumps({"time": now, **audit})},
                       maxlen=AUDIT_MAXLEN, approximate=True)
-        return self.ingest.effects(pipe.execute()[0])
+        return self.ingest.effects(self.ingest.execute(pipe)[0])
 
     def suppress(self, tenant: str, address: str, *, actor: str, note: str | None = None,
                  code: str = "manual", subscription: str | None = None,

@@ -27,7 +27,18 @@ def ingest(tenant: str, events: list[Event], raw: bytes | None = None) -> Ingest
     """Classify and store ``events``; returns only once Redis has accepted every write."""
     svc = services()
     classify = svc.classifier.classify
-    items = [(event, classify(event.evidence())) for event in events]
+    # one classification per distinct evidence in the batch: ESP batches repeat the same
+    # diagnostic (and opens/clicks carry none), and building Evidence costs more than a lookup
+    verdicts: dict[tuple, object] = {}
+    items = []
+    for event in events:
+        key = (event.kind, event.diagnostic, event.status, event.reply_code, event.smtp_phase,
+               event.remote_mta, event.provider, event.provider_class)
+        try:
+            verdict = verdicts[key]
+        except KeyError:
+            verdict = verdicts[key] = classify(event.evidence())
+        items.append((event, verdict))
     result = svc.store.apply(tenant, items, raw=raw)
     _count(items, result)
     return Ingested(result.accepted, result.duplicates, [

@@ -159,3 +159,16 @@ def test_replay_guard_forgets_a_token_whose_request_was_not_stored(redis_client)
     assert guard.first_use("t", "mailgun", "tok", 60) is True
     assert 0 < redis_client.ttl(next(redis_client.scan_iter("rb:t:{t}:replay:*"))) <= 60
     assert isinstance(redis_client, redis.Redis)
+
+
+def test_ingest_survives_a_script_flush(esp, redis_client):
+    """Redis forgets scripts on restart (or SCRIPT FLUSH): the next batch loads it again."""
+    signer = SendGridSigner()
+    esp.configure("sendgrid", public_key=signer.public_key)
+    redis_client.script_flush()
+    body = sample("sendgrid-bounce.json")
+    r = esp.post("sendgrid", body, signer.headers(body))
+    assert r.status_code == 200 and r.json()["accepted"] == 1
+    assert esp.codes("example@test.com") == ["previously_bounced"]
+    redis_client.script_flush()
+    assert esp.api.put("/v1/suppressions/x@example.org", json={"note": "n"}).status_code == 200
