@@ -67,6 +67,10 @@ class Store:
     def apply(self, tenant: str, items, raw: bytes | None = None) -> ApplyResult:
         return self.ingest.apply(tenant, items, self.policy(tenant), raw=raw)
 
+    def stream(self, tenant: str, raw: bytes | None = None):
+        """The same as :meth:`apply`, fed while the batch is still arriving (store/stream.py)."""
+        return self.ingest.open(tenant, self.policy(tenant), raw)
+
     def check(self, tenant: str, addresses: list[str], **kw) -> list[Answer]:
         return self.query.check(tenant, addresses, self.policy(tenant), **kw)
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -12,7 +11,8 @@ import redis
 from classifier.events import Event
 from classifier.verdict import Verdict
 from store.keys import Keys, bucket_of
-from store.policy import Policy, plan
+from store.policy import Policy
+from store.stream import ApplyStream
 
 APPLY_LUA = resources.files("store").joinpath("apply.lua").read_text("utf-8")
 
@@ -82,19 +82,15 @@ class Ingest:
         """
         if not items:
             return ApplyResult()
-        now = str(int(time.time()))
-        ref, keep_raw = self.raw_command(tenant, raw) if raw else (None, None)
+        stream = self.open(tenant, policy, raw)
+        stream.add(items)
+        return self.result(stream.finish())
 
-        def commands():
-            if keep_raw:
-                yield keep_raw
-            for event, verdict in items:
-                yield self.command(tenant, event.recipient, idempotency_digest(event),
-                                   plan(event, verdict, policy), history_entry(event, verdict, ref), now)
+    def open(self, tenant: str, policy: Policy, raw: bytes | None = None) -> ApplyStream:
+        """A batch applied as a stream (see store/stream.py): add(), then finish()."""
+        return ApplyStream(self, tenant, policy, raw)
 
-        replies = self.stream(commands())
-        if ref:
-            replies = replies[1:]
+    def result(self, replies: list) -> ApplyResult:
         result = ApplyResult()
         for reply in replies:
             effects = self.effects(reply)
@@ -105,59 +101,8 @@ class Ingest:
                 result.accepted += 1
         return result
 
-    def stream(self, commands, chunk: int = 128) -> list:
-        """Send commands in chunks as they are built, then read every reply: one round trip
-        like a pipeline, but Redis runs the first chunks while Python builds the next ones.
-
-        On any error the connection is dropped (never reused half-read). Replies naming an
-        unknown script (Redis restarted, SCRIPT FLUSH) load it and run everything again,
-        which is safe because each event is applied at most once.
-        """
-        commands = iter(commands)
-        try:
-            replies, sent = self._stream_once(commands, chunk)
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            # a pooled connection that went stale across a Redis restart: one more try on a
-            # fresh one, with everything (safe: each event is applied at most once)
-            sent = getattr(exc, "rebound_sent", [])
-            replies, sent = self._stream_once(iter([*sent, *commands]), chunk)
-        errors = [r for r in replies if isinstance(r, redis.exceptions.ResponseError)]
-        if errors:
-            if all(isinstance(e, redis.exceptions.NoScriptError) for e in errors):
-                self.r.script_load(APPLY_LUA)
-                return self.stream(iter(sent), chunk)
-            raise errors[0]
-        return replies
-
-    def _stream_once(self, commands, chunk: int) -> tuple[list, list[tuple]]:
-        sent: list[tuple] = []
-        pending: list[tuple] = []
-        pool = self.r.connection_pool
-        conn = pool.get_connection()
-        try:
-            for args in commands:
-                pending.append(args)
-                if len(pending) >= chunk:
-                    conn.send_packed_command(conn.pack_commands(pending))
-                    sent.extend(pending)
-                    pending = []
-            if pending:
-                conn.send_packed_command(conn.pack_commands(pending))
-                sent.extend(pending)
-                pending = []
-            replies = []
-            for _ in sent:
-                try:
-                    replies.append(conn.read_response())
-                except redis.exceptions.ResponseError as exc:
-                    replies.append(exc)
-        except BaseException as exc:
-            conn.disconnect()
-            exc.rebound_sent = sent + pending          # what the caller may send again
-            raise
-        finally:
-            pool.release(conn)
-        return replies, sent
+    def load_script(self) -> None:
+        self.r.script_load(APPLY_LUA)
 
     def command(self, tenant: str, address: str, digest: str, ops: list[dict], entry: bytes,
                 now: str) -> tuple:
@@ -181,7 +126,7 @@ class Ingest:
         try:
             return pipe.execute()
         except redis.exceptions.NoScriptError:
-            self.r.script_load(APPLY_LUA)
+            self.load_script()
             pipe.command_stack.extend(stack)          # execute() emptied the pipeline
             return pipe.execute()
 

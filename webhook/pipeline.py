@@ -9,7 +9,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 from classifier.events import Event
-from classifier.verdict import Verdict
 from store import ApplyResult
 from webhook import metrics
 from webhook.services import services
@@ -25,26 +24,58 @@ class Ingested:
 
 def ingest(tenant: str, events: list[Event], raw: bytes | None = None) -> Ingested:
     """Classify and store ``events``; returns only once Redis has accepted every write."""
-    svc = services()
-    classify = svc.classifier.classify
-    # one classification per distinct evidence in the batch: ESP batches repeat the same
-    # diagnostic (and opens/clicks carry none), and building Evidence costs more than a lookup
-    verdicts: dict[tuple, object] = {}
-    items = []
-    for event in events:
-        key = (event.kind, event.diagnostic, event.status, event.reply_code, event.smtp_phase,
-               event.remote_mta, event.provider, event.provider_class)
-        try:
-            verdict = verdicts[key]
-        except KeyError:
-            verdict = verdicts[key] = classify(event.evidence())
-        items.append((event, verdict))
-    result = svc.store.apply(tenant, items, raw=raw)
-    _count(items, result)
-    return Ingested(result.accepted, result.duplicates, [
-        {**(verdict.to_dict() if verdict else {}), "duplicate": effects is None, "effects": effects or []}
-        for (_, verdict), effects in zip(items, result.effects)
-    ])
+    stream = IngestStream(tenant, raw)
+    try:
+        stream.add(events)
+        return stream.finish()
+    except BaseException:
+        stream.abort()
+        raise
+
+
+class IngestStream:
+    """The same, for events that arrive while a request is still being parsed: each
+    ``add`` is classified and sent at once, so Redis applies the first events of a large
+    batch while the rest is parsed; ``finish`` waits for every write (one round trip in
+    all). Nothing is acknowledged before ``finish`` returns."""
+
+    def __init__(self, tenant: str, raw: bytes | None = None):
+        svc = services()
+        self.classify = svc.classifier.classify
+        self.store = svc.store
+        self.stream = svc.store.stream(tenant, raw=raw)
+        self.items: list[tuple] = []
+        # one classification per distinct evidence in the batch: ESP batches repeat the same
+        # diagnostic (and opens/clicks carry none), and building Evidence costs more than a lookup
+        self.verdicts: dict[tuple, object] = {}
+
+    def add(self, events: list[Event]) -> None:
+        verdicts, classify = self.verdicts, self.classify
+        items = []
+        for event in events:
+            key = (event.kind, event.diagnostic, event.status, event.reply_code, event.smtp_phase,
+                   event.remote_mta, event.provider, event.provider_class)
+            try:
+                verdict = verdicts[key]
+            except KeyError:
+                verdict = verdicts[key] = classify(event.evidence())
+            items.append((event, verdict))
+        self.items.extend(items)
+        self.stream.add(items)
+
+    def finish(self, details: bool = True) -> Ingested:
+        """Wait for every write; ``details``: the verdict and effects of each event too
+        (webhook answers do not carry them, and for 1,000 events they cost)."""
+        result = self.store.ingest.result(self.stream.finish())
+        _count(self.items, result)
+        verdicts = [
+            {**(verdict.to_dict() if verdict else {}), "duplicate": effects is None, "effects": effects or []}
+            for (_, verdict), effects in zip(self.items, result.effects)
+        ] if details else []
+        return Ingested(result.accepted, result.duplicates, verdicts)
+
+    def abort(self) -> None:
+        self.stream.abort()
 
 
 def _count(items, result: ApplyResult) -> None:

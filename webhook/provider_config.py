@@ -8,7 +8,7 @@ SendGrid's public key) are shown as set, so an operator can check them.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from store import CredentialsError, CredentialSet, Store
 from webhook.esp import PROVIDERS
@@ -24,7 +24,7 @@ def provider_class(name: str):
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
 def describe(creds: CredentialSet) -> dict:

@@ -31,7 +31,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-from classifier.taxonomy import CATEGORY_OF, SENDER_SIDE, reason as _check_reason
+from classifier.taxonomy import CATEGORY_OF, SENDER_SIDE
+from classifier.taxonomy import reason as _check_reason
 from classifier.verdict import Verdict
 
 SOFT = "soft"

@@ -13,7 +13,9 @@ The order of checks is the contract:
    nothing is written to the store before it succeeds;
 5. parsing: bad JSON or an unexpected shape 400, more events than the ESP ever sends at
    once 413; unknown event types are acknowledged and counted, not refused;
-6. one ``webhook.pipeline.ingest`` for the whole request; 200 only once it is stored.
+6. one ingest stream for the whole request (``webhook.pipeline.IngestStream``: one round
+   trip; a large batch starts being stored while its tail is parsed, once its size is
+   known to be acceptable); 200 only once everything is stored.
 
 Requests that can never succeed are marked permanent, and providers with a "stop retrying"
 status (Mailgun: 406) get that instead. A store outage is a 503 with Retry-After (the
@@ -24,21 +26,21 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis
 from flask import request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
-from store import ApplyResult, CredentialsUnreadable
+from store import CredentialsUnreadable
 from store.tenants import TENANT_ID
 from webhook import metrics
 from webhook.api.schemas import ErrorOut
 from webhook.errors import ApiError, error_response
 from webhook.esp import PROVIDERS
 from webhook.esp.base import Context, Parsed, Rejected, WebhookRequest, auth_failed
-from webhook.pipeline import ingest
+from webhook.pipeline import IngestStream
 from webhook.services import services
 
 log = logging.getLogger("rebound.webhooks")
@@ -113,19 +115,22 @@ def _handle(cls, tenant: str, req: WebhookRequest):
     handler = cls(Context(tenant, creds, svc.store.replay, settings.webhook_tolerance_seconds,
                           svc.fetcher.get, svc.sns_certificates))
     handler.validate_request(req)
+    limit = min(cls.max_batch or settings.max_batch, settings.max_batch)
+    stream = IngestStream(tenant, raw=req.body)
     try:
-        out = Parsed(tenant, cls.name, datetime.now(timezone.utc))
-        handler.parse_events(req, out)
-        limit = min(cls.max_batch or settings.max_batch, settings.max_batch)
+        out = Parsed(tenant, cls.name, datetime.now(UTC), limit=limit, sink=stream.add)
+        handler.parse_events(req, out)            # large batches start being stored meanwhile
         seen = len(out.events) + sum(out.ignored.values())
-        if seen > limit:
+        if out.sink is None and seen > limit:
             raise Rejected(413, "batch_too_large",
                            f"{seen} events in one request; {cls.title} webhooks carry at most {limit}",
                            permanent=True)
-        result = ingest(tenant, out.events, raw=req.body) if out.events else ApplyResult()
+        stream.add(out.events[out.flushed:])
+        result = stream.finish(details=False)
         if out.ignored:
             svc.store.ignored.count(tenant, cls.name, out.ignored)
-    except (Rejected, redis.RedisError):
+    except BaseException:
+        stream.abort()
         try:
             handler.rollback()
         except redis.RedisError:

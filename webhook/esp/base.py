@@ -21,7 +21,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
@@ -111,13 +111,40 @@ class Context:
 class Parsed:
     """The events found in one request, and what was acknowledged but not ingested."""
 
-    __slots__ = ("events", "ignored", "note", "provider", "received", "tenant")
+    __slots__ = ("_sink", "events", "flushed", "ignored", "limit", "note", "provider", "received", "sink", "tenant")
 
-    def __init__(self, tenant: str, provider: str, received: datetime):
+    #: events handed to the sink at a time
+    CHUNK = 128
+
+    def __init__(self, tenant: str, provider: str, received: datetime, *, limit: int | None = None,
+                 sink: Callable[[list[Event]], None] | None = None):
         self.tenant, self.provider, self.received = tenant, provider, received
         self.events: list[Event] = []
         self.ignored: Counter = Counter()
         self.note: dict = {}
+        self.limit = limit
+        #: set by expect(): where events go while parsing goes on (the store, streaming)
+        self.sink: Callable[[list[Event]], None] | None = None
+        self._sink = sink
+        self.flushed = 0
+
+    def expect(self, count: int, title: str = "this ESP") -> None:
+        """A batch format announces how many items it holds once its shape is checked.
+
+        Over the limit, the request is refused before anything is stored; otherwise events
+        may be stored while the rest is parsed. A provider calls this only when nothing
+        after it can refuse the request (bad items are counted as ignored, not fatal).
+        """
+        if self.limit is not None and count > self.limit:
+            raise Rejected(413, "batch_too_large",
+                           f"{count} events in one request; {title} webhooks carry at most {self.limit}",
+                           permanent=True)
+        self.sink = self._sink
+
+    def flush(self) -> None:
+        if self.sink is not None and len(self.events) > self.flushed:
+            self.sink(self.events[self.flushed:])
+            self.flushed = len(self.events)
 
     def ignore(self, event_type: Any) -> None:
         self.ignored[str(event_type) if event_type is not None else "(none)"] += 1
@@ -145,6 +172,8 @@ class Parsed:
             diagnostic=diagnostic[:4000] if diagnostic else None, remote_mta=remote_mta,
             smtp_phase=smtp_phase, provider_class=provider_class, feedback_type=feedback_type,
             message_id=message_id))
+        if self.sink is not None and len(self.events) - self.flushed >= self.CHUNK:
+            self.flush()
 
 
 class Provider:
@@ -352,7 +381,7 @@ def epoch(value: Any) -> datetime | None:
     if ts > 1e11:
         ts /= 1000.0
     try:
-        return datetime.fromtimestamp(ts, timezone.utc)
+        return datetime.fromtimestamp(ts, UTC)
     except (OverflowError, OSError, ValueError):
         return None
 
@@ -364,7 +393,7 @@ def iso(value: Any) -> datetime | None:
         t = datetime.fromisoformat(value.strip().replace(" ", "T", 1))
     except ValueError:
         return None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 _DIAG_TYPE = re.compile(r"^\s*(?:smtp|x-[a-z0-9-]+)\s*;\s*", re.IGNORECASE)

@@ -69,7 +69,7 @@ class Mailgun(HmacSignatureMixin, TimestampFreshnessMixin, ReplayProtectionMixin
         if not (timestamp and token and signature):
             return False
         if not self.hmac_matches([k.encode("utf-8") for k in keys], (timestamp + token).encode("utf-8"),
-                                 [signature.strip().lower().encode("ascii", "replace")], hexlify):
+                                 [signature.strip().encode("ascii", "replace")], hexlify):
             return False
         self.check_fresh(req, timestamp)
         self.check_replay(token)

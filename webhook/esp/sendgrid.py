@@ -116,6 +116,7 @@ class SendGrid(EcdsaSignatureMixin, BearerTokenMixin, Provider):
         data = req.json()
         if not isinstance(data, list):
             raise bad_payload("SendGrid posts a JSON array of events")
+        out.expect(len(data), self.title)
         self.parse_objects(data, out)
 
     def parse_one(self, e: dict, name: str, kind: Kind, out: Parsed) -> None:

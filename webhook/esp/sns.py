@@ -21,7 +21,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -144,7 +144,7 @@ def verify(message: dict, certificates: SnsCertificates, fetch: Callable[[str], 
     except (binascii.Error, ValueError, TypeError):
         raise SnsError("Signature is not base64") from None
     signed = string_to_sign(message)
-    key = certificates.public_key(message.get("SigningCertURL"), fetch, now or datetime.now(timezone.utc))
+    key = certificates.public_key(message.get("SigningCertURL"), fetch, now or datetime.now(UTC))
     try:
         key.verify(signature, signed, padding.PKCS1v15(), digest())
     except InvalidSignature:

@@ -52,6 +52,7 @@ class SparkPost(BasicAuthMixin, BearerTokenMixin, Provider):
         data = req.json()
         if not isinstance(data, list):
             raise bad_payload("SparkPost posts a JSON array of {\"msys\": {...}} objects")
+        out.expect(len(data), self.title)
         for item in data:
             msys = item.get("msys") if isinstance(item, dict) else None
             if not isinstance(msys, dict):
