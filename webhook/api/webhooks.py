@@ -39,7 +39,7 @@ from webhook import metrics
 from webhook.api.schemas import ErrorOut
 from webhook.errors import ApiError, error_response
 from webhook.esp import PROVIDERS
-from webhook.esp.base import Context, Parsed, Rejected, WebhookRequest, auth_failed
+from webhook.esp.base import MALFORMED, Context, Parsed, Rejected, WebhookRequest, auth_failed, bad_payload
 from webhook.pipeline import IngestStream
 from webhook.services import services
 
@@ -119,7 +119,14 @@ def _handle(cls, tenant: str, req: WebhookRequest):
     stream = IngestStream(tenant, raw=req.body)
     try:
         out = Parsed(tenant, cls.name, datetime.now(UTC), limit=limit, sink=stream.add)
-        handler.parse_events(req, out)            # large batches start being stored meanwhile
+        try:
+            handler.parse_events(req, out)        # large batches start being stored meanwhile
+        except MALFORMED as exc:
+            if out.flushed:                       # streamed events before it: a bug, not bad input
+                raise
+            log.warning("webhook payload not understood", extra={"provider": cls.name, "tenant": tenant,
+                                                                 "why": type(exc).__name__})
+            raise bad_payload(f"the {cls.title} payload does not have the expected shape") from None
         seen = len(out.events) + sum(out.ignored.values())
         if out.sink is None and seen > limit:
             raise Rejected(413, "batch_too_large",

@@ -17,6 +17,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -35,6 +36,11 @@ from store import CredentialsError, CredentialSet
 #: does not exist, has not configured this provider, or the signature is wrong, so the
 #: answer never tells a prober which tenants exist. The precise reason goes to the logs.
 AUTH_FAILED = "the request could not be authenticated for this webhook URL"
+
+#: what a payload with values of unexpected types raises while being read
+MALFORMED = (TypeError, AttributeError, ValueError, KeyError, IndexError, OverflowError)
+
+log = logging.getLogger("rebound.webhooks")
 
 
 class Rejected(Exception):
@@ -141,8 +147,9 @@ class Parsed:
                            permanent=True)
         self.sink = self._sink
 
-    def flush(self) -> None:
-        if self.sink is not None and len(self.events) > self.flushed:
+    def flush_due(self) -> None:
+        """Hand a full chunk of new events to the sink (when streaming)."""
+        if self.sink is not None and len(self.events) - self.flushed >= self.CHUNK:
             self.sink(self.events[self.flushed:])
             self.flushed = len(self.events)
 
@@ -166,14 +173,12 @@ class Parsed:
             return
         self.events.append(Event(
             tenant=self.tenant, recipient=address, kind=kind, provider=self.provider,
-            event_id=event_id[:512], time=time or self.received,
+            event_id=str(event_id)[:512], time=time or self.received,
             recipient_raw=recipient if recipient != address else None, stream=stream,
             subscription=subscription, status=status, reply_code=reply_code,
             diagnostic=diagnostic[:4000] if diagnostic else None, remote_mta=remote_mta,
             smtp_phase=smtp_phase, provider_class=provider_class, feedback_type=feedback_type,
             message_id=message_id))
-        if self.sink is not None and len(self.events) - self.flushed >= self.CHUNK:
-            self.flush()
 
 
 class Provider:
@@ -246,17 +251,27 @@ class Provider:
     kinds: ClassVar[dict[str, Kind]] = {}
 
     def parse_objects(self, items: list, out: Parsed) -> None:
-        """Each JSON object of a batch to ``parse_one``; other types are counted as ignored."""
+        """Each JSON object of a batch to ``parse_one``; anything else, and an object whose
+        values have unexpected types, is counted as ignored: one odd item never costs the
+        rest of an authentic batch (nor a 500)."""
         for e in items:
             if not isinstance(e, dict):
                 out.ignore("(not an object)")
                 continue
             name = e.get(self.type_field)
-            kind = self.kinds.get(name)
+            kind = self.kinds.get(name) if isinstance(name, str) else None
             if kind is None:
-                out.ignore(name)
-            else:
+                out.ignore(name if name is None or isinstance(name, str) else "(not a string)")
+                continue
+            mark = len(out.events)
+            try:
                 self.parse_one(e, name, kind, out)
+            except MALFORMED as exc:
+                del out.events[mark:]                 # half an item adds nothing
+                out.ignore(f"{name}:malformed")
+                log.warning("webhook item not understood", extra={"provider": self.name, "type": name,
+                                                                  "why": type(exc).__name__})
+            out.flush_due()
 
     def parse_one(self, e: dict, name: str, kind: Kind, out: Parsed) -> None:
         raise NotImplementedError
