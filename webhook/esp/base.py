@@ -150,8 +150,8 @@ class Parsed:
     def flush_due(self) -> None:
         """Hand a full chunk of new events to the sink (when streaming)."""
         if self.sink is not None and len(self.events) - self.flushed >= self.CHUNK:
-            self.sink(self.events[self.flushed:])
-            self.flushed = len(self.events)
+            chunk, self.flushed = self.events[self.flushed:], len(self.events)
+            self.sink(chunk)
 
     def ignore(self, event_type: Any) -> None:
         self.ignored[str(event_type) if event_type is not None else "(none)"] += 1
