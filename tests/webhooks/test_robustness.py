@@ -5,7 +5,14 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from tests.webhooks.conftest import TOPIC, MailgunSigner, MandrillSigner, SendGridSigner, SvixSigner, sample_json
+from tests.webhooks.conftest import (
+    TOPIC,
+    MailgunSigner,
+    MandrillSigner,
+    SendGridSigner,
+    SvixSigner,
+    sample_json,
+)
 
 JUNK = [None, 17, 1.5e300, "", "x" * 5000, [], ["a", {"b": 1}], {}, {"nested": [1, 2]}, True]
 

@@ -8,7 +8,6 @@ what their scheme does cover.
 from __future__ import annotations
 
 import base64
-import time
 
 import orjson
 import pytest
@@ -168,4 +167,4 @@ def test_a_signature_is_not_valid_for_another_tenant(esp, make_tenant):
     body = sample("sendgrid-bounce.json")
     r = esp.post("sendgrid", body, s.headers(body), tenant=other.tenant)
     assert r.status_code == 401
-    assert esp.stored() == [] and time.time() > 0
+    assert esp.stored() == []
