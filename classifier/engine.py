@@ -24,7 +24,7 @@ class Classifier:
         verdict = result.verdict if result is not None else None
         if evidence.provider_class and evidence.kind.is_failure:
             # the ESP's own classification: evidence that corrects weak or unsafe verdicts
-            verdict = combine_provider(verdict, evidence.provider_class)
+            verdict = combine_provider(verdict, evidence.provider_class, bool(result and result.precise))
         return verdict
 
     def evaluate(self, evidence: Evidence) -> RuleResult | None:

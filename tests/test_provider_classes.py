@@ -85,3 +85,14 @@ def test_deferral_kind_is_still_classified_with_the_provider():
 
 def _fields(ev: Evidence) -> dict:
     return {f: getattr(ev, f) for f in Evidence.__slots__}
+
+
+def test_an_esp_hard_bounce_settles_the_unstated_smtp_phase():
+    """"User unknown" text without a stated phase could be a filter after DATA; an ESP that
+    files it as a hard bounce of an invalid address settles it, a block never does."""
+    text = Evidence(diagnostic="500 unknown recipient", status="5.0.0")
+    assert classify(text).reason == "filtered"
+    v = classify(Evidence(**{**_fields(text), "provider_class": "sendgrid:bounce/Invalid Address"}))
+    assert (v.reason, v.hard, v.source) == ("userunknown", True, "combined")
+    blocked = classify(Evidence(**{**_fields(text), "provider_class": "sendgrid:blocked/Invalid Address"}))
+    assert blocked.category not in RECIPIENT

@@ -43,6 +43,10 @@ SOFT_SUFFIX = " (soft)"
 TRUST_RULE = 0.5
 #: Categories a SENDER-constrained verdict may have: nothing that suppresses a recipient.
 NOT_RECIPIENT = SENDER_SIDE | {"unknown", "auto_reply"}
+#: How the rule engine (classifier/rules/engine.py, REFINE) explains turning a "user
+#: unknown" text into ``filtered`` because the SMTP phase is not stated. ESP events never
+#: state it; an ESP that classifies the failure as a nonexistent address settles the doubt.
+UNSTATED_PHASE_REFINEMENT = "phase:unstated->filtered"
 
 # key -> (reason or None, confidence, constraint or None)
 PROVIDER_CLASSES: dict[str, tuple[str | None, float, str | None]] = {
@@ -278,8 +282,13 @@ def provider_verdict(provider_class: str) -> Verdict | None:
 
 
 @functools.lru_cache(maxsize=8192)
-def combine(rule: Verdict | None, provider_class: str) -> Verdict | None:
-    """Our rule verdict, corrected by what the provider's classification says (see top)."""
+def combine(rule: Verdict | None, provider_class: str, rule_precise: bool = True) -> Verdict | None:
+    """Our rule verdict, corrected by what the provider's classification says (see top).
+
+    ``rule_precise``: the rule engine's own word on whether a specific rule decided, rather
+    than a default (e.g. "a deferral with nothing specific has expired"); a default gives
+    way to a provider that names the cause.
+    """
     found = lookup(provider_class)
     if found is None:
         return rule
@@ -287,8 +296,12 @@ def combine(rule: Verdict | None, provider_class: str) -> Verdict | None:
     provider = provider_verdict(provider_class)
     tag = f"provider:{key}"
     verdict = rule
-    if provider is not None:
-        if rule is None or rule.category == "unknown" or rule.confidence < TRUST_RULE:
+    if (provider is not None and rule is not None and provider.reason == "userunknown"
+            and rule.reason == "filtered" and UNSTATED_PHASE_REFINEMENT in rule.explanation):
+        verdict = dataclasses.replace(provider, source="combined", explanation=rule.explanation + (tag,),
+                                      confidence=round(max(rule.confidence, provider.confidence), 4))
+    elif provider is not None:
+        if rule is None or not rule_precise or rule.category == "unknown" or rule.confidence < TRUST_RULE:
             verdict = dataclasses.replace(provider, explanation=(rule.explanation if rule else ()) + (tag,))
         elif rule.reason == provider.reason:
             verdict = dataclasses.replace(rule, source="combined", explanation=rule.explanation + (tag,),

@@ -7,6 +7,7 @@ import os
 import orjson
 import pytest
 
+from classifier.taxonomy import SENDER_SIDE
 from tests.webhooks.conftest import (
     SAMPLES,
     TOPIC,
@@ -234,7 +235,7 @@ def test_ses_reject_is_about_the_message_not_the_recipient(esp, ses, name):
     ses(name)
     assert esp.answer("sender@example.com")["sendable"] is True
     entry = verdict_of(esp, "sender@example.com", "drop")
-    assert entry["verdict"]["reason"] == "virusdetected"
+    assert entry["verdict"]["category"] == "spam_flagged" and entry["provider_class"] == "ses:Reject/Bad content"
 
 
 @covers("ses-event-subscription.json")
@@ -326,7 +327,7 @@ def test_sparkpost_mixed_batch(esp, sparkpost, name):
     assert sorted(esp.codes("recipient@example.com", stream="marketing")) == ["previous_spam", "unsubscribed_all"]
     assert esp.answer("recipient@example.com", stream="transactional")["sendable"] is True
     drop = verdict_of(esp, "recipient@example.com", "drop")
-    assert drop["verdict"]["category"] == "policy_rejected"
+    assert drop["verdict"]["category"] in SENDER_SIDE and drop["provider_class"] == "sparkpost:bounce_class=25"
     assert verdict_of(esp, "recipient@example.com", "complaint")["feedback_type"] == "abuse"
 
 
@@ -364,10 +365,20 @@ def mailjet(esp):
     return post
 
 
-@covers("mailjet-bounce.json", "mailjet-blocked.json")
-def test_mailjet_user_unknown(esp, mailjet, name):
+@covers("mailjet-blocked.json")
+def test_mailjet_blocked_user_unknown(esp, mailjet, name):
     mailjet(sample(name))
     assert esp.codes("bounce@mailjet.com") == ["previously_bounced"]
+
+
+@covers("mailjet-bounce.json")
+def test_mailjet_bounce_reads_the_smtp_comment_first(esp, mailjet, name):
+    # Mailjet files it under "user unknown", but the comment says the host does not exist
+    mailjet(sample(name))
+    assert esp.codes("bounce@mailjet.com") == ["invalid_domain"]
+    entry = verdict_of(esp, "bounce@mailjet.com", "bounce")
+    assert entry["provider_class"] == "mailjet:recipient/user unknown"
+    assert entry["verdict"]["reason"] == "hostunknown"
 
 
 @covers("mailjet-spam.json")
