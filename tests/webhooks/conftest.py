@@ -77,6 +77,14 @@ class Esp:
         return self.http.post(f"{self.base}/v1/webhooks/{provider}/{tenant or self.tenant}", data=body,
                               headers=h, timeout=30)
 
+    def poster(self, provider: str, sign=lambda body: {}, **kw):
+        """post(body) -> the JSON answer, asserting a 200; ``sign(body)`` gives the headers."""
+        def post(body: bytes) -> dict:
+            r = self.post(provider, body, sign(body), **kw)
+            assert r.status_code == 200, r.text
+            return r.json()
+        return post
+
     def answer(self, address: str, **params) -> dict:
         return self.api.get(f"/v1/recipients/{address}", params=params).json()
 

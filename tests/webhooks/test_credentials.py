@@ -165,3 +165,32 @@ def test_genkey(tmp_path):
     p = run(["providers", "genkey"])
     assert p.returncode == 0
     Fernet(p.stdout.strip().encode())
+
+
+@pytest.mark.parametrize("provider, name", [("sendgrid", "oauth_token"), ("sparkpost", "token")])
+def test_oauth_token_url_for_esps_that_fetch_their_bearer(esp, provider, name):
+    esp.configure(provider, **{name: "client-secret-123"})
+    url = f"{esp.base}/v1/webhooks/{provider}/{esp.tenant}/oauth/token"
+    r = esp.http.post(url, data={"grant_type": "client_credentials", "client_id": esp.tenant,
+                                 "client_secret": "client-secret-123"}, timeout=10)
+    assert r.status_code == 200, r.text
+    token = r.json()
+    assert token["token_type"] == "Bearer" and token["expires_in"] > 0
+    basic = esp.http.post(url, data={"grant_type": "client_credentials"}, auth=(esp.tenant, "client-secret-123"),
+                          timeout=10)
+    assert basic.json()["access_token"] == token["access_token"]
+    body = b"[]" if provider == "sparkpost" else orjson.dumps(sample_json("sendgrid-bounce.json"))
+    assert esp.post(provider, body, {"Authorization": f"Bearer {token['access_token']}"}).status_code == 200
+
+    wrong = esp.http.post(url, data={"client_id": "x", "client_secret": "guess"}, timeout=10)
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    unknown = esp.http.post(url.replace(esp.tenant, "nobody"), data={"client_secret": "client-secret-123"}, timeout=10)
+    assert unknown.status_code == 401 and unknown.json() == wrong.json()
+    grant = esp.http.post(url, data={"grant_type": "password", "client_secret": "client-secret-123"}, timeout=10)
+    assert grant.status_code == 400
+
+
+def test_no_oauth_token_url_where_the_esp_has_none(esp):
+    r = esp.http.post(f"{esp.base}/v1/webhooks/mailgun/{esp.tenant}/oauth/token", data={"client_secret": "x"},
+                      timeout=10)
+    assert r.status_code == 404

@@ -24,6 +24,7 @@ stored is forgotten, so that retry is not taken for a replay.
 """
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from datetime import UTC, datetime
@@ -83,6 +84,42 @@ def receive(path: WebhookPath):
         log.info("webhook refused", extra={"provider": cls.name, "tenant": path.tenant, "reason": r.reason,
                                            "status": status})
         return error_response(status, r.error, r.message, headers=r.headers)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str
+    expires_in: int
+
+
+@bp.post("/<provider>/<tenant>/oauth/token", responses={200: TokenOut, 400: ErrorOut, 401: ErrorOut, 404: ErrorOut})
+def oauth_token(path: WebhookPath):
+    """The token URL for an ESP's "OAuth 2.0" webhook option (SendGrid, SparkPost).
+
+    The ESP asks with the client-credentials grant (client_id: anything, e.g. the tenant;
+    client_secret: the tenant's ``oauth_token``/``token``, in the form or as basic auth) and
+    then sends the token it gets as ``Authorization: Bearer`` on every webhook. The token
+    handed out is the configured one, so rotating it works the same as for static bearers.
+    """
+    cls = _provider(path.provider)
+    if cls.oauth_credential is None:
+        raise ApiError(404, "not_found", f"{cls.title} webhooks have no OAuth token URL")
+    form = request.form
+    if form.get("grant_type", "client_credentials") != "client_credentials":
+        return error_response(400, "unsupported_grant_type", "only the client_credentials grant is supported")
+    secret = form.get("client_secret")
+    if secret is None and request.authorization is not None:
+        secret = request.authorization.password
+    try:
+        creds = _credentials(services(), cls, path.tenant) if secret else None
+    except Rejected as r:
+        return error_response(r.status, r.error, r.message, headers=r.headers)
+    tokens = creds.values(cls.oauth_credential) if creds is not None else []
+    if not any([hmac.compare_digest(secret.encode(), t.encode()) for t in tokens]):
+        metrics.WEBHOOK_REJECTED.labels(cls.name, "oauth_invalid_client").inc()
+        return error_response(401, "invalid_client", "unknown client or wrong client secret",
+                              headers={"WWW-Authenticate": 'Basic realm="rebound"'})
+    return {"access_token": secret, "token_type": "Bearer", "expires_in": 3600}
 
 
 @bp.route("/<provider>/<tenant>", methods=["HEAD"])

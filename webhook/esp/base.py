@@ -202,6 +202,9 @@ class Provider:
     head_check: ClassVar[bool] = False
     #: one line for the docs: what to configure at the ESP
     setup: ClassVar[str] = ""
+    #: providers whose "OAuth 2.0" option fetches a bearer token from a token URL we serve:
+    #: the credential that is both the client secret and the token
+    oauth_credential: ClassVar[str | None] = None
 
     def __init__(self, ctx: Context):
         self.ctx = ctx

@@ -98,6 +98,7 @@ class SendGrid(EcdsaSignatureMixin, BearerTokenMixin, Provider):
     credential_names = {"public_key": False, "oauth_token": True}
     auth_options = (("public_key",), ("oauth_token",))
     authenticators = ("check_ecdsa", "check_bearer")
+    oauth_credential = "oauth_token"
     bearer_credential = "oauth_token"
     setup = ("Settings > Mail Settings > Event Webhook: HTTP Post URL = the webhook URL; enable "
              "Signed Event Webhook and set its verification key as public_key (or OAuth: oauth_token)")

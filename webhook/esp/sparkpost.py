@@ -45,6 +45,7 @@ class SparkPost(BasicAuthMixin, BearerTokenMixin, Provider):
     credential_names = {"username": False, "password": True, "token": True}
     auth_options = (("username", "password"), ("token",))
     authenticators = ("check_basic_auth", "check_bearer")
+    oauth_credential = "token"
     setup = ("Webhooks > New webhook: target URL = the webhook URL; authentication Basic (username, "
              "password) or OAuth 2.0 (the token your token endpoint issues, as token)")
 
