@@ -40,7 +40,15 @@ from webhook import metrics
 from webhook.api.schemas import ErrorOut
 from webhook.errors import ApiError, error_response
 from webhook.esp import PROVIDERS
-from webhook.esp.base import MALFORMED, Context, Parsed, Rejected, WebhookRequest, auth_failed, bad_payload
+from webhook.esp.base import (
+    MALFORMED,
+    Context,
+    Parsed,
+    Rejected,
+    WebhookRequest,
+    auth_failed,
+    bad_payload,
+)
 from webhook.pipeline import IngestStream
 from webhook.services import services
 
