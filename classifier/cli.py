@@ -8,19 +8,93 @@ import orjson
 
 from classifier.engine import Classifier
 from classifier.events import Evidence
+from classifier.parse import MessageError, limits, parse_message
+
+#: Bytes read from one input: the parser looks at a bounded prefix only (one byte more
+#: tells it the message was cut), so a huge file costs no more memory than that.
+MAX_INPUT_BYTES = limits.MAX_PARSE_BYTES + 1
+
+
+def _read(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read(MAX_INPUT_BYTES)
+    with open(path, "rb") as fh:
+        return fh.read(MAX_INPUT_BYTES)
+
+
+def classify_raw(raw: bytes, classifier: Classifier, name: str) -> list[dict]:
+    """One output object per recipient found in ``raw`` (one null object if none)."""
+    try:
+        report = parse_message(raw)
+    except MessageError as exc:
+        return [_empty(name, error=str(exc))]
+    rows = []
+    for r in report.recipients:
+        e = r.evidence
+        verdict = classifier.classify(e)
+        row = {"file": name, "recipient": r.recipient, "status": e.status, "reply_code": e.reply_code}
+        if verdict is not None:
+            row.update(reason=verdict.reason, category=verdict.category, hard=verdict.hard,
+                       confidence=verdict.confidence, source=verdict.source)
+        else:
+            row.update(reason=None, category=None, hard=False, confidence=None, source=None)
+        row.update(diagnostic=e.diagnostic or None, action=r.action, smtp_phase=e.smtp_phase,
+                   remote_mta=e.remote_mta, provider=e.provider,
+                   explanation=list(verdict.explanation) if verdict else [],
+                   original_message_id=report.message.original_message_id)
+        if r.feedback_type:
+            row["feedback_type"] = r.feedback_type
+        rows.append(row)
+    return rows or [_empty(name)]
+
+
+def _empty(name: str, error: str | None = None) -> dict:
+    row = {"file": name, "recipient": None, "status": None, "reply_code": None, "reason": None,
+           "category": None, "hard": False, "confidence": None, "source": None, "diagnostic": None}
+    if error:
+        row["error"] = error
+    return row
 
 
 @click.command("classify")
+@click.argument("files", nargs=-1, type=click.Path(allow_dash=True, dir_okay=False))
+@click.option("--jsonl", "jsonl", is_flag=True, help="one JSON object per line (the default is indented JSON)")
 @click.option("--text", help="classify one diagnostic text instead of files")
 @click.option("--status", help="enhanced status code that came with --text, e.g. 5.1.1")
 @click.option("--reply-code", help="SMTP reply code that came with --text, e.g. 550")
-def classify(text: str | None, status: str | None, reply_code: str | None) -> None:
-    """Classify evidence and print the verdict as JSON."""
-    if text is None and status is None and reply_code is None:
-        raise click.UsageError("give --text (with --status/--reply-code)")
-    verdict = Classifier().classify(Evidence(diagnostic=text or "", status=status, reply_code=reply_code))
-    out = {"status": status, "reply_code": reply_code, "diagnostic": text, **verdict.to_dict()}
-    sys.stdout.buffer.write(orjson.dumps(out) + b"\n")
+def classify(files: tuple[str, ...], jsonl: bool, text: str | None, status: str | None,
+             reply_code: str | None) -> None:
+    """Classify raw bounce messages (FILE..., '-' for stdin) or one diagnostic (--text).
+
+    Prints one JSON object per recipient found: file, recipient, status, reply_code, reason,
+    category, hard, confidence, source, diagnostic. A file in which nothing was found gets one
+    object with recipient and reason null; that is not an error.
+    """
+    classifier = Classifier()
+    out = sys.stdout.buffer
+    if text is not None or status is not None or reply_code is not None:
+        if files:
+            raise click.UsageError("give either FILE... or --text/--status/--reply-code, not both")
+        verdict = classifier.classify(Evidence(diagnostic=text or "", status=status, reply_code=reply_code))
+        row = {"status": status, "reply_code": reply_code, "diagnostic": text, **verdict.to_dict()}
+        out.write(orjson.dumps(row) + b"\n")
+        return
+    if not files:
+        raise click.UsageError("give one or more FILEs ('-' for stdin), or --text")
+    option = 0 if jsonl else orjson.OPT_INDENT_2
+    failed = []
+    for path in files:
+        try:
+            raw = _read(path)
+        except OSError as exc:
+            failed.append(path)
+            click.echo(f"rebound classify: cannot read {path}: {exc.strerror or exc}", err=True)
+            continue
+        for row in classify_raw(raw, classifier, path):
+            out.write(orjson.dumps(row, option=option) + b"\n")
+    out.flush()
+    if failed:
+        raise SystemExit(2)
 
 
 COMMANDS = [classify]

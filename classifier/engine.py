@@ -1,51 +1,44 @@
 """Turning evidence into a verdict.
 
-The foundation has one rule layer, the status-code tables; the phrase rules and the model
-plug in behind the same :meth:`Classifier.classify` so callers never change.
+Today the verdict is the rule engine's (:mod:`classifier.rules.engine`). The seam for
+the model is :meth:`Classifier.classify`: a combiner can take the
+:class:`~classifier.rules.engine.RuleResult` (verdict, matched rules, and whether the rules
+were precise) and decide when to trust the model instead, without callers changing.
 """
 from __future__ import annotations
 
-import functools
-
-from classifier.events import Evidence, Kind
-from classifier.rules.status_codes import (
-    CLASS_DEPENDENT_HARDNESS, lookup_reply, lookup_status, parse_status,
-)
+from classifier.events import Evidence
+from classifier.rules.engine import RuleEngine, RuleResult
+from classifier.rules.provider_classes import combine as combine_provider
 from classifier.verdict import Verdict
-
-# Events whose kind alone settles the reason: nothing in their text can change it.
-KIND_REASONS: dict[Kind, str] = {
-    Kind.COMPLAINT: "feedback",
-    Kind.DELIVERED: "delivered",
-}
 
 
 class Classifier:
     """Classify failure evidence; return None for events that need no verdict (opens, ...)."""
 
+    def __init__(self, rules: RuleEngine | None = None):
+        self.rules = rules or _default_engine()
+
     def classify(self, evidence: Evidence) -> Verdict | None:
-        if evidence.kind in KIND_REASONS:
-            return Verdict.of(KIND_REASONS[evidence.kind], confidence=1.0, source="rule",
-                              explanation=(f"kind:{evidence.kind.value}",))
-        if not evidence.kind.is_failure:
+        result = self.evaluate(evidence)
+        verdict = result.verdict if result is not None else None
+        if evidence.provider_class and evidence.kind.is_failure:
+            # the ESP's own classification: evidence that corrects weak or unsafe verdicts
+            verdict = combine_provider(verdict, evidence.provider_class, bool(result and result.precise))
+        return verdict
+
+    def evaluate(self, evidence: Evidence) -> RuleResult | None:
+        """The rule engine's full answer (verdict, matched rules, precision), or None."""
+        if not (evidence.kind.is_failure or evidence.kind.value in ("complaint", "delivered")):
             return None
-        return _classify_failure(evidence.diagnostic, evidence.status, evidence.reply_code,
-                                 evidence.kind)
+        return self.rules.evaluate(evidence)
 
 
-@functools.lru_cache(maxsize=32768)
-def _classify_failure(diagnostic: str, status: str | None, reply_code: str | None,
-                      kind: Kind) -> Verdict:
-    """Cached: ESP batches repeat the same diagnostic for many recipients."""
-    found = lookup_status(status) or lookup_reply(reply_code)
-    if found is None:
-        return Verdict.of("undefined", confidence=0.1, source="rule", explanation=("no-rule-matched",))
-    reason, confidence, rule = found
-    hard = None
-    if reason in CLASS_DEPENDENT_HARDNESS:
-        parts = parse_status(status)
-        cls = parts[0] if parts else (reply_code or " ")[0]
-        hard = cls == "5"
-    if kind is Kind.DEFERRAL:
-        hard = False
-    return Verdict.of(reason, confidence=confidence, source="rule", explanation=(rule,), hard=hard)
+_ENGINE: RuleEngine | None = None
+
+
+def _default_engine() -> RuleEngine:
+    global _ENGINE
+    if _ENGINE is None:
+        _ENGINE = RuleEngine()
+    return _ENGINE

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 class Kind(str, enum.Enum):
@@ -77,6 +77,9 @@ class Event:
     feedback_type: str | None = None   # ARF feedback type of complaints
     message_id: str | None = None      # the original message, to tie a bounce to its send
     raw_ref: str | None = None         # key of the stored raw payload this event came from
+    #: For raw messages: the MTA/provider module that wrote the report ("postfix",
+    #: "office365"); vendor rules key on it. ``provider`` then says how it reached us.
+    reporter: str | None = None
     extra: dict = field(default_factory=dict, compare=False)
 
     def evidence(self) -> Evidence:
@@ -86,16 +89,16 @@ class Event:
             reply_code=self.reply_code,
             smtp_phase=self.smtp_phase,
             remote_mta=self.remote_mta,
-            provider=self.provider,
+            provider=self.reporter or self.provider,
             provider_class=self.provider_class,
             kind=self.kind,
         )
 
-    def with_(self, **changes) -> "Event":
+    def with_(self, **changes) -> Event:
         return replace(self, **changes)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["kind"] = self.kind.value
-        d["time"] = self.time.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        d["time"] = self.time.astimezone(UTC).isoformat().replace("+00:00", "Z")
         return d

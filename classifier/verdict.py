@@ -21,7 +21,7 @@ class Verdict:
 
     @classmethod
     def of(cls, reason: str, *, confidence: float, source: str,
-           explanation: tuple[str, ...] | list[str] = (), hard: bool | None = None) -> "Verdict":
+           explanation: tuple[str, ...] | list[str] = (), hard: bool | None = None) -> Verdict:
         """Build a verdict from a fine reason, taking category and hardness from the taxonomy.
 
         ``hard`` overrides the taxonomy's default where the evidence says otherwise (a 4xx

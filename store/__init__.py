@@ -7,7 +7,9 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from store.companies import Companies
+from store.credentials import CredentialSet, Credentials, CredentialsError, CredentialsUnreadable, ReplayGuard
 from store.dns import DnsChecker
+from store.ignored import Ignored
 from store.ingest import ApplyResult, Ingest
 from store.keys import Keys
 from store.listing import Listing
@@ -18,7 +20,8 @@ from store.senders import SenderHealth
 from store.suppressions import NotSuppressed, Suppressions
 from store.tenants import ApiKey, TenantError, Tenants
 
-__all__ = ["Store", "ApplyResult", "Answer", "ApiKey", "DnsChecker", "NotSuppressed", "Policy", "TenantError"]
+__all__ = ["Store", "ApplyResult", "Answer", "ApiKey", "CredentialSet", "CredentialsError", "CredentialsUnreadable",
+           "DnsChecker", "NotSuppressed", "Policy", "TenantError"]
 
 
 def connect(url: str, *, timeout: float = 2.0) -> redis.Redis:
@@ -43,7 +46,7 @@ class Store:
     def __init__(self, client: redis.Redis, *, prefix: str = "rb", dedup_seconds: int = 7 * 86400,
                  history_max: int = 100, raw_seconds: int = 30 * 86400, raw_max_bytes: int = 1 << 20,
                  history_seconds: int = 0, dns: dict | None = None, complaint_tenants: int = 0,
-                 key_cache_seconds: float = 0):
+                 key_cache_seconds: float = 0, secret_keys=None):
         self.r = client
         self.keys = Keys(prefix)
         self.tenants = Tenants(client, self.keys, key_cache_seconds)
@@ -57,6 +60,11 @@ class Store:
                              platform=self.platform, senders=self.senders, complaint_tenants=complaint_tenants)
         self.query = Query(client, self.keys, self.dns, complaint_tenants)
         self.suppressions = Suppressions(client, self.keys, self.ingest)
+        # ESP webhooks: credentials (secret_keys: list of Fernet keys, or a callable giving
+        # them on first use), single-use tokens, counters of ignored event types
+        self.credentials = Credentials(client, self.keys, secret_keys)
+        self.replay = ReplayGuard(client, self.keys)
+        self.ignored = Ignored(client, self.keys)
 
     def policy(self, tenant: str) -> Policy:
         """The tenant's policy: its stored overrides on top of the defaults."""
@@ -76,6 +84,10 @@ class Store:
 
     def apply(self, tenant: str, items, raw: bytes | None = None, now: float | None = None) -> ApplyResult:
         return self.ingest.apply(tenant, items, self.policy(tenant), raw=raw, now=now)
+
+    def stream(self, tenant: str, raw: bytes | None = None):
+        """The same as :meth:`apply`, fed while the batch is still arriving (store/stream.py)."""
+        return self.ingest.open(tenant, self.policy(tenant), raw)
 
     def check(self, tenant: str, addresses: list[str], **kw) -> list[Answer]:
         return self.query.check(tenant, addresses, **kw)

@@ -1,22 +1,23 @@
 """Applying classified events to the store: idempotent, atomic per event, bulk per batch.
 
-One pipeline per batch carries, per event, the run of the apply script on the address's
-record, and where the policy says so a change to the platform-wide record (a bounce shared
-with other tenants, a delivery that clears one, a complaint). Sender-side failures (blocks,
+One streamed round trip per batch (store/stream.py) carries, per event, the run of the
+apply script on the address's record, and where the policy says so a change to the
+platform-wide record (a bounce shared with other tenants, a delivery that clears one, a
+complaint). Sender-side failures (blocks,
 authentication, throttling, content: ``classifier.taxonomy.SENDER_SIDE``) never touch the
 recipient's record: they are counted on the tenant's sender health instead, once per
 event (duplicates are known only after the first round trip, so this is a second one, and
 only for batches that have such failures).
 
-Engagement events (send, delivered, open, click) arrive for nearly every message, so they
-cost no per-event dedup key and no history entry unless they changed a suppression: their
-operations are idempotent, and messages are counted once through the record's ring of
-recent message digests (see apply.lua).
+Every event, engagement events included, gets a dedup marker (``REBOUND_DEDUP_DAYS``) and a
+history entry (``REBOUND_HISTORY_MAX`` per address, dropped ``REBOUND_HISTORY_DAYS`` after the
+last one): ESPs retry, and an address's activity is what people ask about. A send and the
+delivery of the same message count once towards the frequency cap through the record's
+ring of recent message digests (see apply.lua).
 """
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -28,8 +29,9 @@ from classifier.taxonomy import SENDER_SIDE
 from classifier.verdict import Verdict
 from store.keys import Keys, bucket_of
 from store.platform import Platform
-from store.policy import ENGAGEMENT_KINDS, Policy, plan
+from store.policy import Policy
 from store.senders import SenderHealth
+from store.stream import ApplyStream
 
 APPLY_LUA = resources.files("store").joinpath("apply.lua").read_text("utf-8")
 
@@ -40,8 +42,6 @@ class ApplyResult:
     duplicates: int = 0
     #: per input event: the effects ("+previously_bounced", "-mailbox_full") or None for a duplicate
     effects: list[list[str] | None] = field(default_factory=list)
-    #: events counted on the sender's health instead of the recipient's record
-    sender_side: int = 0
 
 
 def idempotency_digest(event: Event) -> str:
@@ -54,17 +54,19 @@ def idempotency_digest(event: Event) -> str:
     return hashlib.blake2b(key.encode("utf-8"), digest_size=12).hexdigest()
 
 
-def history_entry(event: Event, verdict: Verdict | None) -> bytes:
+def history_entry(event: Event, verdict: Verdict | None, raw_ref: str | None = None) -> bytes:
     entry = {
         "id": event.event_id, "kind": event.kind.value, "provider": event.provider,
         "time": int(event.time.timestamp()),
     }
     for name in ("recipient_raw", "stream", "subscription", "status", "reply_code", "diagnostic",
                  "remote_mta", "smtp_phase", "provider_class", "feedback_type", "message_id",
-                 "raw_ref"):
+                 "raw_ref", "reporter"):
         value = getattr(event, name)
         if value is not None:
             entry[name] = value
+    if raw_ref is not None and event.raw_ref is None:
+        entry["raw_ref"] = raw_ref
     if event.extra:
         entry["extra"] = event.extra
     if verdict is not None:
@@ -92,16 +94,18 @@ class Ingest:
         self.senders = senders or SenderHealth(client, keys)
         self.complaint_tenants = complaint_tenants
         self.script = client.register_script(APPLY_LUA)
+        self._dedup_arg, self._history_arg = str(dedup_seconds), str(history_max)
+        self._history_ttl = str(history_seconds)
 
-    def store_raw(self, pipe, tenant: str, raw: bytes) -> str:
-        """Keep the raw payload (bounded) so history can be reclassified later; return its ref."""
+    def raw_command(self, tenant: str, raw: bytes) -> tuple[str, tuple]:
+        """Keep the raw payload (bounded) so history can be reclassified later: its ref, and
+        the command that stores it."""
         ref = hashlib.blake2b(raw, digest_size=16).hexdigest()
-        pipe.set(self.keys.raw(tenant, ref), raw[: self.raw_max_bytes], ex=self.raw_seconds)
-        return ref
+        return ref, ("SET", self.keys.raw(tenant, ref), raw[: self.raw_max_bytes], "EX", self.raw_seconds)
 
     def apply(self, tenant: str, items: list[tuple[Event, Verdict | None]], policy: Policy,
               raw: bytes | None = None, now: float | None = None) -> ApplyResult:
-        """Apply every event in one pipeline: one round trip per batch (plus script loading).
+        """Apply every event in one streamed round trip per batch (plus script loading).
 
         Raises redis errors untouched: the caller must not acknowledge anything then. A
         retried batch is safe, because each event is applied at most once. ``now`` (default:
@@ -109,73 +113,80 @@ class Ingest:
         """
         if not items:
             return ApplyResult()
-        now = str(int(time.time() if now is None else now))
-        pipe = self.r.pipeline(transaction=False)
-        ref = self.store_raw(pipe, tenant, raw) if raw else None
-        slots: list[int | None] = []          # per event: its reply's index, None if not sent
-        n = 1 if ref else 0
-        for event, verdict in items:
-            if ref and event.raw_ref is None:
-                event = event.with_(raw_ref=ref)
-            ops = plan(event, verdict, policy)
-            engagement = event.kind in ENGAGEMENT_KINDS
-            if engagement and not ops:
-                slots.append(None)            # nothing to change, nothing worth keeping
-            else:
-                self.queue(pipe, tenant, event.recipient, idempotency_digest(event), ops,
-                           history_entry(event, verdict), now,
-                           dedup=not engagement, history="e" if engagement else "a")
-                slots.append(n)
-                n += 1
-            n += self._platform_ops(pipe, tenant, event, verdict, policy)
-        replies = pipe.execute()
+        stream = self.open(tenant, policy, raw, now)
+        stream.add(items)
+        return self.result(stream.finish())
+
+    def open(self, tenant: str, policy: Policy, raw: bytes | None = None, now: float | None = None) -> ApplyStream:
+        """A batch applied as a stream (see store/stream.py): add(), then finish()."""
+        return ApplyStream(self, tenant, policy, raw, now)
+
+    def result(self, replies: list) -> ApplyResult:
+        """``replies``: one per event, as ApplyStream.finish() gives them."""
         result = ApplyResult()
-        counted = []
-        for (event, verdict), slot in zip(items, slots):
-            effects = [] if slot is None else self.effects(replies[slot])
+        for reply in replies:
+            effects = self.effects(reply)
             result.effects.append(effects)
             if effects is None:
                 result.duplicates += 1
-                continue
-            result.accepted += 1
-            if is_sender_side(verdict):
-                counted.append((event, verdict))
-        if counted:
-            result.sender_side = len(counted)
-            self.senders.record(tenant, counted)
+            else:
+                result.accepted += 1
         return result
 
-    def _platform_ops(self, pipe, tenant: str, event: Event, verdict: Verdict | None, policy: Policy) -> int:
-        """Queue this event's platform-wide changes; return how many replies they add."""
+    def record_sender_side(self, tenant: str, items: list[tuple[Event, Verdict | None]], replies: list) -> None:
+        """Count the accepted sender-side failures of a batch on the tenant's sender health."""
+        counted = [(e, v) for (e, v), reply in zip(items, replies) if reply != 0 and is_sender_side(v)]
+        if counted:
+            self.senders.record(tenant, counted)
+
+    def platform_commands(self, tenant: str, event: Event, verdict: Verdict | None, policy: Policy) -> list[tuple]:
+        """This event's platform-wide changes (shared bounces, deliveries that clear them,
+        complaints), as commands sent with the batch."""
         t = int(event.time.timestamp())
         if event.kind is Kind.COMPLAINT and self.complaint_tenants:
-            self.platform.complaint(pipe, event.recipient, tenant, t)
-            return 1
+            return [self.platform.complaint_command(event.recipient, tenant, t)]
         if not policy.sharing.give:
-            return 0
+            return []
         if event.kind is Kind.DELIVERED:
-            self.platform.shared_delivery(pipe, event.recipient, t)
-            return 1
+            return [self.platform.delivery_command(event.recipient, t)]
         if (event.kind is Kind.BOUNCE and verdict is not None and verdict.hard
                 and verdict.category == "nonexistent_account" and verdict.confidence >= policy.min_confidence):
-            self.platform.share_bounce(pipe, event.recipient, tenant, t, verdict.reason, event.status)
-            return 1
-        return 0
+            return [self.platform.bounce_command(event.recipient, tenant, t, verdict.reason, event.status)]
+        return []
 
-    def queue(self, pipe, tenant: str, address: str, digest: str, ops: list[dict], entry: bytes,
-              now: str, *, dedup: bool = True, history: str = "a") -> None:
-        """Queue one run of the apply script on ``pipe`` (shared with manual changes).
+    def load_script(self) -> None:
+        self.r.script_load(APPLY_LUA)
+        self.platform.load_script()
+
+    def command(self, tenant: str, address: str, digest: str, ops: list[dict], entry: bytes,
+                now: str, *, dedup: bool = True, history: str = "a") -> tuple:
+        """One run of the apply script, as command arguments (EVALSHA: the script's text is
+        sent once, when Redis asks for it).
 
         ``dedup`` False applies without a dedup marker (for idempotent operations);
         ``history`` is "a" (always keep ``entry``) or "e" (only if something changed).
         """
         b = bucket_of(address)
-        keys = [self.keys.records(tenant, b), self.keys.dedup(tenant, b, digest),
-                self.keys.history(tenant, b, address)]
-        self.script(keys=keys, args=[address, orjson.dumps(ops), entry,
-                                     str(self.dedup_seconds) if dedup else "0",
-                                     str(self.history_max), now, history, str(self.history_seconds)],
-                    client=pipe)
+        return ("EVALSHA", self.script.sha, 3, self.keys.records(tenant, b), self.keys.dedup(tenant, b, digest),
+                self.keys.history(tenant, b, address), address, orjson.dumps(ops), entry,
+                self._dedup_arg if dedup else "0", self._history_arg, now, history, self._history_ttl)
+
+    def queue(self, pipe, tenant: str, address: str, digest: str, ops: list[dict], entry: bytes,
+              now: str, *, dedup: bool = True, history: str = "a") -> None:
+        """Queue one run of the apply script on ``pipe`` (shared with manual changes); run
+        the pipeline with :meth:`execute`."""
+        pipe.execute_command(*self.command(tenant, address, digest, ops, entry, now, dedup=dedup, history=history))
+
+    def execute(self, pipe) -> list:
+        """Run a pipeline of queued apply calls; after a Redis restart or SCRIPT FLUSH, load
+        the script and run the same commands again (safe: each event applies at most once)."""
+        stack = list(pipe.command_stack)
+        try:
+            return pipe.execute()
+        except redis.exceptions.NoScriptError:
+            self.load_script()
+            pipe.command_stack.extend(stack)          # execute() emptied the pipeline
+            return pipe.execute()
 
     @staticmethod
     def effects(reply) -> list[str] | None:

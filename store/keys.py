@@ -70,6 +70,19 @@ class Keys:
         """List: the latest sender-side failures, newest first (bounded)."""
         return f"{self.p}:t:{{{tenant}}}:snd:recent"
 
+    # -- per tenant: ESP webhooks (issue 5) -----------------------------------------------
+    def credentials(self, tenant: str) -> str:
+        """Hash: provider -> the tenant's encrypted credentials for that ESP."""
+        return f"{self.p}:t:{{{tenant}}}:esp"
+
+    def replay(self, tenant: str, provider: str, digest: str) -> str:
+        """Marker that a single-use webhook token was seen; expires after the window."""
+        return f"{self.p}:t:{{{tenant}}}:replay:{provider}:{digest}"
+
+    def ignored(self, tenant: str) -> str:
+        """Hash: "provider:event type" -> count of authenticated events not ingested."""
+        return f"{self.p}:t:{{{tenant}}}:ignored"
+
     # -- platform ------------------------------------------------------------------------
     def tenants(self) -> str:
         return f"{self.p}:tenants"

@@ -36,19 +36,28 @@ class Platform:
         self.keys = keys
         self.script = client.register_script(PLATFORM_LUA)
 
-    # -- queued alongside ingest ------------------------------------------------------------
+    # -- sent alongside ingest (store/stream.py) --------------------------------------------
+    def command(self, address: str, op: dict) -> tuple:
+        """One run of platform.lua as command arguments (EVALSHA, like the apply script)."""
+        return ("EVALSHA", self.script.sha, 1, self.keys.platform_records(platform_bucket_of(address)), address,
+                orjson.dumps(op))
+
+    def load_script(self) -> None:
+        self.r.script_load(PLATFORM_LUA)
+
+    def bounce_command(self, address: str, tenant: str, t: int, reason: str, status: str | None) -> tuple:
+        return self.command(address, {"op": "bounce", "tn": tenant_tag(tenant), "t": t, "r": reason,
+                                      "s": status or ""})
+
+    def delivery_command(self, address: str, t: int) -> tuple:
+        return self.command(address, {"op": "delivered", "t": t})
+
+    def complaint_command(self, address: str, tenant: str, t: int) -> tuple:
+        return self.command(address, {"op": "complaint", "tn": tenant_tag(tenant), "t": t})
+
     def queue(self, pipe, address: str, op: dict) -> None:
         self.script(keys=[self.keys.platform_records(platform_bucket_of(address))],
                     args=[address, orjson.dumps(op)], client=pipe)
-
-    def share_bounce(self, pipe, address: str, tenant: str, t: int, reason: str, status: str | None) -> None:
-        self.queue(pipe, address, {"op": "bounce", "tn": tenant_tag(tenant), "t": t, "r": reason, "s": status or ""})
-
-    def shared_delivery(self, pipe, address: str, t: int) -> None:
-        self.queue(pipe, address, {"op": "delivered", "t": t})
-
-    def complaint(self, pipe, address: str, tenant: str, t: int) -> None:
-        self.queue(pipe, address, {"op": "complaint", "tn": tenant_tag(tenant), "t": t})
 
     # -- the operator's lists -------------------------------------------------------------
     def _audit(self, pipe, entry: dict) -> None:

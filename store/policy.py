@@ -354,8 +354,3 @@ def plan(event: Event, verdict: Verdict | None, policy: Policy) -> list[dict]:
         ops.append({"op": "engaged", "st": event.stream or "", "t": t})
     return ops
 
-
-#: Kinds that ESPs send for nearly every message: applied without a per-event dedup key
-#: (their operations are idempotent, and messages are counted once through the record's
-#: ring of recent message digests) and kept in the history only when they change something.
-ENGAGEMENT_KINDS = frozenset({Kind.SEND, Kind.DELIVERED, Kind.OPEN, Kind.CLICK})

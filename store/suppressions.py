@@ -54,7 +54,7 @@ class Suppressions:
                           orjson.dumps({"time": now, **entry}), str(now), dedup=False, history=history)
         if audit is not None:
             self._audit(pipe, tenant, {"time": now, **audit})
-        return self.ingest.effects(pipe.execute()[0])
+        return self.ingest.effects(self.ingest.execute(pipe)[0])
 
     def suppress(self, tenant: str, address: str, *, actor: str, note: str | None = None,
                  code: str = "manual", subscription: str | None = None, stream: str | None = None,
@@ -124,11 +124,11 @@ class Suppressions:
         pipe = self.r.pipeline(transaction=False)
         for address, ops in rows:
             b = bucket_of(address)
-            self.ingest.script(keys=[self.keys.records(tenant, b), self.keys.records(tenant, b),
-                                     self.keys.history(tenant, b, address)],
-                               args=[address, ops, entry, "0", str(self.ingest.history_max), str(now), "a",
-                                     str(self.ingest.history_seconds)], client=pipe)
-        return pipe.execute()
+            pipe.execute_command("EVALSHA", self.ingest.script.sha, 3, self.keys.records(tenant, b),
+                                 self.keys.records(tenant, b), self.keys.history(tenant, b, address),
+                                 address, ops, entry, "0", str(self.ingest.history_max), str(now), "a",
+                                 str(self.ingest.history_seconds))
+        return self.ingest.execute(pipe)
 
     def import_rows(self, tenant: str, rows: list[dict], *, actor: str, import_id: str) -> int:
         """Suppress each row's address ({address, code, subscription?, stream?, since?, until?, note?}).

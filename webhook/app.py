@@ -48,8 +48,10 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     errors.register(app)
     _observe(app)
 
-    from webhook.api import events, health, lists, platform, policy, recipients, senders, suppressions
-    for bp in (health.bp, events.bp, recipients.bp, suppressions.bp, policy.bp, lists.bp, senders.bp, platform.bp):
+    from webhook.api import (events, health, inbound, lists, platform, policy, providers, recipients, senders,
+                             suppressions, webhooks)
+    for bp in (health.bp, events.bp, inbound.bp, recipients.bp, suppressions.bp, webhooks.bp, providers.bp,
+               policy.bp, lists.bp, senders.bp, platform.bp):
         app.register_api(bp)
 
     from webhook.fastpath import FastLookup

@@ -8,7 +8,8 @@ import click
 import orjson
 
 from classifier import cli as classifier_cli
-from webhook import store_cli
+from classifier.model import cli as model_cli
+from webhook import providers_cli, store_cli
 from webhook.settings import ConfigError, Settings
 
 
@@ -149,7 +150,9 @@ def config(markdown: bool) -> None:
         click.echo(f"{name:28} {default:12} {text}")
 
 
-for _command in classifier_cli.COMMANDS + store_cli.COMMANDS:
+for _command in classifier_cli.COMMANDS + model_cli.COMMANDS + store_cli.COMMANDS:
     main.add_command(_command)
+main.add_command(providers_cli.providers)
+
 if __name__ == "__main__":
     main()

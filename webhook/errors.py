@@ -99,7 +99,8 @@ def register(app: Flask) -> None:
     @app.errorhandler(redis.exceptions.BusyLoadingError)
     @app.errorhandler(redis.exceptions.ReadOnlyError)
     def _store_down(exc: Exception):
-        log.warning("store unavailable", extra={"error": type(exc).__name__, "route": request.path.split("/")[2:3]})
+        route = request.url_rule.rule if request.url_rule else None
+        log.warning("store unavailable", extra={"error": type(exc).__name__, "route": route})
         return error_response(503, "store_unavailable",
                               "the store is unavailable; nothing from this request was acknowledged, retry later",
                               headers={"Retry-After": str(RETRY_AFTER_SECONDS)})

@@ -24,3 +24,8 @@ def exposition() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+WEBHOOK_REJECTED = Counter("rebound_webhook_rejected_total", "ESP webhook requests refused, by reason",
+                           ["provider", "reason"])
+WEBHOOK_IGNORED = Counter("rebound_webhook_ignored_total",
+                          "Authenticated ESP webhook events acknowledged but not ingested, by event type",
+                          ["provider", "type"])

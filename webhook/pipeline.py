@@ -6,6 +6,7 @@ DSN and a JSON event are the same thing.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 from classifier.events import Event
 from store import ApplyResult
@@ -13,14 +14,68 @@ from webhook import metrics
 from webhook.services import services
 
 
-def ingest(tenant: str, events: list[Event], raw: bytes | None = None) -> ApplyResult:
+@dataclass
+class Ingested:
+    accepted: int
+    duplicates: int
+    #: per input event, in order: what the classifier said and what changed in the store
+    verdicts: list[dict]
+
+
+def ingest(tenant: str, events: list[Event], raw: bytes | None = None) -> Ingested:
     """Classify and store ``events``; returns only once Redis has accepted every write."""
-    svc = services()
-    classify = svc.classifier.classify
-    items = [(event, classify(event.evidence())) for event in events]
-    result = svc.store.apply(tenant, items, raw=raw)
-    _count(items, result)
-    return result
+    stream = IngestStream(tenant, raw)
+    try:
+        stream.add(events)
+        return stream.finish()
+    except BaseException:
+        stream.abort()
+        raise
+
+
+class IngestStream:
+    """The same, for events that arrive while a request is still being parsed: each
+    ``add`` is classified and sent at once, so Redis applies the first events of a large
+    batch while the rest is parsed; ``finish`` waits for every write (one round trip in
+    all). Nothing is acknowledged before ``finish`` returns."""
+
+    def __init__(self, tenant: str, raw: bytes | None = None):
+        svc = services()
+        self.classify = svc.classifier.classify
+        self.store = svc.store
+        self.stream = svc.store.stream(tenant, raw=raw)
+        self.items: list[tuple] = []
+        # one classification per distinct evidence in the batch: ESP batches repeat the same
+        # diagnostic (and opens/clicks carry none), and building Evidence costs more than a lookup
+        self.verdicts: dict[tuple, object] = {}
+
+    def add(self, events: list[Event]) -> None:
+        verdicts, classify = self.verdicts, self.classify
+        items = []
+        for event in events:
+            key = (event.kind, event.diagnostic, event.status, event.reply_code, event.smtp_phase,
+                   event.remote_mta, event.provider, event.provider_class)
+            try:
+                verdict = verdicts[key]
+            except KeyError:
+                verdict = verdicts[key] = classify(event.evidence())
+            items.append((event, verdict))
+        self.items.extend(items)
+        self.stream.add(items)
+
+    def finish(self, details: bool = True) -> Ingested:
+        """Wait for every write; ``details``: the verdict and effects of each event too
+        (webhook answers do not carry them, and for 1,000 events they cost)."""
+        result = self.store.ingest.result(self.stream.finish())
+        _count(self.items, result)
+        verdicts = [
+            {**(verdict.to_dict() if verdict else {}), "duplicate": effects is None, "effects": effects or []}
+            for (_, verdict), effects in zip(self.items, result.effects)
+        ] if details else []
+        return Ingested(result.accepted, result.duplicates, verdicts)
+
+    def abort(self) -> None:
+        self.stream.abort()
 
 
 def _count(items, result: ApplyResult) -> None:

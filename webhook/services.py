@@ -1,10 +1,11 @@
 """What a request handler needs, built once per process by the app factory."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from classifier import Classifier
 from store import Store, connect
+from webhook.fetch import Fetcher
 from webhook.settings import Settings
 
 DAY = 86400
@@ -17,20 +18,29 @@ class Services:
     settings: Settings
     store: Store
     classifier: Classifier
+    #: outgoing HTTPS (SNS certificates and confirmations); tests point it at local servers
+    fetcher: Fetcher = field(default_factory=Fetcher)
+    #: SNS signing certificates, fetched once per URL and kept (see webhook.esp.sns)
+    sns_certificates: object = None
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
-        return cls(settings, build_store(settings), Classifier())
+        from webhook.esp.sns import SnsCertificates
+
+        return cls(settings, build_store(settings), Classifier(), Fetcher(timeout=settings.fetch_timeout),
+                   SnsCertificates())
 
 
 def build_store(settings: Settings) -> Store:
     """The store as the settings describe it (shared by the app and the CLI)."""
+    from webhook.secrets import secret_keys
+
     client = connect(settings.effective_redis_url, timeout=settings.redis_timeout)
     return Store(client, prefix=settings.key_prefix, dedup_seconds=int(settings.dedup_days * DAY),
                  history_max=settings.history_max, raw_seconds=int(settings.raw_retention_days * DAY),
-                 raw_max_bytes=settings.raw_max_bytes, history_seconds=int(settings.history_days * DAY),
-                 dns=dns_options(settings), complaint_tenants=settings.complaint_tenants,
-                 key_cache_seconds=KEY_CACHE_SECONDS)
+                 raw_max_bytes=settings.raw_max_bytes, secret_keys=lambda: secret_keys(settings),
+                 history_seconds=int(settings.history_days * DAY), dns=dns_options(settings),
+                 complaint_tenants=settings.complaint_tenants, key_cache_seconds=KEY_CACHE_SECONDS)
 
 
 def dns_options(settings: Settings) -> dict | None:

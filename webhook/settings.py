@@ -46,6 +46,32 @@ class Settings(BaseModel):
     dns_nameservers: str | None = Field(None, description="host[:port],... for DNS checks; unset: the system's resolvers.")
     dns_timeout: float = Field(2.0, gt=0, le=30, description="Seconds per DNS lookup; a timeout never makes an address unsendable.")
     dns_checks: bool = Field(True, description="Check recipient domains in DNS at query time.")
+    secret_key: SecretStr | None = Field(
+        None, description="Fernet key(s) encrypting ESP credentials at rest, comma-separated, newest first "
+                          "(`rebound providers genkey`). Unset: a key file `secret.key` (mode 0600) under the "
+                          "data directory, created on first use; set it when several hosts share one Redis.")
+    rotation_grace_hours: float = Field(
+        72, ge=0, le=24 * 90, description="After an ESP credential is changed, how long its previous value stays valid.")
+    webhook_tolerance_seconds: int = Field(
+        300, ge=30, le=86400, description="Largest clock difference accepted on signed webhook timestamps "
+                                          "(Mailgun, Resend/Svix); replayed tokens are refused within twice this.")
+    fetch_timeout: float = Field(5.0, gt=0, le=60, description="Seconds for outgoing HTTPS calls (SNS certificates "
+                                                               "and subscription confirmations, SNS hosts only).")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _fernet_keys(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value().strip():
+            return None
+        from cryptography.fernet import Fernet
+
+        for part in v.get_secret_value().split(","):
+            try:
+                Fernet(part.strip())
+            except ValueError:
+                raise ValueError("each key must be 32 url-safe base64-encoded bytes "
+                                 "(`rebound providers genkey` makes one)") from None
+        return v
     dns_cache_seconds: int = Field(86400, ge=1, description="How long a domain that accepts mail is cached.")
     dns_negative_cache_seconds: int = Field(3600, ge=1, description="How long a domain found not to accept mail (NXDOMAIN, null MX, no MX/A/AAAA) is cached.")
     dns_concurrency: int = Field(64, ge=1, le=1024, description="Domains resolved at once by a bulk check (which waits at most REBOUND_DNS_TIMEOUT in total).")

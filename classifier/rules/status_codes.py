@@ -12,7 +12,8 @@ import re
 
 # subject.detail -> (fine reason, confidence when seen with a 5 class)
 ENHANCED: dict[str, tuple[str, float]] = {
-    "0.0": ("undefined", 0.30),
+    # a failure was reported with no detail: known, but its cause is undecided
+    "0.0": ("onhold", 0.30),
     # X.1 addressing
     "1.0": ("userunknown", 0.55),
     "1.1": ("userunknown", 0.90),
@@ -27,7 +28,9 @@ ENHANCED: dict[str, tuple[str, float]] = {
     "1.10": ("notaccept", 0.92),
     # X.2 mailbox
     "2.0": ("filtered", 0.45),
-    "2.1": ("suspend", 0.70),
+    # "mailbox disabled, not accepting messages": the recipient's side refuses; only a
+    # phrase ("account disabled") says it is the account itself
+    "2.1": ("filtered", 0.55),
     "2.2": ("mailboxfull", 0.90),
     "2.3": ("exceedlimit", 0.80),
     "2.4": ("systemerror", 0.60),
@@ -69,7 +72,9 @@ ENHANCED: dict[str, tuple[str, float]] = {
     "6.10": ("contenterror", 0.70),
     # X.7 security and policy
     "7.0": ("securityerror", 0.35),
-    "7.1": ("filtered", 0.30),
+    # "delivery not authorized, message refused": said for blocks, filters and policy
+    # alike; on its own it only says a security/policy check refused the message
+    "7.1": ("securityerror", 0.30),
     "7.2": ("securityerror", 0.50),
     "7.3": ("securityerror", 0.60),
     "7.4": ("securityerror", 0.60),

@@ -1,0 +1,260 @@
+"""Where models live: skops files with metadata, an active pointer, and a live handle.
+
+Layout of a registry directory (``REBOUND_MODEL_DIR`` for the service, ``./var/models`` for
+the CLI by default)::
+
+    models/<version>/model.skops     the estimator, saved with skops (never pickle)
+    models/<version>/metadata.json   version, created, training-data fingerprint, metrics, ...
+    active.json                      {"active": "<version>", "history": [older actives ...]}
+
+Loading is the security boundary: a model file is data from disk, possibly copied from
+elsewhere, so it is opened with skops and an explicit list of trusted types; a file that
+names any other type, or that is not a skops file at all, is refused with
+:class:`ModelFileError` before anything in it is instantiated.
+
+:class:`ActiveModel` is what a running service holds: it re-reads ``active.json`` at most
+once per ``check_every`` seconds (a ``stat``; the file is replaced atomically, so a new
+inode or mtime means a new activation) and loads the newly active model, so ``rebound
+models activate`` takes effect without a restart. With no active model it serves the
+default model shipped in the package.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import skops.io as sio
+
+from classifier.model.estimator import BounceModel
+
+DEFAULT_DIR = Path(__file__).resolve().parent / "default"
+MODEL_FILE, METADATA_FILE, POINTER_FILE = "model.skops", "metadata.json", "active.json"
+DEFAULT_VERSION = "default"
+
+#: Every type a BounceModel file may reference beyond what skops trusts by default
+#: (numpy, scipy and scikit-learn's public estimators). Anything else is refused.
+TRUSTED_TYPES: frozenset[str] = frozenset({
+    "classifier.model.estimator.BounceModel",
+    "classifier.model.features.EvidenceFeatures",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.model_selection._split.StratifiedKFold",
+})
+_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
+
+
+class ModelFileError(Exception):
+    """A model file could not be loaded safely: not a skops file, untrusted types, ..."""
+
+
+class RegistryError(Exception):
+    """A registry operation is impossible (unknown version, nothing to roll back to, ...)."""
+
+
+def save_model(model: BounceModel, path: Path | str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    sio.dump(model, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+    os.replace(tmp, path)
+
+
+def load_model(path: Path | str) -> BounceModel:
+    """Load a model file with skops, trusting only :data:`TRUSTED_TYPES`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file {path} does not exist")
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise ModelFileError(f"{path} is not a skops model file ({type(exc).__name__}: {exc}); "
+                             "models are only ever loaded with skops, never with pickle") from None
+    refused = sorted(t for t in untrusted if t not in TRUSTED_TYPES)
+    if refused:
+        raise ModelFileError(f"refusing to load {path}: it references types outside the trusted "
+                             f"list: {', '.join(refused)}")
+    try:
+        model = sio.load(path, trusted=list(untrusted))
+    except Exception as exc:   # skops raises many types for corrupt content
+        raise ModelFileError(f"{path} could not be loaded: {type(exc).__name__}: {exc}") from None
+    if not isinstance(model, BounceModel):
+        raise ModelFileError(f"{path} holds a {type(model).__name__}, not a BounceModel")
+    return model
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    version: str
+    model: BounceModel
+    metadata: dict
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+                   encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def load_default() -> LoadedModel:
+    meta = json.loads((DEFAULT_DIR / METADATA_FILE).read_text(encoding="utf-8"))
+    return LoadedModel(DEFAULT_VERSION, load_model(DEFAULT_DIR / MODEL_FILE), meta)
+
+
+class Registry:
+    """The models of one directory: save, list, activate, roll back, load."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+        self.models = self.root / "models"
+        self.pointer = self.root / POINTER_FILE
+
+    # -- writing ----------------------------------------------------------------------
+    def save(self, model: BounceModel, metadata: dict, activate: bool = False) -> str:
+        """Store a model under a new version (returned); optionally make it the active one."""
+        self.models.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        fp = (metadata.get("training_data_fingerprint") or "nodata")[:8]
+        for n in range(1000):
+            version = f"{stamp}-{fp}" + (f"-{n}" if n else "")
+            try:
+                (self.models / version).mkdir()
+                break
+            except FileExistsError:
+                continue
+        else:
+            raise RegistryError("could not allocate a version name")
+        d = self.models / version
+        save_model(model, d / MODEL_FILE)
+        _write_json(d / METADATA_FILE, {**metadata, "version": version})
+        if activate:
+            self.activate(version)
+        return version
+
+    def activate(self, version: str) -> None:
+        self._check_version(version)
+        state = self._state()
+        history = state.get("history", [])
+        if state.get("active") and state["active"] != version:
+            history = history + [state["active"]]
+        _write_json(self.pointer, {"active": version, "history": history,
+                                   "changed": datetime.now(timezone.utc).isoformat()})
+
+    def rollback(self) -> str:
+        """Re-activate the model that was active before the current one; return its version."""
+        state = self._state()
+        history = list(state.get("history", []))
+        while history:
+            previous = history.pop()
+            if (self.models / previous / MODEL_FILE).is_file():
+                _write_json(self.pointer, {"active": previous, "history": history,
+                                           "changed": datetime.now(timezone.utc).isoformat()})
+                return previous
+        raise RegistryError(f"nothing to roll back to in {self.root}: no earlier active model")
+
+    # -- reading ----------------------------------------------------------------------
+    def _state(self) -> dict:
+        try:
+            return json.loads(self.pointer.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise RegistryError(f"{self.pointer} is unreadable: {exc}") from None
+
+    def active_version(self) -> str | None:
+        return self._state().get("active")
+
+    def _check_version(self, version: str) -> None:
+        if not _VERSION_RE.match(version or "") or not (self.models / version / MODEL_FILE).is_file():
+            known = ", ".join(v["version"] for v in self.list()) or "none"
+            raise RegistryError(f"no model {version!r} in {self.root} (known: {known})")
+
+    def metadata(self, version: str) -> dict:
+        self._check_version(version)
+        return json.loads((self.models / version / METADATA_FILE).read_text(encoding="utf-8"))
+
+    def list(self) -> list[dict]:
+        """Metadata of every stored model, oldest first, with ``active`` set on the active one."""
+        if not self.models.is_dir():
+            return []
+        active = self.active_version()
+        out = []
+        for d in sorted(self.models.iterdir()):
+            meta_file = d / METADATA_FILE
+            if (d / MODEL_FILE).is_file() and meta_file.is_file():
+                meta = json.loads(meta_file.read_text(encoding="utf-8"))
+                meta["active"] = meta.get("version") == active
+                out.append(meta)
+        return sorted(out, key=lambda m: (m.get("created", ""), m.get("version", "")))
+
+    def load(self, version: str) -> LoadedModel:
+        self._check_version(version)
+        return LoadedModel(version, load_model(self.models / version / MODEL_FILE), self.metadata(version))
+
+    def resolve(self, ref: str | None) -> LoadedModel:
+        """A model by reference: a version, ``active`` (or None), ``default``, or a file path."""
+        if ref in (None, "active"):
+            version = self.active_version()
+            return self.load(version) if version else load_default()
+        if ref == DEFAULT_VERSION:
+            return load_default()
+        p = Path(ref)
+        if p.suffix == ".skops" or p.is_file():
+            meta_file = p.with_name(METADATA_FILE)
+            meta = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.is_file() else {}
+            return LoadedModel(str(p), load_model(p), meta)
+        return self.load(ref)
+
+
+class ActiveModel:
+    """The model a running service should use now; follows activations without a restart."""
+
+    def __init__(self, root: Path | str | None, check_every: float = 5.0, clock=time.monotonic):
+        self.registry = Registry(root) if root is not None else None
+        self.check_every = check_every
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._loaded: LoadedModel | None = None
+        self._seen: tuple | None = None
+        self._checked_at = float("-inf")
+
+    def _pointer_stamp(self) -> tuple | None:
+        try:
+            st = os.stat(self.registry.pointer)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def get(self) -> LoadedModel:
+        now = self._clock()
+        if self._loaded is not None and now - self._checked_at < self.check_every:
+            return self._loaded
+        with self._lock:
+            if self._loaded is not None and now - self._checked_at < self.check_every:
+                return self._loaded
+            self._checked_at = now
+            stamp = self._pointer_stamp() if self.registry else None
+            if self._loaded is None or stamp != self._seen:
+                version = self.registry.active_version() if stamp else None
+                if self._loaded is None or version != (None if self._loaded.version == DEFAULT_VERSION
+                                                       else self._loaded.version):
+                    self._loaded = self.registry.load(version) if version else load_default()
+                self._seen = stamp
+            return self._loaded
+
+    @property
+    def version(self) -> str:
+        return self.get().version
+
+    def predict(self, X):
+        return self.get().model.predict(X)
+
+    def predict_proba(self, X):
+        return self.get().model.predict_proba(X)

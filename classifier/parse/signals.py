@@ -1,0 +1,68 @@
+"""Cheap header signals: does a message look like a bounce, or like an automatic reply?
+
+Both are judged from headers only (and the first lines of text for auto-replies), so a
+newsletter that merely talks about "delivery" is never read as a bounce.
+"""
+from __future__ import annotations
+
+import re
+
+from classifier.parse.load import Loaded
+
+_DAEMON_FROM = re.compile(
+    r"(?:^|[<\s\"'(])(?:mailer[-_.]?daemon|mail[-_.]?daemon|postmaster|mail[-_.]?delivery[-_.]?(?:system|subsystem)?|"
+    r"bounces?|mdaemon|nobody|mail[-_.]?administrator|system[-_.]?administrator|sysadmin|"
+    r"non[-_.]?delivery|ndr|mailadmin|mail[-_]?router|mmsc)[\w.+-]*@|"
+    r"Mail Delivery (?:System|Subsystem|Service)|MAILER-DAEMON|Mail Administrator", re.I)
+_BOUNCE_SUBJECT = re.compile(
+    r"undeliver|undelivered|not (?:been )?delivered|delivery (?:status notification|failure|failed|problem|"
+    r"report|notification|has failed|delayed|incomplete|error)|failure notice|returned (?:mail|to sender)|"
+    r"mail delivery (?:failed|failure|system)|non[- ]?delivery|could not (?:be )?deliver|"
+    r"delivery status|rejected|bounced?|mail system error|nondeliverable|message not delivered|"
+    r"delayed mail|warning: (?:could not|message)|mail failure|ошибка доставки|не доставлено|"
+    r"unzustellbar|nicht zustellbar|non remis|no entregado|non consegnat|配信|エラー|返送", re.I)
+_FORWARDED_DAEMON = re.compile(r"^[> \t]*From:.*(?:MAILER-DAEMON|Mail Delivery|postmaster@)", re.I | re.M)
+_AUTOREPLY_SUBJECT = re.compile(
+    r"^\s*(?:auto(?:matic)?[- ]?(?:reply|response|answer|antwort|respuesta|réponse)|auto:|autoreply|"
+    r"out of (?:the )?office|away from (?:the |my )?(?:office|desk)|on vacation|vacation|absence|"
+    r"abwesenheit|r[ée]ponse automatique|respuesta autom[aá]tica|risposta automatica|"
+    r"i am (?:currently )?(?:away|out)|away until|ooo\b|abwesend|fuera de la oficina|不在)", re.I)
+_AUTOREPLY_BODY = re.compile(
+    r"\b(?:i am (?:currently )?(?:out of (?:the )?office|away|on (?:vacation|holiday|leave))|"
+    r"i will be (?:out of|away|back)|i'm (?:currently )?(?:out of (?:the )?office|away|on vacation)|"
+    r"(?:will|shall) (?:respond|reply|get back to you) (?:to you )?(?:upon|when|as soon)|"
+    r"returning (?:to the office )?on|limited access to (?:e-?mail|my email)|"
+    r"this is an automat(?:ed|ic) (?:reply|response))", re.I)
+
+
+def looks_like_bounce(msg: Loaded) -> bool:
+    h = msg.headers
+    if h.get("x-failed-recipients"):
+        return True
+    sender = h.get("from")
+    subject = h.get("subject")
+    return_path = h.get("return-path").strip()
+    from_daemon = bool(_DAEMON_FROM.search(sender)) or return_path in ("<>", "")  and "return-path" in h
+    if from_daemon and (_BOUNCE_SUBJECT.search(subject) or _DAEMON_FROM.search(sender)):
+        return True
+    if _BOUNCE_SUBJECT.search(subject):
+        # a bounce-like subject alone is not enough: a returned original or a forwarded
+        # daemon message must be there too
+        return msg.original is not None or bool(_FORWARDED_DAEMON.search(msg.head))
+    return False
+
+
+def is_autoreply(msg: Loaded) -> bool:
+    """RFC 3834 auto-replies and the de-facto headers of out-of-office responders."""
+    h = msg.headers
+    auto = h.get("auto-submitted").lower()
+    if auto.startswith("auto-replied"):
+        return True
+    if any(n in h for n in ("x-autoreply", "x-autorespond", "x-autoresponder", "x-mailautoreply")):
+        return True
+    if h.get("precedence").lower() == "auto_reply" or h.get("x-auto-response-suppress") and \
+            _AUTOREPLY_SUBJECT.search(h.get("subject")):
+        return True
+    if _AUTOREPLY_SUBJECT.search(h.get("subject")):
+        return True
+    return auto.startswith("auto-generated") and any(_AUTOREPLY_BODY.search(t[:2000]) for t in msg.texts[:1])

@@ -1,0 +1,171 @@
+"""The rule engine: status-code tables, phrase rules and SMTP-phase defaults, combined.
+
+Precedence, in one place:
+
+1. The kind of report settles some verdicts outright: a complaint is ``feedback``, a
+   delivery ``delivered``, an RFC 3834 auto-reply ``vacation``.
+2. Every other source proposes a candidate with a confidence: phrase rules (vendor rules
+   marked as such), the enhanced status code, the basic reply code, the SMTP phase, and for
+   deferrals (and final failures with only a 4xx code) the fact that delivery did not
+   complete in time, ``expired``. The most confident candidate wins;
+   on equal confidence vendor > phrase > status > reply > phase > deferral.
+3. The confidences are written so that a *specific* phrase beats a *generic* code
+   (``5.1.1`` + "too many recipients" is ``speeding``; Microsoft's ``5.7.1 ... S3150`` is
+   ``blocked``), while a vague word ("mailbox unavailable", "blocked") loses to a specific
+   code. Candidates that agree with the winner raise its confidence a little.
+4. Where the conversation failed refines a recipient-level reading (see :data:`REFINE`):
+   a "user unknown" *text* (not a ``X.1.x`` code, not a vendor rule) given after the
+   envelope was accepted (DATA), or with no stated phase, is ``filtered``: the server took
+   the recipient at RCPT and refused the message later, the classic filter that answers
+   "user unknown". A recipient-level reason given at MAIL FROM is about the envelope sender
+   (``rejected``), and one given at connection/HELO is about the sending host (``blocked``).
+5. Nothing proposes anything: ``undefined`` with low confidence when there is nothing to
+   read, ``onhold`` (failure known, cause undecided) when there is a diagnostic or a code.
+
+Hardness: ``userunknown``/``hasmoved``/``hostunknown``/``notaccept``/``norelaying`` are
+hard with a 5xx (or a permanent failure without codes), soft with a 4xx; deferrals are
+never hard; everything else follows the taxonomy.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from classifier.events import Evidence, Kind
+from classifier.rules.phrases import PhraseBook, default_book
+from classifier.rules.status_codes import (
+    CLASS_DEPENDENT_HARDNESS,
+    lookup_reply,
+    lookup_status,
+    parse_status,
+)
+from classifier.verdict import Verdict
+
+_TIER = {"vendor": 5, "phrase": 4, "status": 3, "reply": 2, "phase": 1, "pending": 0}
+KIND_REASONS: dict[Kind, str] = {Kind.COMPLAINT: "feedback", Kind.DELIVERED: "delivered"}
+AUTO_REPLY_CLASSES = frozenset({"auto-reply", "autoreply", "auto_reply", "vacation"})
+#: A deferral with nothing more specific: the message is still waiting, i.e. delivery did not
+#: complete in time. (Established parsers report such notices as ``expired``.) Weak words
+#: and status codes lose to it; a stated cause (a network, recipient or sender phrase) wins.
+PENDING = ("expired", 0.89, "deferral:pending")
+#: A final failure that carries only a transient (4xx) code: the sender gave up retrying.
+GAVE_UP = ("expired", 0.89, "failed-with-4xx:gave-up")
+_RECIPIENT_LEVEL = ("userunknown", "hostunknown", "hasmoved", "suspend", "notaccept", "mailboxfull", "filtered")
+#: (reason, SMTP phase) -> reason. ``None`` = the phase is not stated.
+REFINE: dict[tuple[str, str | None], str] = {
+    ("userunknown", "DATA"): "filtered",
+    ("userunknown", None): "filtered",
+    **{(r, "MAIL"): "rejected" for r in _RECIPIENT_LEVEL},
+    **{(r, "CONN"): "blocked" for r in _RECIPIENT_LEVEL},
+    **{(r, "HELO"): "blocked" for r in _RECIPIENT_LEVEL},
+}
+#: Refinements that only apply to generic phrases (a vendor rule or an X.1.x code knows).
+_PHRASE_ONLY = frozenset({("userunknown", "DATA"), ("userunknown", None)})
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    reason: str
+    confidence: float
+    rule: str
+    tier: int
+    rank: int = 0          # a phrase rule's place in the book: breaks ties
+
+
+@dataclass(frozen=True, slots=True)
+class RuleResult:
+    verdict: Verdict
+    #: Every rule that proposed something, strongest first.
+    matched: tuple[str, ...]
+    #: True when a phrase rule or a specific code decided (not a weak default).
+    precise: bool
+
+
+class RuleEngine:
+    """Evaluate evidence against the rule tables; stateless and cached per evidence."""
+
+    def __init__(self, book: PhraseBook | None = None):
+        self.book = book or default_book()
+        self._cached = functools.lru_cache(maxsize=32768)(self._evaluate)
+
+    def evaluate(self, evidence: Evidence) -> RuleResult:
+        return self._cached(evidence)
+
+    def _evaluate(self, evidence: Evidence) -> RuleResult:
+        if evidence.kind in KIND_REASONS:
+            reason = KIND_REASONS[evidence.kind]
+            rule = f"kind:{evidence.kind.value}"
+            return RuleResult(Verdict.of(reason, confidence=1.0, source="rule", explanation=(rule,)), (rule,), True)
+        if (evidence.provider_class or "").lower() in AUTO_REPLY_CLASSES:
+            rule = "report:auto-reply"
+            return RuleResult(Verdict.of("vacation", confidence=0.97, source="rule", explanation=(rule,)), (rule,), True)
+
+        status = parse_status(evidence.status)
+        cls = status[0] if status else ((evidence.reply_code or "")[:1] or None)
+        if cls not in ("2", "4", "5"):
+            cls = None
+        candidates = self._candidates(evidence, cls)
+        if not candidates:
+            if evidence.diagnostic.strip() or evidence.status or evidence.reply_code:
+                verdict = Verdict.of("onhold", confidence=0.15, source="rule", explanation=("no-rule-matched",))
+            else:
+                verdict = Verdict.of("undefined", confidence=0.1, source="rule", explanation=("no-evidence",))
+            return RuleResult(verdict, (), False)
+        candidates.sort(key=lambda c: (-c.confidence, -c.tier, c.rank))
+        best = candidates[0]
+        agree = [c for c in candidates[1:] if c.reason == best.reason]
+        other = next((c for c in candidates if c.reason != best.reason), None)
+        confidence = min(0.99, best.confidence + 0.03 * len(agree[:2]))
+        explanation = [best.rule] + [f"+{c.rule}" for c in agree[:3]]
+        reason = best.reason
+        key = (reason, evidence.smtp_phase)
+        refined = REFINE.get(key)
+        if refined is not None and key in _PHRASE_ONLY:
+            vendor_agrees = any(c.tier == _TIER["vendor"] for c in agree)
+            if best.tier != _TIER["phrase"] or vendor_agrees or (status and status[1] == "1"):
+                refined = None
+        if refined is not None:
+            reason = refined
+            explanation.append(f"phase:{evidence.smtp_phase or 'unstated'}->{refined}")
+        if other is not None:
+            explanation.append(f"over:{other.rule}")
+        verdict = Verdict.of(reason, confidence=confidence, source="rule", explanation=tuple(explanation),
+                             hard=self._hard(reason, cls, evidence.kind))
+        precise = best.tier >= _TIER["phrase"] or (best.tier == _TIER["status"] and best.confidence >= 0.8)
+        return RuleResult(verdict, tuple(c.rule for c in candidates), precise)
+
+    def _candidates(self, evidence: Evidence, cls: str | None) -> list[Candidate]:
+        out: list[Candidate] = []
+        text = evidence.diagnostic.lower() if evidence.diagnostic else ""
+        if text:
+            for rank, rule in self.book.matches(text):
+                if rule.applies(evidence.smtp_phase, cls, evidence.provider):
+                    tier = _TIER["vendor"] if rule.vendor else _TIER["phrase"]
+                    out.append(Candidate(rule.reason, rule.confidence, f"phrase:{rule.name}", tier, rank))
+        found = lookup_status(evidence.status)
+        if found is not None:
+            reason, confidence, name = found
+            out.append(Candidate(reason, confidence, name, _TIER["status"]))
+        elif evidence.reply_code:
+            found = lookup_reply(evidence.reply_code)
+            if found is not None:
+                reason, confidence, name = found
+                out.append(Candidate(reason, confidence, name, _TIER["reply"]))
+        for rule in self.book.for_phase(evidence.smtp_phase):
+            if not rule.classes or cls is None or cls in rule.classes:
+                out.append(Candidate(rule.reason, rule.confidence, rule.name, _TIER["phase"]))
+        if evidence.kind is Kind.DEFERRAL:
+            out.append(Candidate(PENDING[0], PENDING[1], PENDING[2], _TIER["pending"]))
+        elif evidence.kind is Kind.BOUNCE and cls == "4":
+            out.append(Candidate(GAVE_UP[0], GAVE_UP[1], GAVE_UP[2], _TIER["pending"]))
+        return out
+
+    @staticmethod
+    def _hard(reason: str, cls: str | None, kind: Kind) -> bool | None:
+        if kind is Kind.DEFERRAL:
+            return False
+        if reason in CLASS_DEPENDENT_HARDNESS:
+            if cls is None:
+                return kind is Kind.BOUNCE
+            return cls == "5"
+        return None

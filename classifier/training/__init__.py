@@ -1,0 +1,1 @@
+"""The project's own training corpus: phrase templates, the generator, and the loader."""

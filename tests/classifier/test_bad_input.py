@@ -1,0 +1,82 @@
+"""Hostile or broken input: a clear error or a "not a bounce" answer, fast, never a crash.
+
+The time limits are generous guards (the real figures are in bench/), not benchmarks.
+"""
+from __future__ import annotations
+
+import os
+import time
+import tracemalloc
+
+import pytest
+
+from classifier.parse import HeaderTooLarge, MessageError, NotAnEmail, parse_message
+
+
+def nested(depth: int) -> bytes:
+    head = b"From: a@sender.example\nTo: b@example.com\nSubject: nest\nMIME-Version: 1.0\n"
+    body = b"".join(b'Content-Type: multipart/mixed; boundary="n%d"\n\n--n%d\n' % (i, i) for i in range(depth))
+    body += b"Content-Type: text/plain\n\nbottom\n" + b"".join(b"--n%d--\n" % i for i in reversed(range(depth)))
+    return head + body
+
+
+def timed(raw: bytes):
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        return parse_message(raw), time.perf_counter() - start, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("raw,error,message", [
+    (b"", NotAnEmail, "empty"),
+    (b"   \r\n\r\n", NotAnEmail, "empty"),
+    (os.urandom(200_000), NotAnEmail, "mail header"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", NotAnEmail, "mail header"),
+    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", NotAnEmail, "mail header"),
+    (b"From: a@b.example\nX-Junk: " + b"x" * 1_000_000 + b"\n\nbody\n", HeaderTooLarge, "exceeds"),
+    (b"From: a@b.example\nX-Bin: \x00\x01\x02\x03\x04\x05\x06\x07\n\nbody", NotAnEmail, "binary"),
+])
+def test_not_mail_is_a_clear_error(raw, error, message):
+    start = time.perf_counter()
+    with pytest.raises(error, match=message) as info:
+        parse_message(raw)
+    assert isinstance(info.value, (MessageError, ValueError))
+    assert time.perf_counter() - start < 2
+
+
+def test_empty_body_is_not_a_bounce():
+    report, seconds, _ = timed(b"From: someone@example.com\nSubject: hello\n\n")
+    assert report.recipients == () and seconds < 2
+
+
+def test_fifty_megabytes_are_cut_not_read():
+    raw = (b"From: MAILER-DAEMON@mx.example\nSubject: Undelivered Mail Returned to Sender\n"
+           b"Content-Type: text/plain\n\n<a@example.com>: host mx said: 550 5.1.1 user unknown\n" + b"A" * 50_000_000)
+    report, seconds, peak = timed(raw)
+    assert seconds < 2
+    assert report.message.truncated
+    assert peak < 64 * 1024 * 1024          # bounded: far less than the input itself
+    assert [r.recipient for r in report.recipients] == ["a@example.com"]
+
+
+def test_a_thousand_nested_parts():
+    report, seconds, _ = timed(nested(1000))
+    assert seconds < 2 and report.message.truncated and not report.is_bounce
+
+
+def test_a_thousand_sibling_parts():
+    raw = (b"From: a@b.example\nContent-Type: multipart/mixed; boundary=z\n\n"
+           + b"--z\nContent-Type: text/plain\n\n<x@example.com>: 550 5.1.1 unknown\n" * 1000 + b"--z--\n")
+    report, seconds, _ = timed(raw)
+    assert seconds < 2 and report.message.truncated
+
+
+def test_broken_encodings_do_not_crash():
+    raw = (b"From: =?utf-8?B?!!notbase64?= <MAILER-DAEMON@mx.example>\n"
+           b"Subject: =?x-unknown-charset?Q?Undelivered=20Mail?=\n"
+           b"Content-Type: text/plain; charset=no-such-charset\nContent-Transfer-Encoding: base64\n\n"
+           b"@@@ not base64 at all \xff\xfe\n")
+    report, seconds, _ = timed(raw)
+    assert seconds < 2 and report.recipients == ()

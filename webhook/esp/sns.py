@@ -1,0 +1,151 @@
+"""Amazon SNS message authentication: the envelope every SES notification arrives in.
+
+A message is authentic when its ``Signature`` verifies (RSA PKCS#1 v1.5; SHA1 for
+SignatureVersion 1, SHA256 for 2) over the canonical string of its signed fields
+(``Key\\nValue\\n`` in byte order: Message, MessageId, Subject if present, Timestamp,
+TopicArn, Type; confirmations add SubscribeURL and Token), with the public key of the
+X.509 certificate at ``SigningCertURL``.
+
+That URL comes from the message itself, so it is checked before anything is fetched: https,
+no user info or odd port, a host ``sns.<region>.amazonaws.com`` (``.com.cn`` in China), a
+path ending ``.pem`` (the rules of AWS's own validators). Certificates are cached per URL
+until they expire, so a burst of notifications costs one fetch. An SNS signature proves the
+message came from SNS, not from whose topic: the SES module checks ``TopicArn`` against the
+tenant's ``topic_arns``.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+SNS_HOST = re.compile(r"^sns\.[a-zA-Z0-9\-]{3,}\.amazonaws\.com(\.cn)?$")
+
+SIGNED_FIELDS = {
+    "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
+    "SubscriptionConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
+    "UnsubscribeConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
+}
+OPTIONAL = {"Subject"}
+HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
+
+
+class SnsError(Exception):
+    """The message is not an authentic SNS message; ``str()`` says why (for logs)."""
+
+
+class CertificateUnavailable(Exception):
+    """The signing certificate could not be fetched: a retry may succeed."""
+
+
+def is_sns_url(url: object, *, pem: bool) -> bool:
+    """Whether ``url`` is an https URL on an SNS host of AWS (and a .pem when ``pem``)."""
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    if parts.scheme != "https" or parts.username or parts.password or port not in (None, 443):
+        return False
+    if not parts.hostname or not SNS_HOST.match(parts.hostname):
+        return False
+    return parts.path.endswith(".pem") if pem else True
+
+
+def string_to_sign(message: dict) -> bytes:
+    fields = SIGNED_FIELDS.get(message.get("Type"))
+    if fields is None:
+        raise SnsError(f"unknown SNS message type {message.get('Type')!r}")
+    out = []
+    for name in fields:
+        value = message.get(name)
+        if value is None:
+            if name in OPTIONAL:
+                continue
+            raise SnsError(f"SNS message without {name}")
+        if not isinstance(value, str):
+            raise SnsError(f"SNS field {name} is not a string")
+        out.append(f"{name}\n{value}\n")
+    return "".join(out).encode("utf-8")
+
+
+class SnsCertificates:
+    """Signing certificates by URL: fetched once, kept until they expire.
+
+    ``pin`` installs a certificate for a URL without fetching it (tests, air-gapped
+    deployments); ``check_expiry=False`` is for replaying old, really signed messages such
+    as AWS's published test vectors, whose certificate expired in 2022.
+    """
+
+    def __init__(self, max_entries: int = 64):
+        self.max_entries = max_entries
+        self._cache: OrderedDict[str, tuple[x509.Certificate, bool]] = OrderedDict()
+        self._pinned: dict[str, tuple[x509.Certificate, bool]] = {}
+        self._lock = threading.Lock()
+
+    def pin(self, url: str, pem: bytes, *, check_expiry: bool = True) -> None:
+        with self._lock:
+            self._pinned[url] = (x509.load_pem_x509_certificate(pem), check_expiry)
+
+    def public_key(self, url: str, fetch: Callable[[str], bytes], now: datetime) -> rsa.RSAPublicKey:
+        if not is_sns_url(url, pem=True):
+            raise SnsError(f"SigningCertURL is not an SNS certificate URL: {url!r}")
+        with self._lock:
+            entry = self._pinned.get(url)
+            if entry is None:
+                entry = self._cache.get(url)
+                if entry is not None:
+                    self._cache.move_to_end(url)
+                    if now > entry[0].not_valid_after_utc:
+                        entry = None                  # fetch again: AWS may have replaced it
+        if entry is None:
+            try:
+                pem = fetch(url)
+            except Exception as exc:          # network, TLS, status: the caller answers 503
+                raise CertificateUnavailable(str(exc)) from None
+            try:
+                cert = x509.load_pem_x509_certificate(pem)
+            except ValueError:
+                raise SnsError("SigningCertURL did not return a PEM certificate") from None
+            entry = (cert, True)
+            with self._lock:
+                self._cache[url] = entry
+                while len(self._cache) > self.max_entries:
+                    self._cache.popitem(last=False)
+        cert, check_expiry = entry
+        if check_expiry and not (cert.not_valid_before_utc <= now <= cert.not_valid_after_utc):
+            raise SnsError("the SNS signing certificate is not valid now")
+        key = cert.public_key()
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise SnsError("the SNS signing certificate has no RSA key")
+        return key
+
+
+def verify(message: dict, certificates: SnsCertificates, fetch: Callable[[str], bytes],
+           now: datetime | None = None) -> None:
+    """Raise SnsError unless ``message`` (the parsed JSON envelope) is signed by SNS."""
+    digest = HASHES.get(str(message.get("SignatureVersion")))
+    if digest is None:
+        raise SnsError(f"unsupported SignatureVersion {message.get('SignatureVersion')!r}")
+    try:
+        signature = base64.b64decode(message.get("Signature") or "", validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        raise SnsError("Signature is not base64") from None
+    signed = string_to_sign(message)
+    key = certificates.public_key(message.get("SigningCertURL"), fetch, now or datetime.now(UTC))
+    try:
+        key.verify(signature, signed, padding.PKCS1v15(), digest())
+    except InvalidSignature:
+        raise SnsError("the SNS signature does not verify") from None

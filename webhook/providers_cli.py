@@ -1,0 +1,104 @@
+"""`rebound providers ...`: a tenant's ESP webhook credentials from the shell."""
+from __future__ import annotations
+
+import click
+
+from store import CredentialsError, CredentialsUnreadable
+
+
+@click.group("providers")
+def providers() -> None:
+    """ESP webhook credentials per tenant (set, rotate, show, delete)."""
+
+
+@providers.command("set")
+@click.argument("tenant")
+@click.argument("provider")
+@click.argument("values", nargs=-1, required=True, metavar="NAME=VALUE...")
+@click.option("--grace-hours", type=click.FloatRange(0, 24 * 90),
+              help="how long changed values stay valid (default REBOUND_ROTATION_GRACE_HOURS)")
+def providers_set(tenant: str, provider: str, values: tuple[str, ...], grace_hours: float | None) -> None:
+    """Set TENANT's credentials for PROVIDER; NAME= (empty) removes a name.
+
+    \b
+    sendgrid   public_key=<base64 SPKI> | oauth_token=...
+    mailgun    signing_key=...
+    ses        topic_arns=arn:aws:sns:...,...  auto_confirm=true|false
+    postmark   username=... password=...
+    sparkpost  username=... password=...  |  token=...
+    mandrill   webhook_key=... url=<exactly as configured at Mandrill>
+    mailjet    username=... password=...
+    brevo      token=...  |  username=... password=...
+    resend     secret=whsec_...
+    """
+    from webhook.cli import emit, load_settings, open_store
+    from webhook.provider_config import configure
+
+    changes = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.UsageError(f"{item!r} is not NAME=VALUE")
+        changes[name.strip()] = value
+    settings = load_settings()
+    hours = settings.rotation_grace_hours if grace_hours is None else grace_hours
+    with open_store(settings) as store:
+        try:
+            emit(configure(store, tenant, provider, changes, int(hours * 3600)))
+        except (CredentialsError, CredentialsUnreadable) as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@providers.command("show")
+@click.argument("tenant")
+@click.argument("provider", required=False)
+def providers_show(tenant: str, provider: str | None) -> None:
+    """Show TENANT's configured providers (secrets as ***)."""
+    from webhook.cli import emit, load_settings, open_store
+    from webhook.provider_config import describe, provider_class
+
+    settings = load_settings()
+    with open_store(settings) as store:
+        creds = store.credentials
+        try:
+            if provider:
+                found = creds.get(tenant, provider_class(provider).name)
+                if found is None:
+                    raise click.ClickException(f"{tenant!r} has no {provider} credentials")
+                emit(describe(found))
+            else:
+                for found in creds.all(tenant).values():
+                    emit(describe(found))
+        except (CredentialsError, CredentialsUnreadable) as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@providers.command("delete")
+@click.argument("tenant")
+@click.argument("provider")
+def providers_delete(tenant: str, provider: str) -> None:
+    """Remove TENANT's credentials for PROVIDER at once (its webhooks are refused from then on)."""
+    from webhook.cli import emit, load_settings, open_store
+    from webhook.provider_config import provider_class
+
+    settings = load_settings()
+    with open_store(settings) as store:
+        try:
+            name = provider_class(provider).name
+        except CredentialsError as exc:
+            raise click.ClickException(str(exc)) from None
+        if not store.credentials.delete(tenant, name):
+            raise click.ClickException(f"{tenant!r} has no {provider} credentials")
+    emit({"provider": name, "deleted": True})
+
+
+@providers.command("genkey")
+def providers_genkey() -> None:
+    """Print a new key for REBOUND_SECRET_KEY (put it first; keep the old one after it until
+    every stored credential has been set again)."""
+    from cryptography.fernet import Fernet
+
+    click.echo(Fernet.generate_key().decode())
+
+
+COMMANDS = [providers]
