@@ -1,14 +1,22 @@
-"""Command-line entry points that need nothing but the classifier (no Redis, no HTTP)."""
+"""Command-line entry points that need nothing but the classifier (no Redis, no HTTP).
+
+``rebound classify`` reads its classifier from the environment like the service does:
+``REBOUND_CLASSIFIER`` (``combined``, ``rules`` or ``model``; ``--mode`` overrides it) and
+``REBOUND_MODEL_DIR`` (the model registry whose active model is used; ``./var/models`` by
+default; the packaged default model when the registry has no active model).
+"""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 import orjson
 
-from classifier.engine import Classifier
+from classifier.combine import MODES
+from classifier.engine import Classifier, build
 from classifier.events import Evidence
-from classifier.parse import MessageError, limits, parse_message
+from classifier.parse import MessageError, Report, limits, parse_message
 
 #: Bytes read from one input: the parser looks at a bounded prefix only (one byte more
 #: tells it the message was cut), so a huge file costs no more memory than that.
@@ -22,16 +30,42 @@ def _read(path: str) -> bytes:
         return fh.read(MAX_INPUT_BYTES)
 
 
+#: Files parsed before their recipients are classified together: the model runs once per
+#: chunk, and memory stays bounded however many files are given.
+CHUNK_FILES = 2000
+
+
 def classify_raw(raw: bytes, classifier: Classifier, name: str) -> list[dict]:
     """One output object per recipient found in ``raw`` (one null object if none)."""
+    return classify_reports([(name, _parse(raw))], classifier)[0]
+
+
+def _parse(raw: bytes) -> Report | str:
     try:
-        report = parse_message(raw)
+        return parse_message(raw)
     except MessageError as exc:
-        return [_empty(name, error=str(exc))]
+        return str(exc)
+
+
+def classify_reports(parsed: list[tuple[str, Report | str]], classifier: Classifier) -> list[list[dict]]:
+    """Output rows per parsed file (a parse error is given as its message), classifying the
+    recipients of all files in one batch."""
+    evidences = [r.evidence for _, report in parsed if not isinstance(report, str) for r in report.recipients]
+    verdicts = iter(classifier.classify_many(evidences))
+    out = []
+    for name, report in parsed:
+        if isinstance(report, str):
+            out.append([_empty(name, error=report)])
+            continue
+        out.append(_rows(name, report, verdicts) or [_empty(name)])
+    return out
+
+
+def _rows(name: str, report: Report, verdicts) -> list[dict]:
     rows = []
     for r in report.recipients:
         e = r.evidence
-        verdict = classifier.classify(e)
+        verdict = next(verdicts)
         row = {"file": name, "recipient": r.recipient, "status": e.status, "reply_code": e.reply_code}
         if verdict is not None:
             row.update(reason=verdict.reason, category=verdict.category, hard=verdict.hard,
@@ -42,10 +76,12 @@ def classify_raw(raw: bytes, classifier: Classifier, name: str) -> list[dict]:
                    remote_mta=e.remote_mta, provider=e.provider,
                    explanation=list(verdict.explanation) if verdict else [],
                    original_message_id=report.message.original_message_id)
+        if verdict is not None and verdict.review:
+            row["review_reason"] = verdict.review
         if r.feedback_type:
             row["feedback_type"] = r.feedback_type
         rows.append(row)
-    return rows or [_empty(name)]
+    return rows
 
 
 def _empty(name: str, error: str | None = None) -> dict:
@@ -62,15 +98,21 @@ def _empty(name: str, error: str | None = None) -> dict:
 @click.option("--text", help="classify one diagnostic text instead of files")
 @click.option("--status", help="enhanced status code that came with --text, e.g. 5.1.1")
 @click.option("--reply-code", help="SMTP reply code that came with --text, e.g. 550")
+@click.option("--mode", type=click.Choice(MODES), envvar="REBOUND_CLASSIFIER", default="combined",
+              show_default=True, show_envvar=True,
+              help="rules and model combined, rules only, or model only")
+@click.option("--registry", envvar="REBOUND_MODEL_DIR", default="./var/models", show_default=True,
+              show_envvar=True, type=click.Path(file_okay=False, path_type=Path),
+              help="model registry whose active model is used (the packaged default if none)")
 def classify(files: tuple[str, ...], jsonl: bool, text: str | None, status: str | None,
-             reply_code: str | None) -> None:
+             reply_code: str | None, mode: str, registry: Path) -> None:
     """Classify raw bounce messages (FILE..., '-' for stdin) or one diagnostic (--text).
 
     Prints one JSON object per recipient found: file, recipient, status, reply_code, reason,
     category, hard, confidence, source, diagnostic. A file in which nothing was found gets one
     object with recipient and reason null; that is not an error.
     """
-    classifier = Classifier()
+    classifier = build(mode, registry)
     out = sys.stdout.buffer
     if text is not None or status is not None or reply_code is not None:
         if files:
@@ -83,15 +125,19 @@ def classify(files: tuple[str, ...], jsonl: bool, text: str | None, status: str 
         raise click.UsageError("give one or more FILEs ('-' for stdin), or --text")
     option = 0 if jsonl else orjson.OPT_INDENT_2
     failed = []
-    for path in files:
-        try:
-            raw = _read(path)
-        except OSError as exc:
-            failed.append(path)
-            click.echo(f"rebound classify: cannot read {path}: {exc.strerror or exc}", err=True)
-            continue
-        for row in classify_raw(raw, classifier, path):
-            out.write(orjson.dumps(row, option=option) + b"\n")
+    for start in range(0, len(files), CHUNK_FILES):
+        parsed = []
+        for path in files[start:start + CHUNK_FILES]:
+            try:
+                raw = _read(path)
+            except OSError as exc:
+                failed.append(path)
+                click.echo(f"rebound classify: cannot read {path}: {exc.strerror or exc}", err=True)
+                continue
+            parsed.append((path, _parse(raw)))
+        for rows in classify_reports(parsed, classifier):
+            for row in rows:
+                out.write(orjson.dumps(row, option=option) + b"\n")
     out.flush()
     if failed:
         raise SystemExit(2)

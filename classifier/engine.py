@@ -1,40 +1,189 @@
-"""Turning evidence into a verdict.
+"""Turning evidence into a verdict: rules, model, or both combined.
 
-Today the verdict is the rule engine's (:mod:`classifier.rules.engine`). The seam for
-the model is :meth:`Classifier.classify`: a combiner can take the
-:class:`~classifier.rules.engine.RuleResult` (verdict, matched rules, and whether the rules
-were precise) and decide when to trust the model instead, without callers changing.
+:class:`Classifier` gathers what the decision procedure of :mod:`classifier.combine` needs:
+the rule engine's result for each piece of evidence, and, only for the evidence the rules
+do not settle, the model's probabilities, computed in one call per batch
+(:meth:`Classifier.classify_many`). Verdicts are cached per distinct evidence (a campaign's
+bounces repeat the same few diagnostics); the cache is emptied when the active model
+changes, so ``rebound models activate`` takes effect in a running service.
+
+Three modes (``REBOUND_CLASSIFIER`` for the CLI and the service):
+
+- ``combined`` (default): the decision procedure over rules and model;
+- ``rules``: the rule engine alone, the model never loaded;
+- ``model``: the model alone (reports are still settled by their kind: that is parsing,
+  not a rule).
+
+The model is an :class:`~classifier.model.registry.ActiveModel` (the registry's active
+model, hot-reloaded; the packaged default when the registry has none), or any fitted
+:class:`~classifier.model.estimator.BounceModel`.
 """
 from __future__ import annotations
 
-from classifier.events import Evidence
-from classifier.rules.engine import RuleEngine, RuleResult
-from classifier.rules.provider_classes import combine as combine_provider
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from classifier.combine import (
+    MODES, REPORT_REASONS, THRESHOLDS, ModelOpinion, Opinion, Thresholds, decide, mark_review,
+    report_verdict, settled,
+)
+from classifier.events import Evidence, Kind
+from classifier.rules.engine import RuleEngine, RuleResult, hardness
 from classifier.verdict import Verdict
+
+#: Distinct pieces of evidence whose verdicts are kept (a few hundred bytes each).
+CACHE_SIZE = 50_000
+#: How many of the model's strongest features a model-decided verdict names.
+EXPLAIN_TOP = 4
 
 
 class Classifier:
     """Classify failure evidence; return None for events that need no verdict (opens, ...)."""
 
-    def __init__(self, rules: RuleEngine | None = None):
+    def __init__(self, rules: RuleEngine | None = None, model=None, mode: str = "combined",
+                 thresholds: Thresholds = THRESHOLDS, cache_size: int = CACHE_SIZE):
+        if mode not in MODES:
+            raise ValueError(f"unknown classifier mode {mode!r}; one of {', '.join(MODES)}")
+        self.mode = mode
         self.rules = rules or _default_engine()
+        self.thresholds = thresholds
+        self._model_source = model
+        self._cache: dict[Evidence, Verdict] = {}
+        self._cache_owner: object = None
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
 
+    # -- the model -----------------------------------------------------------------------
+    def _model(self):
+        """(the fitted model now in use, its version) or (None, "") with the model off."""
+        if self.mode == "rules":
+            return None, ""
+        source = self._model_source
+        if source is None:
+            source = self._model_source = _default_active()
+        get = getattr(source, "get", None)
+        if get is not None:                    # ActiveModel: follows activations
+            loaded = get()
+            return loaded.model, loaded.version
+        model = getattr(source, "model", source)   # LoadedModel or a BounceModel
+        return model, getattr(source, "version", "")
+
+    @property
+    def model_version(self) -> str | None:
+        return self._model()[1] if self.mode != "rules" else None
+
+    def _opinions(self, model, version: str, batch: list[Evidence]) -> list[ModelOpinion]:
+        """The model's opinion of each piece of evidence, from one ``predict_proba`` call.
+        Reasons only a report can have are not the model's to give (see classifier.combine)."""
+        proba = model.predict_proba(batch)
+        classes = model.classes_
+        allowed = np.array([c not in REPORT_REASONS for c in classes])
+        masked = np.where(allowed, proba, -1.0)
+        best = masked.argmax(axis=1)
+        out = []
+        for e, k, row in zip(batch, best.tolist(), proba):
+            reason = str(classes[k])
+            out.append(ModelOpinion(reason, float(row[k]), version,
+                                    features=_explainer(model, e, reason)))
+        return out
+
+    # -- classification --------------------------------------------------------------------
     def classify(self, evidence: Evidence) -> Verdict | None:
-        result = self.evaluate(evidence)
-        verdict = result.verdict if result is not None else None
-        if evidence.provider_class and evidence.kind.is_failure:
-            # the ESP's own classification: evidence that corrects weak or unsafe verdicts
-            verdict = combine_provider(verdict, evidence.provider_class, bool(result and result.precise))
-        return verdict
+        return self.classify_many((evidence,))[0]
+
+    def classify_many(self, evidences: Iterable[Evidence]) -> list[Verdict | None]:
+        """Verdicts for a batch, in order; the model runs once, for the evidence the rules do
+        not settle. Equal to ``[classify(e) for e in evidences]``, only faster."""
+        evidences = list(evidences)
+        out: list[Verdict | None] = [None] * len(evidences)
+        model, version = self._model()
+        cache = self._cache_for(model)
+        pending: dict[Evidence, list[int]] = {}
+        for i, e in enumerate(evidences):
+            if not _classifiable(e):
+                continue
+            v = cache.get(e)
+            if v is not None:
+                out[i] = v
+                continue
+            if e in pending:
+                pending[e].append(i)
+                continue
+            v = self._without_model(e)
+            if v is None:
+                pending[e] = [i]
+            else:
+                out[i] = self._remember(cache, e, v)
+        if pending:
+            batch = list(pending)
+            for e, opinion in zip(batch, self._opinions(model, version, batch)):
+                rule = None if self.mode == "model" else Opinion.of_rules(self.rules.evaluate(e))
+                v = decide(e, rule, opinion, lambda r, e=e: hardness(r, e), t=self.thresholds)
+                v = self._remember(cache, e, v)
+                for i in pending[e]:
+                    out[i] = v
+        return out
+
+    def _without_model(self, e: Evidence) -> Verdict | None:
+        """The verdict when the model need not be asked, else None."""
+        report = report_verdict(e)
+        if report is not None:
+            return report
+        if self.mode == "model":
+            return None
+        result = self.rules.evaluate(e)
+        if self.mode == "rules":
+            return mark_review(result.verdict, self.thresholds)
+        if settled(result, self.thresholds):
+            return decide(e, Opinion.of_rules(result), None, lambda r: hardness(r, e), t=self.thresholds)
+        return None
 
     def evaluate(self, evidence: Evidence) -> RuleResult | None:
         """The rule engine's full answer (verdict, matched rules, precision), or None."""
-        if not (evidence.kind.is_failure or evidence.kind.value in ("complaint", "delivered")):
+        if not _classifiable(evidence):
             return None
         return self.rules.evaluate(evidence)
 
+    # -- cache -------------------------------------------------------------------------------
+    def _cache_for(self, model) -> dict[Evidence, Verdict]:
+        with self._lock:
+            if model is not self._cache_owner:      # a newly activated model: forget old verdicts
+                self._cache = {}
+                self._cache_owner = model
+            return self._cache
+
+    def _remember(self, cache: dict, e: Evidence, v: Verdict) -> Verdict:
+        if len(cache) >= self._cache_size:
+            cache.clear()
+        cache[e] = v
+        return v
+
+
+def _classifiable(e: Evidence) -> bool:
+    return e.kind.is_failure or e.kind in (Kind.COMPLAINT, Kind.DELIVERED)
+
+
+def _explainer(model, e: Evidence, reason: str):
+    def features() -> tuple[str, ...]:
+        return tuple(f"{name} {w:+.2f}" for name, w in model.explain(e, reason, top=EXPLAIN_TOP))
+    return features
+
+
+def build(mode: str = "combined", model_dir: Path | str | None = None, check_every: float = 5.0) -> Classifier:
+    """A classifier in ``mode`` whose model is the active one of the registry at
+    ``model_dir`` (the packaged default when it has none, or when ``model_dir`` is None)."""
+    from classifier.model.registry import ActiveModel
+    if mode not in MODES:
+        raise ValueError(f"unknown classifier mode {mode!r}; one of {', '.join(MODES)}")
+    model = None if mode == "rules" or model_dir is None else ActiveModel(model_dir, check_every=check_every)
+    return Classifier(model=model, mode=mode)
+
 
 _ENGINE: RuleEngine | None = None
+_ACTIVE = None
 
 
 def _default_engine() -> RuleEngine:
@@ -42,3 +191,15 @@ def _default_engine() -> RuleEngine:
     if _ENGINE is None:
         _ENGINE = RuleEngine()
     return _ENGINE
+
+
+def _default_active():
+    """The packaged default model, loaded once per process on first use."""
+    global _ACTIVE
+    if _ACTIVE is None:
+        from classifier.model.registry import ActiveModel
+        _ACTIVE = ActiveModel(None)
+    return _ACTIVE
+
+
+__all__ = ["Classifier", "build", "MODES"]

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from classifier.taxonomy import reason as _reason
 
 SOURCES = ("rule", "model", "provider", "combined")
+#: Why a verdict should be looked at by an analyst (``Verdict.review``); see
+#: :mod:`classifier.combine` for when each is set.
+REVIEW_REASONS = ("unknown", "low-confidence", "conflict")
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,10 +21,18 @@ class Verdict:
     #: Short, human-readable grounds: the names of the rules that decided, or the model's
     #: strongest features. Analysts read this when they review a verdict.
     explanation: tuple[str, ...] = ()
+    #: Why this verdict should go to the review queue, or None: ``unknown`` (category
+    #: undecided), ``low-confidence``, ``conflict`` (rules and model disagree).
+    review: str | None = None
+
+    @property
+    def needs_review(self) -> bool:
+        return self.review is not None
 
     @classmethod
     def of(cls, reason: str, *, confidence: float, source: str,
-           explanation: tuple[str, ...] | list[str] = (), hard: bool | None = None) -> Verdict:
+           explanation: tuple[str, ...] | list[str] = (), hard: bool | None = None,
+           review: str | None = None) -> Verdict:
         """Build a verdict from a fine reason, taking category and hardness from the taxonomy.
 
         ``hard`` overrides the taxonomy's default where the evidence says otherwise (a 4xx
@@ -31,9 +42,11 @@ class Verdict:
         r = _reason(reason)
         if source not in SOURCES:
             raise ValueError(f"unknown verdict source {source!r}")
+        if review is not None and review not in REVIEW_REASONS:
+            raise ValueError(f"unknown review reason {review!r}")
         is_hard = bool(r.hard) if hard is None else bool(hard and r.hard is not None)
         return cls(reason, r.category, is_hard, round(float(confidence), 4), source,
-                   tuple(explanation))
+                   tuple(explanation), review)
 
     def to_dict(self) -> dict:
         return {
@@ -43,4 +56,6 @@ class Verdict:
             "confidence": self.confidence,
             "source": self.source,
             "explanation": list(self.explanation),
+            "needs_review": self.review is not None,
+            "review_reason": self.review,
         }

@@ -81,6 +81,19 @@ class RuleResult:
     precise: bool
 
 
+def status_class(evidence: Evidence) -> str | None:
+    """The class digit ("2", "4", "5") of the evidence's status code, else of its reply code."""
+    status = parse_status(evidence.status)
+    cls = status[0] if status else ((evidence.reply_code or "")[:1] or None)
+    return cls if cls in ("2", "4", "5") else None
+
+
+def hardness(reason: str, evidence: Evidence) -> bool | None:
+    """Whether ``reason`` is hard *for this evidence* (None: the taxonomy's default). Shared
+    with the model's verdicts so that a reason is exactly as hard whoever decided it."""
+    return RuleEngine._hard(reason, status_class(evidence), evidence.kind)
+
+
 class RuleEngine:
     """Evaluate evidence against the rule tables; stateless and cached per evidence."""
 
@@ -101,9 +114,7 @@ class RuleEngine:
             return RuleResult(Verdict.of("vacation", confidence=0.97, source="rule", explanation=(rule,)), (rule,), True)
 
         status = parse_status(evidence.status)
-        cls = status[0] if status else ((evidence.reply_code or "")[:1] or None)
-        if cls not in ("2", "4", "5"):
-            cls = None
+        cls = status_class(evidence)
         candidates = self._candidates(evidence, cls)
         if not candidates:
             if evidence.diagnostic.strip() or evidence.status or evidence.reply_code:
