@@ -68,7 +68,9 @@ def parse_message(raw: bytes) -> Report:
         module = mta.detect(msg)
         records = _from_dsn(dsn)
         if not msg.out_of_time():
-            texts = module.extract(msg, ctx) if module else ndr.scan(text, exclude=ctx.exclude)
+            # a module that recognised the headers but not the text (a relay's headers on
+            # another MTA's report) must not hide what the generic scanner can read
+            texts = (module.extract(msg, ctx) if module else []) or ndr.scan(text, exclude=ctx.exclude)
             _merge_text(records, texts)
         _complete_from_report(records, msg, report_text, ctx.exclude)
     else:

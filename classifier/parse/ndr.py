@@ -175,7 +175,12 @@ def scan(text: str, dialect: Dialect = DEFAULT, *, exclude: frozenset[str] = fro
             if dialect.answer is not None:
                 m = dialect.answer.search(body)
                 body = body[m.end():] if m else body
-            rec = _record(addr, diagnostic_of(body), delayed)
+            diag = diagnostic_of(body)
+            reply = None if "<<<" in body else _transcript_reply(report, blocks[i - 1][2] if i else 0, start)
+            if reply and unfold(reply).lower() not in diag.lower():
+                # the MTA's summary ("Remote protocol error") after the remote's own words
+                diag = f"{reply} {diag}".strip()
+            rec = _record(addr, diag, delayed)
             if rec.smtp_phase is None:
                 rec.smtp_phase = _transcript_phase(report, start)
             records.append(rec)
@@ -212,6 +217,30 @@ def _block_body(report: str, end: int, stop: int) -> str:
         else:
             break
     return "\n".join(out)
+
+
+_SESSION = re.compile(r"ot gniklat elihw", re.I)       # "while talking to", reversed
+_TRANSCRIPT_REPLY = re.compile(r"^[ \t]*<<<[ \t]*(\S.*)$", re.M)
+
+
+def _transcript_reply(report: str, begin: int, start: int) -> str | None:
+    """The remote server's last reply in a session transcript between the previous recipient
+    block and this one (``<<< 550 Insecure Mail Relay``), all lines of a multi-line reply.
+    The recipient's own line is often only the local MTA's summary of it."""
+    session = _SESSION.search(report[begin:start][::-1])    # the last "While talking to"
+    if session:
+        begin = start - session.start()
+    cmds = _TRANSCRIPT_CMD.findall(report, begin, start)
+    if cmds and cmds[-1].upper() == "QUIT":
+        return None
+    lines: list[str] = []
+    last_end = -1
+    for m in _TRANSCRIPT_REPLY.finditer(report, begin, start):
+        if last_end >= 0 and report[last_end:m.start()].strip():
+            lines = []                     # not contiguous: a later reply starts
+        lines.append(m.group(1).strip())
+        last_end = m.end()
+    return unfold(" ".join(lines))[:1000] if lines else None
 
 
 _TRANSCRIPT_CMD = re.compile(r"^\s*>>>\s*(RCPT|MAIL|DATA|HELO|EHLO|QUIT)\b", re.I | re.M)

@@ -17,7 +17,8 @@ Precedence, in one place:
    a "user unknown" *text* (not a ``X.1.x`` code, not a vendor rule) given after the
    envelope was accepted (DATA), or with no stated phase, is ``filtered``: the server took
    the recipient at RCPT and refused the message later, the classic filter that answers
-   "user unknown". A recipient-level reason given at MAIL FROM is about the envelope sender
+   "user unknown" (unless a local delivery agent wrote it: no SMTP conversation, no
+   filter). A recipient-level reason given at MAIL FROM is about the envelope sender
    (``rejected``), and one given at connection/HELO is about the sending host (``blocked``).
 5. Nothing proposes anything: ``undefined`` with low confidence when there is nothing to
    read, ``onhold`` (failure known, cause undecided) when there is a diagnostic or a code.
@@ -70,6 +71,7 @@ class Candidate:
     rule: str
     tier: int
     rank: int = 0          # a phrase rule's place in the book: breaks ties
+    local: bool = False    # a local delivery agent's words (see PhraseRule.local)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +135,8 @@ class RuleEngine:
         refined = REFINE.get(key)
         if refined is not None and key in _PHRASE_ONLY:
             vendor_agrees = any(c.tier == _TIER["vendor"] for c in agree)
-            if best.tier != _TIER["phrase"] or vendor_agrees or (status and status[1] == "1"):
+            local = any(c.local for c in candidates)
+            if best.tier != _TIER["phrase"] or vendor_agrees or local or (status and status[1] == "1"):
                 refined = None
         if refined is not None:
             reason = refined
@@ -152,7 +155,8 @@ class RuleEngine:
             for rank, rule in self.book.matches(text):
                 if rule.applies(evidence.smtp_phase, cls, evidence.provider):
                     tier = _TIER["vendor"] if rule.vendor else _TIER["phrase"]
-                    out.append(Candidate(rule.reason, rule.confidence, f"phrase:{rule.name}", tier, rank))
+                    out.append(Candidate(rule.reason, rule.confidence, f"phrase:{rule.name}", tier, rank,
+                                         rule.local))
         found = lookup_status(evidence.status)
         if found is not None:
             reason, confidence, name = found

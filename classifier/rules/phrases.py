@@ -25,7 +25,7 @@ from importlib import resources
 
 from classifier.taxonomy import reason as taxonomy_reason
 
-_ALLOWED_KEYS = {"name", "reason", "confidence", "patterns", "phase", "class", "provider", "vendor"}
+_ALLOWED_KEYS = {"name", "reason", "confidence", "patterns", "phase", "class", "provider", "vendor", "local"}
 _PHASE_KEYS = {"name", "phase", "reason", "confidence", "class"}
 
 
@@ -43,6 +43,9 @@ class PhraseRule:
     classes: frozenset[str] = frozenset()
     providers: frozenset[str] = frozenset()
     vendor: bool = False
+    #: The text is a local delivery agent's (mail.local, procmail, x-unix), not a remote
+    #: SMTP reply: there was no SMTP phase to refine a verdict by.
+    local: bool = False
 
     def applies(self, phase: str | None, cls: str | None, provider: str | None) -> bool:
         if self.phases and phase and phase not in self.phases:
@@ -165,7 +168,7 @@ def load(text: str) -> PhraseBook:
             name=entry["name"], reason=entry["reason"], confidence=float(entry["confidence"]),
             patterns=patterns, phases=frozenset(entry.get("phase", ())),
             classes=frozenset(entry.get("class", ())), providers=frozenset(entry.get("provider", ())),
-            vendor=bool(entry.get("vendor", False)),
+            vendor=bool(entry.get("vendor", False)), local=bool(entry.get("local", False)),
         ))
     names = [r.name for r in rules]
     if len(names) != len(set(names)):
