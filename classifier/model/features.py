@@ -7,12 +7,16 @@
 - Both are hashed (see :mod:`classifier.model.hashing`, vectorised over the batch) and
   weighted by inverse document frequency (see ``_block``).
 - Code tokens: the enhanced status code at three levels (class, class.subject, full) plus
-  subject.detail regardless of class, the reply code and its class, the SMTP phase, the
-  reporting provider, the event kind, and the reason the RFC 3463 table alone would give.
-  Codes come from the evidence's fields, or from the text when the fields are empty, so a
-  code counts the same wherever the reporter put it.
+  subject.detail regardless of class, the reply code and its class, the SMTP phase (or
+  that none was stated), the reporting provider, the event kind, the provider's own class
+  (``auto-reply`` for a recognised auto-reply), and the reason the RFC 3463 table alone would give. Codes come from the evidence's fields, or from the text when the
+  fields are empty, so a code counts the same wherever the reporter put it.
+- Phase words: when the SMTP phase is known, every word again, hashed together with the
+  phase. The same words mean different things at different points of the conversation
+  ("user unknown" after RCPT TO is a missing mailbox, after DATA a filter, at MAIL FROM
+  the sender), which a linear model over words and a separate phase token cannot express.
 
-All three blocks are L2-normalised and weighted, then stacked into one sparse matrix.
+All four blocks are L2-normalised and weighted, then stacked into one sparse matrix.
 """
 from __future__ import annotations
 
@@ -28,21 +32,22 @@ from classifier.model.normalise import normalise_batch
 from classifier.rules.status_codes import REPLY_RE, STATUS_RE, lookup_status
 
 
-def evidence_row(x) -> tuple[str, str | None, str | None, str | None, str | None, str | None]:
-    """The fields the model reads, from an :class:`Evidence` or a training record (dict)."""
+def evidence_row(x) -> tuple[str, str | None, str | None, str | None, str | None, str | None, str | None]:
+    """The fields the model reads, from an :class:`Evidence` or a training record (dict):
+    diagnostic, status, reply code, SMTP phase, provider, kind, provider class."""
     if isinstance(x, Evidence):
         kind = x.kind.value if x.kind is not None else None
-        return (x.diagnostic or "", x.status, x.reply_code, x.smtp_phase, x.provider, kind)
+        return (x.diagnostic or "", x.status, x.reply_code, x.smtp_phase, x.provider, kind, x.provider_class)
     if isinstance(x, dict):
         kind = x.get("kind")
         kind = getattr(kind, "value", kind)
         return (x.get("diagnostic") or "", x.get("status"), x.get("reply_code"),
-                x.get("smtp_phase"), x.get("provider"), kind)
+                x.get("smtp_phase"), x.get("provider"), kind, x.get("provider_class"))
     raise TypeError(f"expected Evidence or a training record (dict), got {type(x).__name__}")
 
 
 def code_tokens(status: str | None, reply: str | None, phase: str | None, provider: str | None,
-                kind: str | None, text: str) -> list[str]:
+                kind: str | None, text: str, provider_class: str | None = None) -> list[str]:
     st = STATUS_RE.search(status or "") or STATUS_RE.search(text)
     toks = []
     if st:
@@ -59,12 +64,17 @@ def code_tokens(status: str | None, reply: str | None, phase: str | None, provid
         toks += [f"rc={r}", f"rcc={r[0]}"]
     else:
         toks.append("rc=none")
-    if phase:
-        toks.append(f"ph={phase.strip().lower()}")
+    ph = phase.strip().lower() if phase else "none"
+    toks.append(f"ph={ph}")
+    # where it was said, with what the code says of the subject: "user unknown" with an
+    # X.1.x code after DATA is still the mailbox, without one it is a filter
+    toks.append(f"pss={ph}.{st.group(2) if st else 'none'}")
     if provider:
         toks.append(f"pv={provider.strip().lower()}")
     if kind:
         toks.append(f"kd={kind}")
+    if provider_class:
+        toks.append(f"pc={provider_class.strip().lower()}")
     return toks
 
 
@@ -82,12 +92,27 @@ def _first_reply(text: str):
     return None
 
 
+#: Salt of the phase-word block per stated SMTP phase (0: no block for the row).
+PHASE_SALTS = {"RCPT": 11, "DATA": 13, "MAIL": 17, "CONN": 19, "HELO": 23}
+_OTHER_PHASE_SALT = 29
+
+
+def _phase_salt(phase: str | None) -> int:
+    if not phase:
+        return 0
+    return PHASE_SALTS.get(phase.strip().upper(), _OTHER_PHASE_SALT)
+
+
 class EvidenceFeatures(TransformerMixin, BaseEstimator):
     """Evidence (or training records) -> one sparse feature matrix. See the module docstring."""
 
+    #: Models saved before the phase-word block existed have none (see ``_phase_block``).
+    phase_word_weight = 0.0
+    n_phase_features = 2 ** 16
+
     def __init__(self, char_ngram_range=(1, 4), n_char_features=2 ** 19, word_ngram_range=(1, 2),
                  n_word_features=2 ** 18, min_df=2, char_weight=1.0, word_weight=0.7,
-                 code_weight=0.8, max_chars=1000):
+                 code_weight=0.8, max_chars=1000, phase_word_weight=0.7, n_phase_features=2 ** 16):
         self.char_ngram_range = char_ngram_range
         self.n_char_features = n_char_features
         self.word_ngram_range = word_ngram_range
@@ -97,10 +122,13 @@ class EvidenceFeatures(TransformerMixin, BaseEstimator):
         self.word_weight = word_weight
         self.code_weight = code_weight
         self.max_chars = max_chars
+        self.phase_word_weight = phase_word_weight
+        self.n_phase_features = n_phase_features
 
     # -- shared by fit and transform -------------------------------------------------
-    def _prepare(self, X: Iterable) -> tuple[list[str], list[list[str]], np.ndarray]:
-        """Normalised text and code tokens per *distinct* row, and each row's index into them.
+    def _prepare(self, X: Iterable) -> tuple[list[str], list[list[str]], np.ndarray, np.ndarray]:
+        """Normalised text, code tokens and phase salt per *distinct* row, and each row's
+        index into them.
 
         Batches repeat the same evidence many times (one bounce campaign, one block); each
         distinct row is normalised and vectorised once.
@@ -109,13 +137,21 @@ class EvidenceFeatures(TransformerMixin, BaseEstimator):
         where = [index.setdefault(evidence_row(x), len(index)) for x in X]
         uniq = list(index)
         texts = normalise_batch([r[0][: self.max_chars] for r in uniq])
-        codes = [code_tokens(r[1], r[2], r[3], r[4], r[5], r[0]) for r in uniq]
-        return texts, codes, np.asarray(where, dtype=np.int64)
+        codes = [code_tokens(r[1], r[2], r[3], r[4], r[5], r[0], r[6]) for r in uniq]
+        salts = np.fromiter((_phase_salt(r[3]) for r in uniq), dtype=np.uint64, count=len(uniq))
+        return texts, codes, np.asarray(where, dtype=np.int64), salts
 
-    def _ngrams(self, enc: hashing.Encoded, spans: bool = False):
-        """Hashed character and word n-grams of the batch, before any column mapping."""
-        return (hashing.char_ngrams(enc, *self.char_ngram_range, self.n_char_features, spans=spans),
-                hashing.word_ngrams(enc, *self.word_ngram_range, self.n_word_features, spans=spans))
+    def _phase_block(self) -> bool:
+        return self.phase_word_weight > 0 and getattr(self, "phase_map_", None) is not None
+
+    def _ngrams(self, enc: hashing.Encoded, salts: np.ndarray, spans: bool = False, fitting: bool = False):
+        """Hashed character, word and phase-word n-grams of the batch, before any column
+        mapping (no phase words for a model without that block)."""
+        out = [hashing.char_ngrams(enc, *self.char_ngram_range, self.n_char_features, spans=spans),
+               hashing.word_ngrams(enc, *self.word_ngram_range, self.n_word_features, spans=spans)]
+        if self.phase_word_weight > 0 and (fitting or self._phase_block()):
+            out.append(hashing.word_ngrams(enc, 1, 1, self.n_phase_features, spans=spans, row_salt=salts))
+        return out
 
     @staticmethod
     def _block(rows: np.ndarray, cols: np.ndarray, n_docs: int, col_map: np.ndarray, idf: np.ndarray,
@@ -151,11 +187,12 @@ class EvidenceFeatures(TransformerMixin, BaseEstimator):
 
     # -- estimator API ----------------------------------------------------------------
     def fit(self, X, y=None):
-        texts, codes, where = self._prepare(X)
+        texts, codes, where, salts = self._prepare(X)
         n = len(where)
         enc = hashing.Encoded(texts)
         fitted = []
-        for (rows, cols), size in zip(self._ngrams(enc), (self.n_char_features, self.n_word_features)):
+        sizes = (self.n_char_features, self.n_word_features, self.n_phase_features)
+        for (rows, cols), size in zip(self._ngrams(enc, salts, fitting=True), sizes):
             m = hashing.occurrences(rows, cols, enc.n_docs, size)
             m.sum_duplicates()                   # document frequency: once per row ...
             df = np.bincount(m[where].indices, minlength=size)   # ... and per repeated row
@@ -163,11 +200,19 @@ class EvidenceFeatures(TransformerMixin, BaseEstimator):
             col_map = np.full(size, -1, dtype=np.int32)
             col_map[kept] = np.arange(kept.shape[0], dtype=np.int32)
             fitted.append((col_map, (np.log((1 + n) / (1 + df[kept])) + 1).astype(np.float32)))
-        (self.char_map_, self.char_idf_), (self.word_map_, self.word_idf_) = fitted
+        (self.char_map_, self.char_idf_), (self.word_map_, self.word_idf_) = fitted[:2]
+        self.phase_map_, self.phase_idf_ = fitted[2] if len(fitted) > 2 else (None, None)
         vocab = sorted({t for toks in codes for t in toks})
         self.code_vocabulary_ = {t: i for i, t in enumerate(vocab)}
-        self.n_features_out_ = self.char_idf_.shape[0] + self.word_idf_.shape[0] + len(vocab)
+        self.n_features_out_ = sum(b.shape[0] for b in self._idfs()) + len(vocab)
         return self
+
+    def _idfs(self) -> list[np.ndarray]:
+        """The idf vectors of the hashed blocks, in column order."""
+        out = [self.char_idf_, self.word_idf_]
+        if self._phase_block():
+            out.append(self.phase_idf_)
+        return out
 
     def transform(self, X) -> sp.csr_matrix:
         return self.matrix(X)
@@ -176,16 +221,17 @@ class EvidenceFeatures(TransformerMixin, BaseEstimator):
         """(rows, columns, values) of the feature matrix of the *distinct* rows of ``X``, their
         number, and the distinct row of each row of ``X``. Entries are not sorted: a COO
         product needs no order, and sorting is a fifth of the cost of a batch."""
-        texts, codes, where = self._prepare(X)
+        texts, codes, where, salts = self._prepare(X)
         enc = hashing.Encoded(texts)
-        (crows, ccols), (wrows, wcols) = self._ngrams(enc)
+        grams = self._ngrams(enc, salts)
         n = enc.n_docs
-        blocks = [
-            self._block(crows, ccols, n, self.char_map_, self.char_idf_, self.char_weight),
-            self._block(wrows, wcols, n, self.word_map_, self.word_idf_, self.word_weight),
-            self._code_block(codes),
-        ]
-        offsets = np.cumsum([0, self.char_idf_.shape[0], self.word_idf_.shape[0]])
+        maps = [(self.char_map_, self.char_idf_, self.char_weight),
+                (self.word_map_, self.word_idf_, self.word_weight)]
+        if len(grams) > 2:
+            maps.append((self.phase_map_, self.phase_idf_, self.phase_word_weight))
+        blocks = [self._block(rows, cols, n, *m) for (rows, cols), m in zip(grams, maps)]
+        blocks.append(self._code_block(codes))
+        offsets = np.cumsum([0] + [b.shape[0] for b in self._idfs()])
         rows = np.concatenate([b[0] for b in blocks])
         cols = np.concatenate([b[1] + off for b, off in zip(blocks, offsets)])
         vals = np.concatenate([b[2] for b in blocks])
@@ -206,10 +252,10 @@ class EvidenceFeatures(TransformerMixin, BaseEstimator):
     # -- explanations ------------------------------------------------------------------
     def feature_names_of(self, x) -> dict[int, str]:
         """Column -> readable name for the features one piece of evidence activates."""
-        (text,), (codes,), _ = self._prepare([x])
+        (text,), (codes,), _, salts = self._prepare([x])
         padded = f" {text} "
-        (_, ccols, cstarts, clens), (_, wcols, wstarts, wends) = self._ngrams(
-            hashing.Encoded([text]), spans=True)
+        grams = self._ngrams(hashing.Encoded([text]), salts, spans=True)
+        (_, ccols, cstarts, clens), (_, wcols, wstarts, wends) = grams[:2]
         names: dict[int, str] = {}
         for c, s, n in zip(self.char_map_[ccols].tolist(), cstarts.tolist(), clens.tolist()):
             if c >= 0:
@@ -219,6 +265,13 @@ class EvidenceFeatures(TransformerMixin, BaseEstimator):
             if c >= 0:
                 names.setdefault(off + c, f"words:{padded[s:e]}")
         off += self.word_idf_.shape[0]
+        if len(grams) > 2:
+            phase = evidence_row(x)[3]
+            _, pcols, pstarts, pends = grams[2]
+            for c, s, e in zip(self.phase_map_[pcols].tolist(), pstarts.tolist(), pends.tolist()):
+                if c >= 0:
+                    names.setdefault(off + c, f"words@{phase}:{padded[s:e]}")
+            off += self.phase_idf_.shape[0]
         for t in codes:
             if t in self.code_vocabulary_:
                 names[off + self.code_vocabulary_[t]] = f"code:{t}"

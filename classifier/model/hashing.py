@@ -94,8 +94,13 @@ def _word_mask(codes: np.ndarray) -> np.ndarray:
     return word
 
 
-def word_ngrams(enc: Encoded, lo: int, hi: int, n_features: int, spans: bool = False):
-    """(rows, columns[, starts, ends]) of word unigrams and/or bigrams (hi <= 2)."""
+def word_ngrams(enc: Encoded, lo: int, hi: int, n_features: int, spans: bool = False,
+                row_salt: np.ndarray | None = None):
+    """(rows, columns[, starts, ends]) of word unigrams and/or bigrams (hi <= 2).
+
+    With ``row_salt`` (one uint64 per record), only unigrams, each hashed together with its
+    record's salt, and none for records whose salt is 0: the same word in different
+    contexts (e.g. SMTP phases) then lands in different columns."""
     if hi > 2:
         raise ValueError("word n-grams are supported up to bigrams")
     codes = enc.codes
@@ -118,6 +123,11 @@ def word_ngrams(enc: Encoded, lo: int, hi: int, n_features: int, spans: bool = F
         wh = (prefix[e] - prefix[s]) * inv[s]
         rows, cols, starts, ends = [], [], [], []
         doc = enc.doc[s]
+        if row_salt is not None:
+            salt = row_salt[doc]
+            keep = np.flatnonzero(salt != 0)
+            out = (doc[keep], _bucket(wh[keep] * _BIGRAM + salt[keep], n_features))
+            return out + (s[keep], e[keep]) if spans else out
         if lo <= 1:
             rows.append(doc)
             cols.append(_bucket(wh + _SALT_WORD, n_features))

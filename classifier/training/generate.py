@@ -27,6 +27,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from classifier.rules.engine import REFINE
+from classifier.rules.status_codes import STATUS_RE
 from classifier.taxonomy import reason as check_reason
 
 HERE = Path(__file__).resolve().parent
@@ -59,6 +61,14 @@ PHASES = {"RCPT", "DATA", "MAIL", "CONN", "HELO"}
 # others at RCPT time (smtpd_delay_reject), so CONN phrases appear after any command.
 SHOWN_PHASE = {"CONN": ["CONN", "HELO", "MAIL", "RCPT", "RCPT"], "HELO": ["HELO"],
                "MAIL": ["MAIL", "MAIL", "RCPT"], "RCPT": ["RCPT"], "DATA": ["DATA"]}
+#: Where a generic recipient-level phrase ("RCPT~" templates) is given: mostly at RCPT TO,
+#: but the same words come after DATA (a filter) and at MAIL FROM (about the sender).
+REFINED_PHASES = ["RCPT"] * 6 + ["DATA"] * 3 + ["MAIL"] * 2
+#: Share of "~" records whose phase is stated in a field when the wrapper does not say it.
+REFINED_PHASE_FIELD = 0.35
+#: Reasons that mean "undecided": a deferral saying nothing more is "expired" (the message
+#: did not get through in time), the rule engine's convention (classifier.rules.engine.PENDING).
+UNDECIDED = {"onhold", "undefined"}
 POSTFIX_CMD = {"CONN": "initial greeting", "HELO": "EHLO command", "MAIL": "MAIL FROM command",
                "RCPT": "RCPT TO command", "DATA": "end of DATA command"}
 EXIM_CMD = {"CONN": "initial connection", "HELO": "EHLO {host}", "MAIL": "MAIL FROM:<{sender}> SIZE={size}",
@@ -78,7 +88,15 @@ REMOTE_WRAPPERS = [
     ("exchange2", "#{T} ##", False),
     ("gmail", "The response from the remote server was:\n{T}", False),
     ("esp", "{T}", False),
+    # Exim's delay warning: the reason, then boilerplate that says nothing about it
+    ("exim-delay", "Delay reason: SMTP error from remote mail server after {ecmd}:\nhost {mx} [{ip}]: {T}\n"
+                   "No action is required on your part. Delivery attempts will continue for some time, and "
+                   "this warning may be repeated at intervals if the message remains undelivered. Eventually "
+                   "the mail delivery software will give up, and when that happens, the message will be "
+                   "returned to you.", True),
 ]
+#: Wrappers only a temporary failure comes in (else the plain variant, by name).
+TEMPORARY_ONLY = {"exim-delay": "exim"}
 LOCAL_WRAPPERS = [("bare", "{T}"), ("xpostfix", "X-Postfix; {T}"), ("xunix", "x-unix; {T}"),
                   ("dsn", "smtp; {T}"), ("notes", "X-Notes; {T}")]
 GENERIC_PROVIDERS = ["postfix", "exim", "sendmail", "qmail", "exchange", "office365", "gmail",
@@ -106,6 +124,10 @@ class Template:
     phase: str | None
     phase_shown: bool   # the label depends on the phase ("DATA!"): always let it be seen
     providers: tuple[str, ...]
+    #: "RCPT~": a generic recipient-level phrase whose label follows where it was said, as the
+    #: rule engine refines it (classifier.rules.engine.REFINE): after DATA or with no stated
+    #: phase (and no X.1.x code) a "user unknown" is a filter, at MAIL FROM the sender's refusal
+    refined: bool
     text: str
     ref: str          # "<lang>:<hash of reason and phrase>": groups a phrase's records
 
@@ -119,7 +141,7 @@ def parse_templates(path: Path) -> list[Template]:
     lang = path.stem
     out: list[Template] = []
     reason_code = None
-    defaults: tuple = ((), (), None, False, ())
+    defaults: tuple = ((), (), None, False, (), False)
     for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("# ") or line == "#":
@@ -127,17 +149,20 @@ def parse_templates(path: Path) -> list[Template]:
         if line.startswith("## "):
             reason_code = line[3:].strip()
             check_reason(reason_code)
-            defaults = ((), (), None, False, ())
+            defaults = ((), (), None, False, (), False)
             continue
         if line.startswith("@"):
             parts = line[1:].split()
             if len(parts) not in (3, 4):
                 raise ValueError(f"{path}:{lineno}: '@ REPLY STATUS PHASE [PROVIDERS]' expected")
-            phase = None if parts[2] == "-" else parts[2].rstrip("!")
+            phase = None if parts[2] == "-" else parts[2].rstrip("!~")
             if phase is not None and phase not in PHASES:
                 raise ValueError(f"{path}:{lineno}: unknown phase {phase!r}")
+            refined = parts[2].endswith("~")
+            if refined and (phase != "RCPT" or not any(k[0] == reason_code for k in REFINE)):
+                raise ValueError(f"{path}:{lineno}: '~' is for RCPT phrases of a refined reason")
             provs = () if len(parts) == 3 or parts[3] == "-" else tuple(parts[3].split(","))
-            defaults = (_opts(parts[0]), _opts(parts[1]), phase, parts[2].endswith("!"), provs)
+            defaults = (_opts(parts[0]), _opts(parts[1]), phase, parts[2].endswith("!"), provs, refined)
             continue
         if reason_code is None:
             raise ValueError(f"{path}:{lineno}: phrase before the first '## reason' line")
@@ -241,7 +266,10 @@ def expand(t: Template, count: int, seed: int, preambles: list[str] = ()) -> lis
             status = rng.choice(same) if same else status.replace(status[0], reply[0], 1)
         if status and t.reason not in NO_CODE_NOISE and rng.random() < GENERIC_SHARE:
             status = rng.choice(GENERIC_STATUS.get(status[0], GENERIC_STATUS["5"]))
-        shown_phase = rng.choice(SHOWN_PHASE[t.phase]) if t.phase else None
+        if t.refined:
+            shown_phase = rng.choice(REFINED_PHASES)
+        else:
+            shown_phase = rng.choice(SHOWN_PHASE[t.phase]) if t.phase else None
         field_status, field_reply, phase_field = status, reply, None
 
         if reply:
@@ -262,6 +290,8 @@ def expand(t: Template, count: int, seed: int, preambles: list[str] = ()) -> lis
             else:
                 core = phrase
             name, wrapper, states_phase = rng.choice(REMOTE_WRAPPERS)
+            if name in TEMPORARY_ONLY and reply[0] != "4":
+                name, wrapper, states_phase = next(w for w in REMOTE_WRAPPERS if w[0] == TEMPORARY_ONLY[name])
             if states_phase and not shown_phase:
                 name, wrapper, states_phase = REMOTE_WRAPPERS[1]
             f.values.update(T=core)
@@ -278,7 +308,8 @@ def expand(t: Template, count: int, seed: int, preambles: list[str] = ()) -> lis
             diagnostic = wrapper.replace("{T}", phrase)
             if status and rng.random() < 0.25:
                 diagnostic = f"{status} {diagnostic}" if name == "bare" else diagnostic
-        if shown_phase and phase_field is None and (t.phase_shown or rng.random() < 0.2):
+        field_share = REFINED_PHASE_FIELD if t.refined else 0.2
+        if shown_phase and phase_field is None and (t.phase_shown or rng.random() < field_share):
             phase_field = shown_phase   # some ESPs report the phase as its own field
         if noisy and rng.random() < DATE_SHARE:
             diagnostic = rng.choice(["{d} {t}", "{t} on {d}", "[{d}] {t}"]).format(d=f.values["date"], t=diagnostic)
@@ -295,15 +326,35 @@ def expand(t: Template, count: int, seed: int, preambles: list[str] = ()) -> lis
         if kind is None:
             cls = (field_status or field_reply or status or reply or "5")[0]
             kind = "deferral" if cls == "4" else "bounce"
-        if (field_status or field_reply) and t.reason not in REPORTS and rng.random() < CODE_ONLY_SHARE:
+        if (field_status or field_reply) and t.reason not in REPORTS and not t.refined \
+                and rng.random() < CODE_ONLY_SHARE:
             diagnostic = ""          # some reporters pass codes and no text at all
+        label = _refined(t.reason, phase_field, field_status, diagnostic) if t.refined else t.reason
+        if kind == "deferral" and label in UNDECIDED:
+            label = "expired"
         rec = {
-            "reason": t.reason, "diagnostic": diagnostic, "status": field_status,
+            "reason": label, "diagnostic": diagnostic, "status": field_status,
             "reply_code": field_reply, "smtp_phase": phase_field, "provider": provider,
             "kind": kind, "lang": t.lang, "template": t.ref, "wrapper": name,
         }
+        if t.reason == "vacation":
+            rec["provider_class"] = "auto-reply"   # how the parser hands over an auto-reply
         records.append(rec)
     return records
+
+
+def _refined(reason: str, phase: str | None, field_status: str | None, diagnostic: str) -> str:
+    """The label of a generic recipient-level phrase given where it was said, by the rule
+    engine's table: a code saying the address itself is bad (X.1.x) keeps a "user unknown"
+    one except at MAIL FROM, where any recipient-level words are about the sender."""
+    refined = REFINE.get((reason, phase))
+    if refined is None:
+        return reason
+    if phase in (None, "DATA"):
+        for code in ([field_status] if field_status else []) + [m.group(0) for m in STATUS_RE.finditer(diagnostic)]:
+            if code and code.split(".")[1] == "1":
+                return reason
+    return refined
 
 
 def record_id(rec: dict) -> str:

@@ -99,7 +99,16 @@ def test_explanation_names_the_words_that_decided(default):
     (Evidence(diagnostic="550 5.1.1 Too many recipients this hour, slow down", status="5.1.1",
               reply_code="550"), "speeding"),
     (Evidence(diagnostic="550 5.7.1 <bob@example.org>: Recipient address rejected: User unknown",
-              status="5.7.1", reply_code="550"), "userunknown"),
+              status="5.7.1", reply_code="550", smtp_phase="RCPT"), "userunknown"),
+    # the same words after DATA: the envelope was accepted, a filter refused the message
+    (Evidence(diagnostic="550 5.7.1 <bob@example.org>: Recipient address rejected: User unknown",
+              status="5.7.1", reply_code="550", smtp_phase="DATA"), "filtered"),
+    # ... unless the code says the mailbox itself is bad
+    (Evidence(diagnostic="550 5.1.1 <bob@example.org>: User unknown", status="5.1.1", reply_code="550",
+              smtp_phase="DATA"), "userunknown"),
+    # at MAIL FROM, "unknown" is about the sender
+    (Evidence(diagnostic="553 5.1.8 <news@example.com>: Sender address rejected: Domain not found",
+              status="5.1.8", reply_code="553", smtp_phase="MAIL"), "rejected"),
     (Evidence(diagnostic="550 5.7.1 Unfortunately, messages from [192.0.2.7] weren't sent. Please contact "
                          "your Internet service provider since part of their network is on our block "
                          "list (S3150).", status="5.7.1", reply_code="550"), "blocked"),
