@@ -64,12 +64,13 @@ class Classifier:
         source = self._model_source
         if source is None:
             source = self._model_source = _default_active()
-        get = getattr(source, "get", None)
-        if get is not None:                    # ActiveModel: follows activations
-            loaded = get()
+        from classifier.model.registry import ActiveModel, LoadedModel
+        if isinstance(source, ActiveModel):          # follows activations
+            loaded = source.get()
             return loaded.model, loaded.version
-        model = getattr(source, "model", source)   # LoadedModel or a BounceModel
-        return model, getattr(source, "version", "")
+        if isinstance(source, LoadedModel):
+            return source.model, source.version
+        return source, ""                           # a fitted model (predict_proba, classes_, explain)
 
     @property
     def model_version(self) -> str | None:

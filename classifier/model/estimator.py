@@ -154,7 +154,12 @@ class BounceModel(ClassifierMixin, BaseEstimator):
         if reason is None:
             reason = self.predict([x])[0]
         k = int(np.flatnonzero(self.classes_ == reason)[0])
-        contrib = row.data * self._svm().coef_[k, row.indices]
+        coef = self._svm().coef_
+        if coef.shape[0] == 1:          # two classes: one score, positive for the second
+            weights = coef[0, row.indices] * (1.0 if k == 1 else -1.0)
+        else:
+            weights = coef[k, row.indices]
+        contrib = row.data * weights
         names = features.feature_names_of(x)
         order = np.argsort(-contrib)[:top]
         return [(names.get(int(row.indices[i]), f"feature:{int(row.indices[i])}"),

@@ -147,10 +147,11 @@ class EvidenceFeatures(TransformerMixin, BaseEstimator):
     def _ngrams(self, enc: hashing.Encoded, salts: np.ndarray, spans: bool = False, fitting: bool = False):
         """Hashed character, word and phase-word n-grams of the batch, before any column
         mapping (no phase words for a model without that block)."""
+        words = hashing.Words(enc)
         out = [hashing.char_ngrams(enc, *self.char_ngram_range, self.n_char_features, spans=spans),
-               hashing.word_ngrams(enc, *self.word_ngram_range, self.n_word_features, spans=spans)]
+               hashing.word_ngrams(enc, *self.word_ngram_range, self.n_word_features, spans=spans, words=words)]
         if self.phase_word_weight > 0 and (fitting or self._phase_block()):
-            out.append(hashing.word_ngrams(enc, 1, 1, self.n_phase_features, spans=spans, row_salt=salts))
+            out.append(hashing.salted_words(words, salts, self.n_phase_features, spans=spans))
         return out
 
     @staticmethod

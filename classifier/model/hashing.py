@@ -94,40 +94,43 @@ def _word_mask(codes: np.ndarray) -> np.ndarray:
     return word
 
 
-def word_ngrams(enc: Encoded, lo: int, hi: int, n_features: int, spans: bool = False,
-                row_salt: np.ndarray | None = None):
-    """(rows, columns[, starts, ends]) of word unigrams and/or bigrams (hi <= 2).
+class Words:
+    """Every word of a batch: start, end, hash and record; computed once, read by
+    :func:`word_ngrams` and :func:`salted_words`."""
 
-    With ``row_salt`` (one uint64 per record), only unigrams, each hashed together with its
-    record's salt, and none for records whose salt is 0: the same word in different
-    contexts (e.g. SMTP phases) then lands in different columns."""
+    __slots__ = ("start", "end", "hash", "doc")
+
+    def __init__(self, enc: Encoded):
+        codes = enc.codes
+        word = _word_mask(codes)
+        edge = np.diff(np.concatenate(([False], word, [False])).astype(np.int8))
+        s = np.flatnonzero(edge == 1)
+        e = np.flatnonzero(edge == -1)
+        n = codes.shape[0]
+        with np.errstate(over="ignore"):
+            powers = np.empty(n + 1, dtype=np.uint64)
+            powers[0] = 1
+            powers[1:] = np.uint64(_R)
+            np.cumprod(powers, out=powers)
+            inv = np.empty(n + 1, dtype=np.uint64)
+            inv[0] = 1
+            inv[1:] = np.uint64(_R_INV)
+            np.cumprod(inv, out=inv)
+            prefix = np.zeros(n + 1, dtype=np.uint64)    # (a Python 0 here would promote to float64)
+            np.cumsum(codes * powers[:n], out=prefix[1:])
+            self.hash = (prefix[e] - prefix[s]) * inv[s]
+        self.start, self.end, self.doc = s, e, enc.doc[s]
+
+
+def word_ngrams(enc: Encoded, lo: int, hi: int, n_features: int, spans: bool = False,
+                words: Words | None = None):
+    """(rows, columns[, starts, ends]) of word unigrams and/or bigrams (hi <= 2)."""
     if hi > 2:
         raise ValueError("word n-grams are supported up to bigrams")
-    codes = enc.codes
-    word = _word_mask(codes)
-    edge = np.diff(np.concatenate(([False], word, [False])).astype(np.int8))
-    s = np.flatnonzero(edge == 1)
-    e = np.flatnonzero(edge == -1)
-    n = codes.shape[0]
+    w = words if words is not None else Words(enc)
+    s, e, wh, doc = w.start, w.end, w.hash, w.doc
+    rows, cols, starts, ends = [], [], [], []
     with np.errstate(over="ignore"):
-        powers = np.empty(n + 1, dtype=np.uint64)
-        powers[0] = 1
-        powers[1:] = np.uint64(_R)
-        np.cumprod(powers, out=powers)
-        inv = np.empty(n + 1, dtype=np.uint64)
-        inv[0] = 1
-        inv[1:] = np.uint64(_R_INV)
-        np.cumprod(inv, out=inv)
-        prefix = np.zeros(n + 1, dtype=np.uint64)    # (a Python 0 here would promote to float64)
-        np.cumsum(codes * powers[:n], out=prefix[1:])
-        wh = (prefix[e] - prefix[s]) * inv[s]
-        rows, cols, starts, ends = [], [], [], []
-        doc = enc.doc[s]
-        if row_salt is not None:
-            salt = row_salt[doc]
-            keep = np.flatnonzero(salt != 0)
-            out = (doc[keep], _bucket(wh[keep] * _BIGRAM + salt[keep], n_features))
-            return out + (s[keep], e[keep]) if spans else out
         if lo <= 1:
             rows.append(doc)
             cols.append(_bucket(wh + _SALT_WORD, n_features))
@@ -141,6 +144,17 @@ def word_ngrams(enc: Encoded, lo: int, hi: int, n_features: int, spans: bool = F
             ends.append(e[same + 1])
     out = (np.concatenate(rows), np.concatenate(cols))
     return out + (np.concatenate(starts), np.concatenate(ends)) if spans else out
+
+
+def salted_words(words: Words, row_salt: np.ndarray, n_features: int, spans: bool = False):
+    """(rows, columns[, starts, ends]) of word unigrams hashed together with their record's
+    salt (one uint64 per record; none for records whose salt is 0): the same word in
+    different contexts (e.g. SMTP phases) lands in different columns."""
+    salt = row_salt[words.doc]
+    keep = np.flatnonzero(salt != 0)
+    with np.errstate(over="ignore"):
+        out = (words.doc[keep], _bucket(words.hash[keep] * _BIGRAM + salt[keep], n_features))
+    return out + (words.start[keep], words.end[keep]) if spans else out
 
 
 def occurrences(rows: np.ndarray, cols: np.ndarray, n_docs: int, n_features: int) -> sp.csr_matrix:
