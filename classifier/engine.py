@@ -121,8 +121,11 @@ class Classifier:
         if pending:
             batch = list(pending)
             for e, opinion in zip(batch, self._opinions(model, version, batch)):
-                rule = None if self.mode == "model" else Opinion.of_rules(self.rules.evaluate(e))
-                v = decide(e, rule, opinion, lambda r, e=e: hardness(r, e), t=self.thresholds)
+                if self.mode == "model":
+                    rule = provider = None
+                else:
+                    rule, provider = Opinion.of_rules(self.rules.evaluate(e)), self.provider_opinion(e)
+                v = decide(e, rule, opinion, lambda r, e=e: hardness(r, e), provider=provider, t=self.thresholds)
                 v = self._remember(cache, e, v)
                 for i in pending[e]:
                     out[i] = v
@@ -139,7 +142,14 @@ class Classifier:
         if self.mode == "rules":
             return mark_review(result.verdict, self.thresholds)
         if settled(result, self.thresholds):
-            return decide(e, Opinion.of_rules(result), None, lambda r: hardness(r, e), t=self.thresholds)
+            return decide(e, Opinion.of_rules(result), None, lambda r: hardness(r, e),
+                          provider=self.provider_opinion(e), t=self.thresholds)
+        return None
+
+    def provider_opinion(self, evidence: Evidence) -> Opinion | None:
+        """An ESP's own classification of the failure (``evidence.provider_class``) as an
+        opinion of source ``provider``, weighed beside the rules' (see
+        :func:`classifier.combine.decide`); None: no such input yet."""
         return None
 
     def evaluate(self, evidence: Evidence) -> RuleResult | None:
