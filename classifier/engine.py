@@ -20,8 +20,10 @@ model, hot-reloaded; the packaged default when the registry has none), or any fi
 """
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,7 @@ from classifier.events import Evidence, Kind
 from classifier.rules.engine import RuleEngine, RuleResult, hardness
 from classifier.verdict import Verdict
 
+log = logging.getLogger(__name__)
 #: Distinct pieces of evidence whose verdicts are kept (a few hundred bytes each).
 CACHE_SIZE = 50_000
 #: How many of the model's strongest features a model-decided verdict names.
@@ -100,8 +103,11 @@ class Classifier:
         not settle. Equal to ``[classify(e) for e in evidences]``, only faster."""
         evidences = list(evidences)
         out: list[Verdict | None] = [None] * len(evidences)
-        model, version = self._model()
-        cache = self._cache_for(model)
+        try:
+            model, version = self._model()
+            cache = self._cache_for(model)
+        except Exception as exc:       # noqa: BLE001 - whatever broke, the rules still work
+            model, version, cache = self._model_unavailable(exc), "", {}
         pending: dict[Evidence, list[int]] = {}
         for i, e in enumerate(evidences):
             if not _classifiable(e):
@@ -120,16 +126,36 @@ class Classifier:
                 out[i] = self._remember(cache, e, v)
         if pending:
             batch = list(pending)
-            for e, opinion in zip(batch, self._opinions(model, version, batch)):
+            opinions: list = [None] * len(batch)
+            if model is not None:
+                try:
+                    opinions = self._opinions(model, version, batch)
+                except Exception as exc:   # noqa: BLE001
+                    self._model_unavailable(exc)
+                    cache = {}
+            for e, opinion in zip(batch, opinions):
                 if self.mode == "model":
                     rule = provider = None
                 else:
                     rule, provider = Opinion.of_rules(self.rules.evaluate(e)), self.provider_opinion(e)
                 v = decide(e, rule, opinion, lambda r, e=e: hardness(r, e), provider=provider, t=self.thresholds)
+                if opinion is None:
+                    v = replace(v, explanation=v.explanation + ("model-unavailable",))
                 v = self._remember(cache, e, v)
                 for i in pending[e]:
                     out[i] = v
         return out
+
+    def _model_unavailable(self, exc: Exception) -> None:
+        """A model that cannot be loaded or run (a file removed or damaged after activation)
+        must not stop the intake: with the rules on, the rules' verdicts stand (marked
+        ``model-unavailable`` and not cached) until the model is back. Model-only mode has
+        nothing to fall back to."""
+        if self.mode == "model":
+            raise exc
+        log.error("classifier model unavailable, deciding with the rules alone: %s: %s",
+                  type(exc).__name__, exc)
+        return None
 
     def _without_model(self, e: Evidence) -> Verdict | None:
         """The verdict when the model need not be asked, else None."""

@@ -176,3 +176,20 @@ def test_build_uses_the_registry_active_model_else_the_packaged_one(tmp_path):
     assert c.model_version == version
     assert c.classify(Evidence(diagnostic="quux beta")).reason == "blocked"
     assert build("rules", reg.root).model_version is None
+
+
+def test_a_model_that_breaks_after_activation_leaves_the_rules_in_charge(tmp_path, caplog):
+    reg = Registry(tmp_path / "models")
+    reg.save(_tiny_model("zork", "quux"), {"training_data_fingerprint": "good"}, activate=True)
+    broken = reg.save(_tiny_model("quux", "zork"), {"training_data_fingerprint": "broken"})
+    c = Classifier(model=ActiveModel(reg.root, check_every=0))
+    assert c.classify(GIBBERISH).explanation[-1] != "model-unavailable"
+    reg.activate(broken)
+    (reg.models / broken / "model.skops").write_bytes(b"not a zip file at all")
+    v = c.classify(DEACTIVATED)
+    rules = Classifier(mode="rules").classify(DEACTIVATED)
+    assert (v.reason, v.source) == (rules.reason, "rule")
+    assert v.explanation[-1] == "model-unavailable"
+    assert "model unavailable" in caplog.text
+    with pytest.raises(Exception, match="skops"):
+        Classifier(model=ActiveModel(reg.root, check_every=0), mode="model").classify(DEACTIVATED)
