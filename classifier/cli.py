@@ -16,18 +16,25 @@ import orjson
 from classifier.combine import MODES
 from classifier.engine import Classifier, build
 from classifier.events import Evidence
-from classifier.parse import MessageError, Report, limits, parse_message
+from classifier.parse import MessageError, Report, limits, mbox, parse_message
 
 #: Bytes read from one input: the parser looks at a bounded prefix only (one byte more
 #: tells it the message was cut), so a huge file costs no more memory than that.
 MAX_INPUT_BYTES = limits.MAX_PARSE_BYTES + 1
+#: An mbox file (many messages, see classifier.parse.mbox) is read up to this size.
+MAX_MBOX_BYTES = 64 * 1024 * 1024
 
 
 def _read(path: str) -> bytes:
-    if path == "-":
-        return sys.stdin.buffer.read(MAX_INPUT_BYTES)
-    with open(path, "rb") as fh:
-        return fh.read(MAX_INPUT_BYTES)
+    fh = sys.stdin.buffer if path == "-" else open(path, "rb")
+    try:
+        raw = fh.read(MAX_INPUT_BYTES)
+        if len(raw) == MAX_INPUT_BYTES and mbox.is_mbox(raw):
+            raw += fh.read(MAX_MBOX_BYTES - len(raw))
+        return raw
+    finally:
+        if fh is not sys.stdin.buffer:
+            fh.close()
 
 
 #: Files parsed before their recipients are classified together: the model runs once per
@@ -110,7 +117,8 @@ def classify(files: tuple[str, ...], jsonl: bool, text: str | None, status: str 
 
     Prints one JSON object per recipient found: file, recipient, status, reply_code, reason,
     category, hard, confidence, source, diagnostic. A file in which nothing was found gets one
-    object with recipient and reason null; that is not an error.
+    object with recipient and reason null; that is not an error. A file in mbox format is
+    read as the messages it holds.
     """
     classifier = build(mode, registry)
     out = sys.stdout.buffer
@@ -134,7 +142,7 @@ def classify(files: tuple[str, ...], jsonl: bool, text: str | None, status: str 
                 failed.append(path)
                 click.echo(f"rebound classify: cannot read {path}: {exc.strerror or exc}", err=True)
                 continue
-            parsed.append((path, _parse(raw)))
+            parsed.extend((path, _parse(message)) for message in mbox.split(raw))
         for rows in classify_reports(parsed, classifier):
             for row in rows:
                 out.write(orjson.dumps(row, option=option) + b"\n")
