@@ -26,15 +26,17 @@ MAX_MBOX_BYTES = 64 * 1024 * 1024
 
 
 def _read(path: str) -> bytes:
-    fh = sys.stdin.buffer if path == "-" else open(path, "rb")
-    try:
-        raw = fh.read(MAX_INPUT_BYTES)
-        if len(raw) == MAX_INPUT_BYTES and mbox.is_mbox(raw):
-            raw += fh.read(MAX_MBOX_BYTES - len(raw))
-        return raw
-    finally:
-        if fh is not sys.stdin.buffer:
-            fh.close()
+    if path == "-":
+        return _read_from(sys.stdin.buffer)
+    with open(path, "rb") as fh:
+        return _read_from(fh)
+
+
+def _read_from(fh) -> bytes:
+    raw = fh.read(MAX_INPUT_BYTES)
+    if len(raw) == MAX_INPUT_BYTES and mbox.is_mbox(raw):
+        raw += fh.read(MAX_MBOX_BYTES - len(raw))
+    return raw
 
 
 #: Files parsed before their recipients are classified together: the model runs once per

@@ -57,7 +57,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from classifier.events import Evidence, Kind
+from classifier.events import Evidence
 from classifier.rules.engine import AUTO_REPLY_CLASSES, KIND_REASONS, RuleResult
 from classifier.taxonomy import CATEGORY_OF
 from classifier.verdict import Verdict

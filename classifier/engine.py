@@ -29,8 +29,16 @@ from pathlib import Path
 import numpy as np
 
 from classifier.combine import (
-    MODES, REPORT_REASONS, THRESHOLDS, ModelOpinion, Opinion, Thresholds, decide, mark_review,
-    report_verdict, settled,
+    MODES,
+    REPORT_REASONS,
+    THRESHOLDS,
+    ModelOpinion,
+    Opinion,
+    Thresholds,
+    decide,
+    mark_review,
+    report_verdict,
+    settled,
 )
 from classifier.events import Evidence, Kind
 from classifier.rules.engine import RuleEngine, RuleResult, hardness
@@ -155,7 +163,6 @@ class Classifier:
             raise exc
         log.error("classifier model unavailable, deciding with the rules alone: %s: %s",
                   type(exc).__name__, exc)
-        return None
 
     def _without_model(self, e: Evidence) -> Verdict | None:
         """The verdict when the model need not be asked, else None."""
@@ -239,4 +246,4 @@ def _default_active():
     return _ACTIVE
 
 
-__all__ = ["Classifier", "build", "MODES"]
+__all__ = ["MODES", "Classifier", "build"]

@@ -89,11 +89,11 @@ REMOTE_WRAPPERS = [
     ("gmail", "The response from the remote server was:\n{T}", False),
     ("esp", "{T}", False),
     # Exim's delay warning: the reason, then boilerplate that says nothing about it
-    ("exim-delay", "Delay reason: SMTP error from remote mail server after {ecmd}:\nhost {mx} [{ip}]: {T}\n"
-                   "No action is required on your part. Delivery attempts will continue for some time, and "
-                   "this warning may be repeated at intervals if the message remains undelivered. Eventually "
-                   "the mail delivery software will give up, and when that happens, the message will be "
-                   "returned to you.", True),
+    ("exim-delay", ("Delay reason: SMTP error from remote mail server after {ecmd}:\nhost {mx} [{ip}]: {T}\n"
+                    "No action is required on your part. Delivery attempts will continue for some time, and "
+                    "this warning may be repeated at intervals if the message remains undelivered. Eventually "
+                    "the mail delivery software will give up, and when that happens, the message will be "
+                    "returned to you."), True),
 ]
 #: Wrappers only a temporary failure comes in (else the plain variant, by name).
 TEMPORARY_ONLY = {"exim-delay": "exim"}

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from classifier.combine import THRESHOLDS, ModelOpinion, Opinion, Thresholds, decide, report_verdict
+from classifier.combine import (
+    THRESHOLDS,
+    ModelOpinion,
+    Opinion,
+    Thresholds,
+    decide,
+    report_verdict,
+)
 from classifier.events import Evidence, Kind
 
 EV = Evidence(diagnostic="550 something the remote said", reply_code="550")
