@@ -81,6 +81,10 @@ class RuleResult:
     matched: tuple[str, ...]
     #: True when a phrase rule or a specific code decided (not a weak default).
     precise: bool
+    #: The reason before a refinement made only because the SMTP phase was not stated
+    #: ("user unknown" with no phase may be a filter after DATA): other evidence, such as
+    #: an ESP filing the failure as an invalid address, may settle that doubt.
+    unrefined: str | None = None
 
 
 def status_class(evidence: Evidence) -> str | None:
@@ -138,7 +142,9 @@ class RuleEngine:
             local = any(c.local for c in candidates)
             if best.tier != _TIER["phrase"] or vendor_agrees or local or (status and status[1] == "1"):
                 refined = None
+        unrefined = None
         if refined is not None:
+            unrefined = reason if evidence.smtp_phase is None else None
             reason = refined
             explanation.append(f"phase:{evidence.smtp_phase or 'unstated'}->{refined}")
         if other is not None:
@@ -146,7 +152,7 @@ class RuleEngine:
         verdict = Verdict.of(reason, confidence=confidence, source="rule", explanation=tuple(explanation),
                              hard=self._hard(reason, cls, evidence.kind))
         precise = best.tier >= _TIER["phrase"] or (best.tier == _TIER["status"] and best.confidence >= 0.8)
-        return RuleResult(verdict, tuple(c.rule for c in candidates), precise)
+        return RuleResult(verdict, tuple(c.rule for c in candidates), precise, unrefined)
 
     def _candidates(self, evidence: Evidence, cls: str | None) -> list[Candidate]:
         out: list[Candidate] = []
@@ -180,7 +186,7 @@ class RuleEngine:
         if kind is Kind.DEFERRAL:
             return False
         if reason in CLASS_DEPENDENT_HARDNESS:
-            if cls is None:
-                return kind is Kind.BOUNCE
+            if cls is None:      # no code: a final failure (bounce, or a provider's drop) is hard
+                return kind in (Kind.BOUNCE, Kind.DROP)
             return cls == "5"
         return None
