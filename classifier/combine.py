@@ -178,7 +178,7 @@ def decide(evidence: Evidence, rule: Opinion | None, model: ModelOpinion | None,
     of the two (else the more confident) is the evidence side that the model is weighed
     against. ``hardness(reason)`` says whether a reason is hard for this evidence.
     """
-    side = _evidence_side(rule, provider)
+    side = _evidence_side(rule, provider, t)
     if side is None and model is None:
         return _undecided(evidence, 0.1, "rule", ("no-evidence",))
     if side is not None and (model is None or (side.precise and side.confidence >= t.settle)):
@@ -216,10 +216,16 @@ def decide(evidence: Evidence, rule: Opinion | None, model: ModelOpinion | None,
     return mark_review(verdict, t)
 
 
-def _evidence_side(rule: Opinion | None, provider: Opinion | None) -> Opinion | None:
+def _evidence_side(rule: Opinion | None, provider: Opinion | None, t: Thresholds) -> Opinion | None:
+    """The rules' and the provider's opinions as one: agreeing, two witnesses (source
+    ``combined``); otherwise the precise one, else the more confident."""
     options = [o for o in (rule, provider) if o is not None and o.reason not in UNDECIDED]
     if not options:
         return None
+    if len(options) == 2 and rule.reason == provider.reason:
+        confidence = min(t.agree_cap, 1 - (1 - rule.confidence) * (1 - provider.confidence))
+        return Opinion("combined", rule.reason, confidence, rule.precise or provider.precise,
+                       rule.explanation + provider.explanation, rule.hard)
     return max(options, key=lambda o: (o.precise, o.confidence, o.source == "rule"))
 
 

@@ -41,6 +41,7 @@ from classifier.combine import (
     settled,
 )
 from classifier.events import Evidence, Kind
+from classifier.rules import provider_classes
 from classifier.rules.engine import RuleEngine, RuleResult, hardness
 from classifier.verdict import Verdict
 
@@ -145,8 +146,10 @@ class Classifier:
                 if self.mode == "model":
                     rule = provider = None
                 else:
-                    rule, provider = Opinion.of_rules(self.rules.evaluate(e)), self.provider_opinion(e)
-                v = decide(e, rule, opinion, lambda r, e=e: hardness(r, e), provider=provider, t=self.thresholds)
+                    provider = self.provider_opinion(e)
+                    rule = _rule_opinion(self.rules.evaluate(e), provider)
+                v = self._constrain(e, decide(e, rule, opinion, lambda r, e=e: hardness(r, e), provider=provider,
+                                              t=self.thresholds))
                 if opinion is None:
                     v = replace(v, explanation=v.explanation + ("model-unavailable",))
                 v = self._remember(cache, e, v)
@@ -172,18 +175,34 @@ class Classifier:
         if self.mode == "model":
             return None
         result = self.rules.evaluate(e)
-        if self.mode == "rules":
-            return mark_review(result.verdict, self.thresholds)
-        if settled(result, self.thresholds):
-            return decide(e, Opinion.of_rules(result), None, lambda r: hardness(r, e),
-                          provider=self.provider_opinion(e), t=self.thresholds)
+        provider = self.provider_opinion(e)
+        if self.mode == "rules" and provider is None:
+            return self._constrain(e, mark_review(result.verdict, self.thresholds))
+        if self.mode == "rules" or settled(result, self.thresholds):
+            return self._constrain(e, decide(e, _rule_opinion(result, provider), None, lambda r: hardness(r, e),
+                                             provider=provider, t=self.thresholds))
         return None
 
     def provider_opinion(self, evidence: Evidence) -> Opinion | None:
-        """An ESP's own classification of the failure (``evidence.provider_class``) as an
-        opinion of source ``provider``, weighed beside the rules' (see
-        :func:`classifier.combine.decide`); None: no such input yet."""
-        return None
+        """An ESP's own classification of the failure (``evidence.provider_class``, see
+        :mod:`classifier.rules.provider_classes`) as an opinion of source ``provider``,
+        weighed beside the rules' (see :func:`classifier.combine.decide`). The model-only
+        mode leaves it out: the model stands on its own there."""
+        if self.mode == "model" or not evidence.provider_class or not evidence.kind.is_failure:
+            return None
+        found = provider_classes.lookup(evidence.provider_class)
+        if found is None or found[0] is None:
+            return None
+        reason, confidence, constraint, key = found
+        return Opinion("provider", reason, confidence, confidence >= provider_classes.PRECISE,
+                       (f"provider:{key}",), hard=False if constraint else None)
+
+    def _constrain(self, e: Evidence, v: Verdict) -> Verdict:
+        """The provider's statement that a failure is temporary or sender-side binds the
+        verdict, whoever decided it (not in model-only mode)."""
+        if self.mode == "model" or not e.provider_class or not e.kind.is_failure:
+            return v
+        return provider_classes.constrain(v, e.provider_class)
 
     def evaluate(self, evidence: Evidence) -> RuleResult | None:
         """The rule engine's full answer (verdict, matched rules, precision), or None."""
@@ -204,6 +223,16 @@ class Classifier:
             cache.clear()
         cache[e] = v
         return v
+
+
+def _rule_opinion(result: RuleResult, provider: Opinion | None) -> Opinion:
+    """The rules' opinion; when the rules turned "user unknown" into ``filtered`` only for
+    want of a stated SMTP phase, a provider naming the unrefined reason settles the doubt."""
+    opinion = Opinion.of_rules(result)
+    if provider is not None and result.unrefined is not None and result.unrefined == provider.reason:
+        opinion = replace(opinion, reason=result.unrefined, hard=None,
+                          explanation=opinion.explanation + (f"phase-doubt-settled-by:{provider.explanation[0]}",))
+    return opinion
 
 
 def _classifiable(e: Evidence) -> bool:

@@ -20,8 +20,8 @@ def test_weak_rules_give_way_to_the_provider():
 
 
 def test_agreement_raises_confidence():
-    alone = classify(Evidence(diagnostic="550 5.1.1 user unknown", status="5.1.1"))
-    both = classify(Evidence(diagnostic="550 5.1.1 user unknown", status="5.1.1", provider_class="ses:Permanent/NoEmail"))
+    alone = classify(Evidence(diagnostic="", status="5.1.1"))
+    both = classify(Evidence(diagnostic="", status="5.1.1", provider_class="ses:Permanent/NoEmail"))
     assert both.reason == alone.reason == "userunknown"
     assert both.source == "combined" and both.confidence > alone.confidence
 
@@ -71,11 +71,13 @@ def test_every_row_is_valid_and_sender_rows_never_suppress():
         del pc.PROVIDER_CLASSES["test:bad"]
 
 
-def test_combine_without_a_rule_verdict():
-    assert pc.combine(None, "ses:Permanent/NoEmail").reason == "userunknown"
-    assert pc.combine(None, "ses:Transient") is None
-    rule = Verdict.of("undefined", confidence=0.1, source="rule")
-    assert pc.combine(rule, "ses:Transient").hard is False
+def test_constraints_bind_any_verdict():
+    hard = Verdict.of("userunknown", confidence=0.9, source="model")
+    assert pc.constrain(hard, "ses:Transient").hard is False
+    assert pc.constrain(hard, "sendgrid:blocked").category not in RECIPIENT
+    assert pc.constrain(hard, "ses:Permanent/NoEmail") == hard
+    assert pc.provider_verdict("ses:Permanent/NoEmail").reason == "userunknown"
+    assert pc.provider_verdict("ses:Transient") is None
 
 
 def test_deferral_kind_is_still_classified_with_the_provider():

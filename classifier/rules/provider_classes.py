@@ -6,9 +6,11 @@ verdict: the diagnostic text and codes go through our own rules first. The provi
 is used in three ways, and each table row says how far it goes:
 
 - **reason** (may be None): what the classification means in our vocabulary, with the
-  confidence it deserves on its own. It decides when our rules have nothing better to say
-  (``undefined``/``onhold`` or a confidence below :data:`TRUST_RULE`), and it raises the
-  confidence when it agrees with them.
+  confidence it deserves on its own. It is one more opinion in the decision procedure of
+  :mod:`classifier.combine`, beside the rules': it decides when our rules have nothing
+  precise to say, stands beside a precise rule when it is itself precise (:data:`PRECISE`),
+  raises the confidence when it agrees with them, and settles the doubt of a "user unknown"
+  text whose SMTP phase is not stated (ESP events never state it).
 - **SOFT**: the provider states the failure is temporary (SendGrid ``blocked``, Mailgun
   ``temporary``, SES ``Transient``, SparkPost's soft classes). The verdict is then never
   hard, whatever the text says: one such event never suppresses.
@@ -17,6 +19,9 @@ is used in three ways, and each table row says how far it goes:
   ``Blocked``/``DMARCPolicy``). The verdict is then never a recipient category: a
   confident "user unknown" rule is overruled by the provider's sender-side reason, because
   suppressing a good recipient for the sender's own block is the costliest mistake there is.
+
+SOFT and SENDER are constraints on the final verdict (:func:`constrain`), applied after the
+decision whoever made it, the model included.
 
 Keys are ``"<provider>:<classification>"`` in lower case, the way ``Event.provider_class``
 spells them (the webhook modules build them). Lookup goes from the most specific key to
@@ -39,14 +44,11 @@ SOFT = "soft"
 SENDER = "sender"
 SOFT_SUFFIX = " (soft)"
 
-#: A rule verdict at or above this confidence keeps its reason against the provider's.
-TRUST_RULE = 0.5
+#: A classification at least this confident names the cause precisely: it then stands beside
+#: a precise rule in classifier.combine.decide (the more confident of the two decides).
+PRECISE = 0.8
 #: Categories a SENDER-constrained verdict may have: nothing that suppresses a recipient.
 NOT_RECIPIENT = SENDER_SIDE | {"unknown", "auto_reply"}
-#: How the rule engine (classifier/rules/engine.py, REFINE) explains turning a "user
-#: unknown" text into ``filtered`` because the SMTP phase is not stated. ESP events never
-#: state it; an ESP that classifies the failure as a nonexistent address settles the doubt.
-UNSTATED_PHASE_REFINEMENT = "phase:unstated->filtered"
 
 # key -> (reason or None, confidence, constraint or None)
 PROVIDER_CLASSES: dict[str, tuple[str | None, float, str | None]] = {
@@ -281,36 +283,19 @@ def provider_verdict(provider_class: str) -> Verdict | None:
                       explanation=(f"provider:{key}",), hard=False if constraint else None)
 
 
-@functools.lru_cache(maxsize=8192)
-def combine(rule: Verdict | None, provider_class: str, rule_precise: bool = True) -> Verdict | None:
-    """Our rule verdict, corrected by what the provider's classification says (see top).
-
-    ``rule_precise``: the rule engine's own word on whether a specific rule decided, rather
-    than a default (e.g. "a deferral with nothing specific has expired"); a default gives
-    way to a provider that names the cause.
-    """
+def constrain(verdict: Verdict, provider_class: str) -> Verdict:
+    """What the provider states about the failure's nature, applied to a verdict whoever
+    decided it (rules, model or both): a SENDER-constrained failure never gets a recipient
+    reason, a SOFT one is never hard."""
     found = lookup(provider_class)
     if found is None:
-        return rule
-    _, _, constraint, key = found
-    provider = provider_verdict(provider_class)
+        return verdict
+    constraint, key = found[2], found[3]
     tag = f"provider:{key}"
-    verdict = rule
-    if (provider is not None and rule is not None and provider.reason == "userunknown"
-            and rule.reason == "filtered" and UNSTATED_PHASE_REFINEMENT in rule.explanation):
-        verdict = dataclasses.replace(provider, source="combined", explanation=rule.explanation + (tag,),
-                                      confidence=round(max(rule.confidence, provider.confidence), 4))
-    elif provider is not None:
-        if rule is None or not rule_precise or rule.category == "unknown" or rule.confidence < TRUST_RULE:
-            verdict = dataclasses.replace(provider, explanation=(rule.explanation if rule else ()) + (tag,))
-        elif rule.reason == provider.reason:
-            verdict = dataclasses.replace(rule, source="combined", explanation=rule.explanation + (tag,),
-                                          confidence=round(min(1.0, max(rule.confidence, provider.confidence) + 0.1), 4))
-    if verdict is None:
-        return None
     if constraint == SENDER and verdict.category not in NOT_RECIPIENT:
-        fallback = provider if provider is not None else Verdict.of("blocked", confidence=0.6, source="provider")
-        verdict = dataclasses.replace(fallback, source="combined", explanation=verdict.explanation + (tag,))
+        fallback = provider_verdict(provider_class) or Verdict.of("blocked", confidence=0.6, source="provider")
+        verdict = dataclasses.replace(fallback, source="combined", review=verdict.review,
+                                      explanation=verdict.explanation + (tag,))
     if constraint is not None and verdict.hard:
         verdict = dataclasses.replace(verdict, hard=False,
                                       explanation=verdict.explanation + (() if tag in verdict.explanation else (tag,)))
