@@ -2,8 +2,9 @@
 
 ``rebound classify`` reads its classifier from the environment like the service does:
 ``REBOUND_CLASSIFIER`` (``combined``, ``rules`` or ``model``; ``--mode`` overrides it) and
-``REBOUND_MODEL_DIR`` (the model registry whose active model is used; ``./var/models`` by
-default; the packaged default model when the registry has no active model).
+``REBOUND_MODEL_DIR`` (the model registry whose active model is used; ``models`` under
+``REBOUND_DATA_DIR`` by default, as for the service; the packaged default model when the
+registry has no active model).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import orjson
 from classifier.combine import MODES
 from classifier.engine import Classifier, build
 from classifier.events import Evidence
+from classifier.model.location import default_root
 from classifier.parse import MessageError, Report, limits, mbox, parse_message
 
 #: Bytes read from one input: the parser looks at a bounded prefix only (one byte more
@@ -110,8 +112,9 @@ def _empty(name: str, error: str | None = None) -> dict:
 @click.option("--mode", type=click.Choice(MODES), envvar="REBOUND_CLASSIFIER", default="combined",
               show_default=True, show_envvar=True,
               help="rules and model combined, rules only, or model only")
-@click.option("--registry", envvar="REBOUND_MODEL_DIR", default="./var/models", show_default=True,
-              show_envvar=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--registry", envvar="REBOUND_MODEL_DIR", default=lambda: str(default_root()),
+              show_default="REBOUND_DATA_DIR/models, i.e. ./var/models", show_envvar=True,
+              type=click.Path(file_okay=False, path_type=Path),
               help="model registry whose active model is used (the packaged default if none)")
 def classify(files: tuple[str, ...], jsonl: bool, text: str | None, status: str | None,
              reply_code: str | None, mode: str, registry: Path) -> None:

@@ -102,12 +102,14 @@ def private_redis(tmp_path):
 
 
 @pytest.fixture
-def make_settings():
+def make_settings(tmp_path):
     from webhook.settings import Settings
 
     def make(redis_url: str, **kw) -> Settings:
         # DNS checks are off unless a test points them at its own DNS server (see dns_server)
         kw.setdefault("dns_checks", False)
+        # a model registry of the test's own (empty: the packaged default model), never ./var/models
+        kw.setdefault("model_dir", tmp_path / "models")
         return Settings(redis_url=redis_url, operator_key=OPERATOR_KEY, log_level="warning", **kw)
     return make
 

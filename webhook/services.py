@@ -1,13 +1,16 @@
 """What a request handler needs, built once per process by the app factory."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from classifier import Classifier
+from classifier.engine import build as build_classifier
 from store import Store, connect
 from webhook.fetch import Fetcher
 from webhook.settings import Settings
 
+log = logging.getLogger(__name__)
 DAY = 86400
 #: A revoked API key stops working within this many seconds (README, "API keys").
 KEY_CACHE_SECONDS = 5
@@ -27,8 +30,28 @@ class Services:
     def build(cls, settings: Settings) -> "Services":
         from webhook.esp.sns import SnsCertificates
 
-        return cls(settings, build_store(settings), Classifier(), Fetcher(timeout=settings.fetch_timeout),
-                   SnsCertificates())
+        return cls(settings, build_store(settings), make_classifier(settings),
+                   Fetcher(timeout=settings.fetch_timeout), SnsCertificates())
+
+
+def make_classifier(settings: Settings) -> Classifier:
+    """The classifier the settings ask for (``REBOUND_CLASSIFIER``), following the active
+    model of the registry at ``REBOUND_MODEL_DIR``, with the model loaded now: the first
+    request should not wait a second or two for it. A model that cannot be loaded stops a
+    model-only service at start; with the rules on, the rules decide until it can
+    (``classifier.engine.Classifier`` logs it)."""
+    classifier = build_classifier(settings.classifier, settings.effective_model_dir,
+                                  check_every=settings.model_check_seconds)
+    if settings.classifier != "rules":
+        try:
+            version = classifier.model_version
+        except Exception as exc:                    # noqa: BLE001 - reported, and fatal only without rules
+            if settings.classifier == "model":
+                raise
+            log.error("classifier model unavailable at start: %s: %s", type(exc).__name__, exc)
+        else:
+            log.info("classifier ready", extra={"mode": settings.classifier, "model": version})
+    return classifier
 
 
 def build_store(settings: Settings) -> Store:

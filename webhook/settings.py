@@ -77,6 +77,15 @@ class Settings(BaseModel):
     dns_concurrency: int = Field(64, ge=1, le=1024, description="Domains resolved at once by a bulk check (which waits at most REBOUND_DNS_TIMEOUT in total).")
     dns_canary: str = Field("gmail.com", description="A domain known to accept mail; while it does not resolve, negative DNS answers are not trusted. Empty: no canary.")
     complaint_tenants: int = Field(0, ge=0, description="An address that complained at this many different tenants becomes platform_blocked (0: never).")
+    classifier: Literal["combined", "rules", "model"] = Field(
+        "combined", description="How failures are classified: rules and model `combined`, `rules` only (the model is "
+                                "never loaded), or `model` only (see \"How a verdict is decided\").")
+    model_dir: Path | None = Field(
+        None, description="Model registry whose active model the service uses (`rebound models ...`). Unset: "
+                          "`models` under the data directory; the packaged default model while it has no active one.")
+    model_check_seconds: float = Field(
+        5, ge=0, le=3600, description="How often a worker looks for a newly activated model (a file stat); "
+                                      "`rebound models activate` takes effect within this time, without a restart.")
 
     @field_validator("dns_nameservers")
     @classmethod
@@ -98,6 +107,10 @@ class Settings(BaseModel):
     @property
     def embedded_socket(self) -> Path:
         return (self.data_dir / "redis" / "redis.sock").resolve()
+
+    @property
+    def effective_model_dir(self) -> Path:
+        return self.model_dir if self.model_dir is not None else self.data_dir / "models"
 
     @property
     def effective_redis_url(self) -> str:

@@ -1,7 +1,7 @@
 """Analysts' commands for the model: ``rebound train``, ``rebound evaluate``, ``rebound models``.
 
-The registry directory comes from ``--registry``, else ``REBOUND_MODEL_DIR`` (what the
-service reads), else ``./var/models``.
+The registry directory comes from ``--registry``, else ``REBOUND_MODEL_DIR``, else ``models``
+under ``REBOUND_DATA_DIR`` (``./var/models``): the same directory the service reads.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import click
 import orjson
 
 from classifier.model.evaluation import confusion_png, scores
+from classifier.model.location import default_root
 from classifier.model.registry import (
     DEFAULT_DIR, METADATA_FILE, MODEL_FILE, LoadedModel, ModelFileError, Registry, RegistryError,
     save_model,
@@ -23,7 +24,8 @@ from classifier.taxonomy import CATEGORIES, REASONS
 from classifier.training.dataset import DATA_DIR, DatasetError, data_files, load_records
 
 registry_option = click.option(
-    "--registry", envvar="REBOUND_MODEL_DIR", default="./var/models", show_default=True,
+    "--registry", envvar="REBOUND_MODEL_DIR", default=lambda: str(default_root()),
+    show_default="REBOUND_DATA_DIR/models, i.e. ./var/models",
     type=click.Path(file_okay=False, path_type=Path),
     help="model registry directory (env REBOUND_MODEL_DIR)")
 

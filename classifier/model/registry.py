@@ -1,7 +1,7 @@
 """Where models live: skops files with metadata, an active pointer, and a live handle.
 
-Layout of a registry directory (``REBOUND_MODEL_DIR`` for the service, ``./var/models`` for
-the CLI by default)::
+Layout of a registry directory (``REBOUND_MODEL_DIR``, by default ``models`` under
+``REBOUND_DATA_DIR``, for the service and the CLI alike: :func:`default_root`)::
 
     models/<version>/model.skops     the estimator, saved with skops (never pickle)
     models/<version>/metadata.json   version, created, training-data fingerprint, metrics, ...
@@ -20,6 +20,7 @@ default model shipped in the package.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -33,6 +34,7 @@ from pathlib import Path
 import skops.io as sio
 
 from classifier.model.estimator import BounceModel
+from classifier.model.location import default_root  # noqa: F401  (re-exported)
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "default"
 MODEL_FILE, METADATA_FILE, POINTER_FILE = "model.skops", "metadata.json", "active.json"
@@ -103,7 +105,11 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+@functools.lru_cache(maxsize=1)
 def load_default() -> LoadedModel:
+    """The model shipped in the package. Loaded once per process (it takes a second or two,
+    and the file never changes while the process runs); every registry without an active
+    model shares it."""
     meta = json.loads((DEFAULT_DIR / METADATA_FILE).read_text(encoding="utf-8"))
     return LoadedModel(DEFAULT_VERSION, load_model(DEFAULT_DIR / MODEL_FILE), meta)
 
