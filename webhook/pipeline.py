@@ -41,7 +41,7 @@ class IngestStream:
 
     def __init__(self, tenant: str, raw: bytes | None = None):
         svc = services()
-        self.classify = svc.classifier.classify
+        self.classifier = svc.classifier
         self.store = svc.store
         self.stream = svc.store.stream(tenant, raw=raw)
         self.items: list[tuple] = []
@@ -50,16 +50,18 @@ class IngestStream:
         self.verdicts: dict[tuple, object] = {}
 
     def add(self, events: list[Event]) -> None:
-        verdicts, classify = self.verdicts, self.classify
-        items = []
+        """Classify ``events`` (the evidence not seen before in this request, in one
+        ``classify_many`` call: the model runs once per chunk) and send them on."""
+        verdicts = self.verdicts
+        keys, new = [], {}
         for event in events:
-            key = (event.kind, event.diagnostic, event.status, event.reply_code, event.smtp_phase,
-                   event.remote_mta, event.provider, event.provider_class)
-            try:
-                verdict = verdicts[key]
-            except KeyError:
-                verdict = verdicts[key] = classify(event.evidence())
-            items.append((event, verdict))
+            key = evidence_key(event)
+            keys.append(key)
+            if key not in verdicts and key not in new:
+                new[key] = event.evidence()
+        if new:
+            verdicts.update(zip(new, self.classifier.classify_many(new.values())))
+        items = [(event, verdicts[key]) for event, key in zip(events, keys)]
         self.items.extend(items)
         self.stream.add(items)
 
@@ -76,6 +78,12 @@ class IngestStream:
 
     def abort(self) -> None:
         self.stream.abort()
+
+
+def evidence_key(event: Event) -> tuple:
+    """What ``Event.evidence()`` is made of, without building it: equal keys, equal verdicts."""
+    return (event.kind, event.diagnostic, event.status, event.reply_code, event.smtp_phase, event.remote_mta,
+            event.reporter or event.provider, event.provider_class)
 
 
 def _count(items, result: ApplyResult) -> None:
