@@ -16,6 +16,7 @@ from store.listing import Listing
 from store.platform import Platform
 from store.policy import Policy, policy_from_overrides, policy_from_raw
 from store.query import Answer, Query
+from store.review import Review
 from store.senders import SenderHealth
 from store.suppressions import NotSuppressed, Suppressions
 from store.tenants import ApiKey, TenantError, Tenants
@@ -40,13 +41,14 @@ class Store:
     ``dns`` enables the DNS checks of recipient domains at query time (None: off);
     ``complaint_tenants`` > 0 makes an address that complained at that many tenants
     ``platform_blocked``; ``history_seconds`` > 0 lets an address's history expire after
-    that long without a new entry; ``key_cache_seconds`` > 0 caches resolved API keys.
+    that long without a new entry; ``key_cache_seconds`` > 0 caches resolved API keys;
+``review_max`` bounds each tenant's open review queue.
     """
 
     def __init__(self, client: redis.Redis, *, prefix: str = "rb", dedup_seconds: int = 7 * 86400,
                  history_max: int = 100, raw_seconds: int = 30 * 86400, raw_max_bytes: int = 1 << 20,
                  history_seconds: int = 0, dns: dict | None = None, complaint_tenants: int = 0,
-                 key_cache_seconds: float = 0, secret_keys=None):
+                 key_cache_seconds: float = 0, secret_keys=None, review_max: int = 10_000):
         self.r = client
         self.keys = Keys(prefix)
         self.tenants = Tenants(client, self.keys, key_cache_seconds)
@@ -55,9 +57,11 @@ class Store:
         self.companies = Companies(client, self.keys)
         self.listing = Listing(client, self.keys)
         self.dns = DnsChecker(client, self.keys, **dns) if dns is not None else None
+        self.review = Review(client, self.keys, review_max)
         self.ingest = Ingest(client, self.keys, dedup_seconds=dedup_seconds, history_max=history_max,
                              raw_seconds=raw_seconds, raw_max_bytes=raw_max_bytes, history_seconds=history_seconds,
-                             platform=self.platform, senders=self.senders, complaint_tenants=complaint_tenants)
+                             platform=self.platform, senders=self.senders, review=self.review,
+                             complaint_tenants=complaint_tenants)
         self.query = Query(client, self.keys, self.dns, complaint_tenants)
         self.suppressions = Suppressions(client, self.keys, self.ingest)
         # ESP webhooks: credentials (secret_keys: list of Fernet keys, or a callable giving

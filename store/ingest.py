@@ -7,7 +7,10 @@ complaint). Sender-side failures (blocks,
 authentication, throttling, content: ``classifier.taxonomy.SENDER_SIDE``) never touch the
 recipient's record: they are counted on the tenant's sender health instead, once per
 event (duplicates are known only after the first round trip, so this is a second one, and
-only for batches that have such failures).
+only for batches that have such failures or verdicts to review).
+
+Events whose verdict needs an analyst's review go to the tenant's review queue
+(store/review.py) in the same follow-up round trip, so that only new events count.
 
 Every event, engagement events included, gets a dedup marker (``REBOUND_DEDUP_DAYS``) and a
 history entry (``REBOUND_HISTORY_MAX`` per address, dropped ``REBOUND_HISTORY_DAYS`` after the
@@ -30,6 +33,7 @@ from classifier.verdict import Verdict
 from store.keys import Keys, bucket_of
 from store.platform import Platform
 from store.policy import Policy
+from store.review import Review
 from store.senders import SenderHealth
 from store.stream import ApplyStream
 
@@ -82,7 +86,7 @@ class Ingest:
     def __init__(self, client: redis.Redis, keys: Keys, *, dedup_seconds: int, history_max: int,
                  raw_seconds: int, raw_max_bytes: int, history_seconds: int = 0,
                  platform: Platform | None = None, senders: SenderHealth | None = None,
-                 complaint_tenants: int = 0):
+                 review: Review | None = None, complaint_tenants: int = 0):
         self.r = client
         self.keys = keys
         self.dedup_seconds = dedup_seconds
@@ -92,6 +96,7 @@ class Ingest:
         self.raw_max_bytes = raw_max_bytes
         self.platform = platform or Platform(client, keys)
         self.senders = senders or SenderHealth(client, keys)
+        self.review = review or Review(client, keys)
         self.complaint_tenants = complaint_tenants
         self.script = client.register_script(APPLY_LUA)
         self._dedup_arg, self._history_arg = str(dedup_seconds), str(history_max)
@@ -133,11 +138,29 @@ class Ingest:
                 result.accepted += 1
         return result
 
-    def record_sender_side(self, tenant: str, items: list[tuple[Event, Verdict | None]], replies: list) -> None:
-        """Count the accepted sender-side failures of a batch on the tenant's sender health."""
-        counted = [(e, v) for (e, v), reply in zip(items, replies) if reply != 0 and is_sender_side(v)]
-        if counted:
-            self.senders.record(tenant, counted)
+    def after_apply(self, tenant: str, items: list[tuple[Event, Verdict | None]], replies: list,
+                    raw_ref: str | None = None) -> None:
+        """What needs to know which events were new (``replies``, one per event, 0 for a
+        duplicate), in one round trip, only when there is something: the accepted sender-side
+        failures are counted on the tenant's sender health, and verdicts that need review
+        are queued for the analysts."""
+        new = [item for item, reply in zip(items, replies) if reply != 0]
+        sender_side = [(e, v) for e, v in new if is_sender_side(v)]
+        review = self.review.command(tenant, new, raw_ref)
+        if not sender_side and review is None:
+            return
+        pipe = self.r.pipeline(transaction=False)
+        if sender_side:
+            self.senders.queue(pipe, tenant, sender_side)
+        if review is not None:
+            pipe.execute_command(*review)
+        try:
+            pipe.execute()
+        except redis.exceptions.NoScriptError:
+            # only the review script can be missing (a Redis restart, SCRIPT FLUSH); the
+            # counters before it were applied, so only the script call is sent again
+            self.review.load_script()
+            self.r.execute_command(*review)
 
     def platform_commands(self, tenant: str, event: Event, verdict: Verdict | None, policy: Policy) -> list[tuple]:
         """This event's platform-wide changes (shared bounces, deliveries that clear them,

@@ -70,6 +70,26 @@ class Keys:
         """List: the latest sender-side failures, newest first (bounded)."""
         return f"{self.p}:t:{{{tenant}}}:snd:recent"
 
+    # -- per tenant: the review queue (store/review.py, review.lua) ----------------------
+    def review_item(self, tenant: str, item_id: str) -> str:
+        """Hash: one item of the review queue (evidence, verdict, count, examples, label)."""
+        return f"{self.p}:t:{{{tenant}}}:rv:i:{item_id}"
+
+    def review_by_time(self, tenant: str) -> str:
+        """Sorted set (by member text): open items, oldest first."""
+        return f"{self.p}:t:{{{tenant}}}:rv:open"
+
+    def review_by_count(self, tenant: str) -> str:
+        """Sorted set (by member text): open items, most frequent first."""
+        return f"{self.p}:t:{{{tenant}}}:rv:count"
+
+    def review_labelled(self, tenant: str) -> str:
+        """Sorted set (by member text): labelled items, in the order they were labelled."""
+        return f"{self.p}:t:{{{tenant}}}:rv:done"
+
+    def review_stats(self, tenant: str) -> str:
+        return f"{self.p}:t:{{{tenant}}}:rv:stats"
+
     # -- per tenant: ESP webhooks (issue 5) -----------------------------------------------
     def credentials(self, tenant: str) -> str:
         """Hash: provider -> the tenant's encrypted credentials for that ESP."""

@@ -41,6 +41,12 @@ class SenderHealth:
         self.keys = keys
 
     def record(self, tenant: str, items: list[tuple[Event, Verdict]]) -> None:
+        pipe = self.r.pipeline(transaction=False)
+        self.queue(pipe, tenant, items)
+        pipe.execute()
+
+    def queue(self, pipe, tenant: str, items: list[tuple[Event, Verdict]]) -> None:
+        """Queue the counting of ``items`` on ``pipe`` (the caller executes it)."""
         counts: dict[str, Counter] = {}
         samples = []
         for event, verdict in items:
@@ -60,7 +66,6 @@ class SenderHealth:
             if event.diagnostic:
                 sample["diagnostic"] = " ".join(event.diagnostic.split())[:300]
             samples.append(orjson.dumps(sample))
-        pipe = self.r.pipeline(transaction=False)
         for day, c in counts.items():
             key = self.keys.sender_day(tenant, day)
             for name, n in c.items():
@@ -69,7 +74,6 @@ class SenderHealth:
         recent = self.keys.sender_recent(tenant)
         pipe.lpush(recent, *samples)
         pipe.ltrim(recent, 0, RECENT_KEPT - 1)
-        pipe.execute()
 
     def status(self, tenant: str, *, days: int = 7, category: str | None = None, domain: str | None = None,
                now: datetime | None = None, top: int = 50, recent: int = 20) -> dict:

@@ -119,14 +119,14 @@ class ApplyStream:
 
     def finish(self) -> list:
         """Send what is left, read every reply; one per event (0 for a duplicate; the
-        platform commands' replies are not returned). Accepted sender-side failures are then
-        counted on the tenant's sender health."""
+        platform commands' replies are not returned). Then what depends on which events were
+        new: sender-side failures counted, verdicts queued for review (Ingest.after_apply)."""
         replies = self._finish_wire()
         if self.ref:
             replies = replies[1:]
         per_event = [replies[slot] for slot in self.slots] if replies else []
         if self.items:
-            self.ingest.record_sender_side(self.tenant, self.items, per_event)
+            self.ingest.after_apply(self.tenant, self.items, per_event, self.ref)
         return per_event
 
     def _finish_wire(self) -> list:

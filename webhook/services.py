@@ -63,7 +63,8 @@ def build_store(settings: Settings) -> Store:
                  history_max=settings.history_max, raw_seconds=int(settings.raw_retention_days * DAY),
                  raw_max_bytes=settings.raw_max_bytes, secret_keys=lambda: secret_keys(settings),
                  history_seconds=int(settings.history_days * DAY), dns=dns_options(settings),
-                 complaint_tenants=settings.complaint_tenants, key_cache_seconds=KEY_CACHE_SECONDS)
+                 complaint_tenants=settings.complaint_tenants, key_cache_seconds=KEY_CACHE_SECONDS,
+                 review_max=settings.review_max)
 
 
 def dns_options(settings: Settings) -> dict | None:

@@ -86,6 +86,10 @@ class Settings(BaseModel):
     model_check_seconds: float = Field(
         5, ge=0, le=3600, description="How often a worker looks for a newly activated model (a file stat); "
                                       "`rebound models activate` takes effect within this time, without a restart.")
+    review_max: int = Field(
+        10_000, ge=100, le=1_000_000,
+        description="Open items kept in each tenant's review queue (`GET /v1/review`); beyond it the least "
+                    "frequent, oldest evidence is dropped (counted as `dropped` in the queue's stats).")
 
     @field_validator("dns_nameservers")
     @classmethod

@@ -267,3 +267,83 @@ class SenderStatusQuery(_Query):
     days: int = Field(7, ge=1, le=35)
     category: str | None = Field(None, max_length=64)
     domain: str | None = Field(None, max_length=253)
+
+
+# -- classification and the review queue --------------------------------------------------------
+
+ReviewReason = Literal["unknown", "low-confidence", "conflict"]
+
+
+class EvidenceIn(_Strict):
+    """What a bounce said, as the classifier reads it."""
+
+    diagnostic: str = Field("", max_length=10_000, description="the diagnostic text (the remote server's reply)")
+    status: str | None = Field(None, pattern=r"^[245]\.\d{1,3}\.\d{1,3}$", description="enhanced status code")
+    reply_code: str | None = Field(None, pattern=r"^[245]\d\d$")
+    smtp_phase: str | None = Field(None, max_length=32, description="CONN, HELO, MAIL, RCPT or DATA, when known")
+    provider: str | None = Field(None, max_length=64, description="who reported it: postfix, gmail, an ESP's name")
+    provider_class: str | None = Field(None, max_length=256, description="the ESP's own classification, "
+                                                                       "e.g. sendgrid:blocked/Reputation")
+    remote_mta: str | None = Field(None, max_length=255)
+    kind: Literal["bounce", "deferral", "drop", "complaint", "delivered"] = "bounce"
+
+
+class ClassifyIn(RootModel[Union[EvidenceIn, list[EvidenceIn]]]):
+    """One piece of evidence, or a list of them."""
+
+
+class VerdictOut(BaseModel):
+    reason: str
+    category: str
+    hard: bool
+    confidence: float
+    source: str
+    explanation: list[str]
+    needs_review: bool
+    review_reason: str | None
+
+
+class ClassifyOut(BaseModel):
+    results: list[VerdictOut] = Field(description="one verdict per piece of evidence, in input order")
+    mode: str = Field(description="REBOUND_CLASSIFIER: combined, rules or model")
+    model: str | None = Field(description="version of the model in use (null with the rules alone)")
+
+
+class ReviewQuery(_Query):
+    status: Literal["open", "labelled"] = "open"
+    order: Literal["oldest", "count"] = Field("oldest", description="oldest first, or most frequent first "
+                                                                    "(open items only)")
+    review_reason: ReviewReason | None = Field(None, description="only items the classifier marked so")
+    category: str | None = Field(None, max_length=64, description="only items whose verdict has this category")
+    cursor: str | None = Field(None, max_length=512, description="the `next` of the previous page")
+    limit: int = Field(50, ge=1, le=500)
+
+
+class ReviewPath(BaseModel):
+    item_id: str = Field(max_length=64)
+
+
+class LabelIn(_Strict):
+    reason: str = Field(min_length=1, max_length=32, description="the fine reason (see the taxonomy) this evidence "
+                                                                 "really means")
+    note: str | None = Field(None, max_length=1000)
+
+
+class ReviewItemOut(BaseModel):
+    id: str
+    tenant: str
+    status: str
+    count: int = Field(description="events that brought this evidence")
+    first_seen: str
+    last_seen: str
+    review_reason: str | None
+    evidence: dict
+    verdict: dict = Field(description="the classifier's latest verdict on it, with its explanation")
+    examples: list[dict] = Field(description="the first events: event_id, address, time, provider, raw_ref")
+    label: dict | None
+
+
+class ReviewOut(BaseModel):
+    items: list[ReviewItemOut]
+    next: str | None = Field(description="cursor of the next page; null at the end")
+    stats: dict = Field(description="open, labelled, dropped (evicted by the bound), max_open")
