@@ -14,7 +14,7 @@ import orjson
 from classifier.model.evaluation import confusion_png, scores
 from classifier.model.location import default_root
 from classifier.model.registry import (
-    DEFAULT_DIR, METADATA_FILE, MODEL_FILE, LoadedModel, ModelFileError, Registry, RegistryError,
+    DEFAULT_DIR, DEFAULT_VERSION, METADATA_FILE, MODEL_FILE, LoadedModel, ModelFileError, Registry, RegistryError,
     save_model,
 )
 from classifier.model.training import (
@@ -196,10 +196,12 @@ def models_list(as_json, registry):
 @click.argument("version")
 @registry_option
 def models_activate(version, registry):
-    """Make VERSION the model the service uses (picked up without a restart)."""
+    """Make VERSION the model the service uses (picked up without a restart); `default` is
+    the model shipped in the package."""
     try:
         reg = Registry(registry)
-        reg.load(version)           # refuse to activate a file that would not load
+        if version != DEFAULT_VERSION:
+            reg.load(version)       # refuse to activate a file that would not load
         reg.activate(version)
     except (RegistryError, ModelFileError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -145,25 +145,31 @@ class Registry:
         return version
 
     def activate(self, version: str) -> None:
-        self._check_version(version)
+        """Make ``version`` the active model; ``default`` is the model shipped in the package."""
+        if version != DEFAULT_VERSION:
+            self._check_version(version)
         state = self._state()
+        current = state.get("active") or DEFAULT_VERSION
         history = state.get("history", [])
-        if state.get("active") and state["active"] != version:
-            history = history + [state["active"]]
-        _write_json(self.pointer, {"active": version, "history": history,
-                                   "changed": datetime.now(timezone.utc).isoformat()})
+        if current != version:
+            history = history + [current]
+        self._point(version, history)
 
     def rollback(self) -> str:
-        """Re-activate the model that was active before the current one; return its version."""
+        """Re-activate the model that was active before the current one (``default`` when
+        the packaged model was in use before the first activation); return its version."""
         state = self._state()
         history = list(state.get("history", []))
         while history:
             previous = history.pop()
-            if (self.models / previous / MODEL_FILE).is_file():
-                _write_json(self.pointer, {"active": previous, "history": history,
-                                           "changed": datetime.now(timezone.utc).isoformat()})
+            if previous == DEFAULT_VERSION or (self.models / previous / MODEL_FILE).is_file():
+                self._point(previous, history)
                 return previous
         raise RegistryError(f"nothing to roll back to in {self.root}: no earlier active model")
+
+    def _point(self, version: str, history: list[str]) -> None:
+        _write_json(self.pointer, {"active": None if version == DEFAULT_VERSION else version, "history": history,
+                                   "changed": datetime.now(timezone.utc).isoformat()})
 
     # -- reading ----------------------------------------------------------------------
     def _state(self) -> dict:

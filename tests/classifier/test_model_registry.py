@@ -49,8 +49,11 @@ def test_save_list_activate_rollback(tmp_path, two_models):
     reg.activate(va)
     assert reg.active_version() == va
     assert reg.rollback() == vb
+    assert reg.rollback() == DEFAULT_VERSION and reg.active_version() is None    # the packaged model again
     with pytest.raises(RegistryError, match="nothing to roll back"):
         reg.rollback()
+    reg.activate(DEFAULT_VERSION)
+    assert reg.active_version() is None
     with pytest.raises(RegistryError, match="no model 'nope'"):
         reg.activate("nope")
     assert reg.load(vb).model.predict([PROBE])[0] == "mailboxfull"
