@@ -185,6 +185,25 @@ for _, op in ipairs(ops) do
       x = {}
       changed = true
     end
+  elseif op.op == 'recl' then
+    -- reclassification (store/reclassify.py): add what the new verdicts impose and the record
+    -- lacks; lift what only the old verdicts imposed, and only if a bounce made it (its
+    -- evidence names a reason, not a person or an import)
+    for _, sup in ipairs(op.add) do
+      if not s[sup.key] and not (sup.u and sup.u <= now) then
+        s[sup.key] = {t = sup.t, u = sup.u, e = sup.e, sub = sup.sub, st = sup.st, n = sup.n}
+        fx[#fx + 1] = '+' .. sup.key
+        changed = true
+      end
+    end
+    for _, key in ipairs(op.lift) do
+      local sup = s[key]
+      if sup and sup.e and sup.e.r and not sup.e.by and not sup.e.import then
+        s[key] = nil
+        fx[#fx + 1] = '-' .. key
+        changed = true
+      end
+    end
   elseif op.op == 'engaged' then
     for st, cur in pairs(g) do
       if (op.st == '' or op.st == st) and op.t >= cur[4] then

@@ -48,6 +48,14 @@ class Keys:
         """List of the address's recent events and changes, newest first."""
         return f"{self.p}:t:{self.tag(tenant, bucket)}:h:{address}"
 
+    def scratch(self, tenant: str, bucket: int) -> str:
+        """Hash: records replayed by a reclassification (store/reclassify.py), short-lived."""
+        return f"{self.p}:t:{self.tag(tenant, bucket)}:rc"
+
+    def history_pattern(self, tenant: str) -> str:
+        """SCAN pattern of every history list of a tenant (tenant ids hold no glob characters)."""
+        return f"{self.p}:t:{{{tenant}.*}}:h:*"
+
     # -- per tenant ----------------------------------------------------------------------
     def raw(self, tenant: str, ref: str) -> str:
         return f"{self.p}:t:{{{tenant}}}:raw:{ref}"

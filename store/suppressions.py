@@ -35,6 +35,22 @@ def check_settable(code: str, subscription: str | None) -> None:
         raise ValueError("only 'unsubscribed' takes a subscription")
 
 
+def unsuppress_ops(policy: Policy, codes: list[str] | None, t: int) -> list[dict]:
+    """The operations of a person lifting ``codes`` (None: all a tenant can lift) at ``t``;
+    shared with reclassification, which replays such lifts."""
+    wanted = set(codes or LIFTABLE)
+    ops: list[dict] = []
+    stored = sorted(wanted & TENANT_SETTABLE)
+    if stored:
+        ops += [{"op": "lift", "keys": stored, "t": t},
+                {"op": "reset", "ks": list(policy.bounces), "t": t}]
+    if wanted & COUNTER_CODES:
+        caps = {st: cap for st, cap in policy.frequency_cap.per_month.items() if cap}
+        ops.append({"op": "clear", "t": t, "mon": month_of(t), "caps": caps,
+                    "le": policy.low_engagement.after_sends or 0})
+    return ops
+
+
 class Suppressions:
     def __init__(self, client: redis.Redis, keys: Keys, ingest: Ingest):
         self.r = client
@@ -80,16 +96,7 @@ class Suppressions:
         if unknown:
             raise ValueError(f"{unknown} cannot be lifted by a tenant; liftable: {', '.join(sorted(LIFTABLE))}")
         now = int(time.time())
-        wanted = set(codes or LIFTABLE)
-        ops: list[dict] = []
-        stored = sorted(wanted & TENANT_SETTABLE)
-        if stored:
-            ops += [{"op": "lift", "keys": stored, "t": now},
-                    {"op": "reset", "ks": list(policy.bounces), "t": now}]
-        if wanted & COUNTER_CODES:
-            caps = {st: cap for st, cap in policy.frequency_cap.per_month.items() if cap}
-            ops.append({"op": "clear", "t": now, "mon": month_of(now), "caps": caps,
-                        "le": policy.low_engagement.after_sends or 0})
+        ops = unsuppress_ops(policy, codes, now)
         entry = {"kind": "unsuppress", "by": actor, "note": note, **({"codes": codes} if codes else {})}
         effects = self._run(tenant, address, ops, entry, None, history="e")
         lifted = [fx[1:] for fx in effects or [] if fx.startswith("-")]
