@@ -9,7 +9,7 @@ import orjson
 
 from classifier import cli as classifier_cli
 from classifier.model import cli as model_cli
-from webhook import providers_cli, store_cli
+from webhook import providers_cli, review_cli, store_cli
 from webhook.settings import ConfigError, Settings
 
 
@@ -150,7 +150,7 @@ def config(markdown: bool) -> None:
         click.echo(f"{name:28} {default:12} {text}")
 
 
-for _command in classifier_cli.COMMANDS + model_cli.COMMANDS + store_cli.COMMANDS:
+for _command in classifier_cli.COMMANDS + model_cli.COMMANDS + store_cli.COMMANDS + review_cli.COMMANDS:
     main.add_command(_command)
 main.add_command(providers_cli.providers)
 
