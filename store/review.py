@@ -32,7 +32,7 @@ import orjson
 import redis
 
 from classifier.events import Event
-from classifier.model.normalise import normalise
+from classifier.model.normalise import normalise_batch
 from classifier.taxonomy import CATEGORIES, CATEGORY_OF, REASONS
 from classifier.verdict import REVIEW_REASONS
 from store.keys import Keys
@@ -69,13 +69,17 @@ def evidence_of(event: Event) -> dict:
     return out
 
 
-def item_id(event: Event) -> str:
+def item_ids(events: list[Event]) -> list[str]:
     """Same evidence up to what differs per message (addresses, hosts, numbers, ids; the
-    remote MTA) -> same item."""
-    e = event.evidence()
-    parts = (e.kind.value, normalise(e.diagnostic) if e.diagnostic else "", e.status or "", e.reply_code or "",
-             (e.smtp_phase or "").upper(), (e.provider or "").lower(), (e.provider_class or "").lower())
-    return hashlib.blake2b("\x00".join(parts).encode("utf-8"), digest_size=8).hexdigest()
+    remote MTA) -> same item id. Diagnostics are normalised in one batch (a raw DSN for 500
+    recipients naming each of them in its text is 500 diagnostics)."""
+    evidence = [e.evidence() for e in events]
+    texts = normalise_batch([e.diagnostic for e in evidence])
+    return [hashlib.blake2b("\x00".join((e.kind.value, text, e.status or "", e.reply_code or "",
+                                         (e.smtp_phase or "").upper(), (e.provider or "").lower(),
+                                         (e.provider_class or "").lower())).encode("utf-8"),
+                            digest_size=8).hexdigest()
+            for e, text in zip(evidence, texts)]
 
 
 @dataclass(frozen=True)
@@ -129,12 +133,12 @@ class Review:
     def command(self, tenant: str, items, raw_ref: str | None = None, now: float | None = None) -> tuple | None:
         """The one script call that queues the events of ``items`` ((event, verdict) pairs,
         all newly stored) whose verdict needs review; None if there are none."""
-        groups: dict[str, list] = {}
-        for event, verdict in items:
-            if verdict is not None and verdict.needs_review:
-                groups.setdefault(item_id(event), []).append((event, verdict))
-        if not groups:
+        unsure = [(event, verdict) for event, verdict in items if verdict is not None and verdict.needs_review]
+        if not unsure:
             return None
+        groups: dict[str, list] = {}
+        for iid, pair in zip(item_ids([e for e, _ in unsure]), unsure):
+            groups.setdefault(iid, []).append(pair)
         args: list = ["add", self.keys.review_item(tenant, ""), str(int(time.time() if now is None else now)),
                       str(self.max_open)]
         for iid, group in groups.items():
