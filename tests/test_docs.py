@@ -19,5 +19,6 @@ def test_readme_configuration_table_lists_every_setting_with_its_default():
 def test_openapi_describes_the_api(app):
     doc = app.test_client().get("/openapi.json").get_json()
     assert {"/v1/events", "/v1/recipients/{address}", "/v1/recipients/check",
-            "/v1/suppressions/{address}"} <= set(doc["paths"])
+            "/v1/suppressions/{address}", "/v1/classify", "/v1/review", "/v1/review/{item_id}",
+            "/v1/review/labels"} <= set(doc["paths"])
     assert doc["components"]["securitySchemes"]["tenant_key"]["scheme"] == "bearer"

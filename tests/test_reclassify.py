@@ -161,3 +161,39 @@ def test_a_delivery_after_the_bounce_is_honoured_in_both_replays(store):
     # another classifier calling them missing mailboxes would suppress for good: no delivery lifts that
     [change] = Reclassification(store, "t", second_opinion()).run(apply=True)
     assert change.add == ["previously_bounced"] and codes(store, "g@example.org") == ["previously_bounced"]
+
+
+def test_the_command_refuses_unknown_models_and_tenants(redis_url, store):
+    from click.testing import CliRunner
+
+    from webhook.cli import main
+
+    env = {"REBOUND_REDIS_URL": redis_url}
+    out = CliRunner().invoke(main, ["reclassify", "t", "--model", "nope"], env=env)
+    assert out.exit_code == 1 and "no model 'nope'" in out.output
+    out = CliRunner().invoke(main, ["reclassify", "t", "--mode", "rules", "--model", "x"], env=env)
+    assert out.exit_code == 2 and "--mode rules" in out.output
+    out = CliRunner().invoke(main, ["reclassify", "nobody", "--mode", "rules"], env=env)
+    assert out.exit_code == 1 and "no tenant 'nobody'" in out.output
+    out = CliRunner().invoke(main, ["reclassify", "t", "--since", "yesterday"], env=env)
+    assert out.exit_code == 2 and "ISO 8601" in out.output
+
+
+def test_rules_mode_from_the_shell_changes_what_the_model_decided(redis_url, store):
+    """A stored verdict the model gave; the rules alone only have the reply code's weak default
+    for that evidence: the dry run shows it, and a verdict below the policy's confidence
+    suppresses nothing."""
+    from click.testing import CliRunner
+
+    from webhook.cli import main
+
+    model_said = Verdict.of("mailboxfull", confidence=0.8, source="model", explanation=("model:mailboxfull@0.80",))
+    store.apply("t", [(event("h@example.org", "h1", "Grault garply waldo fred", NOW - 60), model_said)])
+    out = CliRunner().invoke(main, ["reclassify", "t", "--mode", "rules"], env={"REBOUND_REDIS_URL": redis_url})
+    assert out.exit_code == 0, out.output
+    change, summary = [__import__("json").loads(x) for x in out.stdout.splitlines()]
+    assert change["address"] == "h@example.org" and change["add"] == change["lift"] == []
+    [ev] = change["events"]
+    assert ev["old"]["reason"] == "mailboxfull" and ev["new"]["reason"] == "userunknown"
+    assert ev["new"]["source"] == "rule" and ev["new"]["confidence"] < 0.5
+    assert summary["summary"]["classifier"] == "rules" and summary["summary"]["applied"] is False

@@ -194,3 +194,69 @@ def test_labels_must_be_fine_reasons(api, reason):
     api.post("/v1/events", json=batch())
     item = api.get("/v1/review").json()["items"][0]
     assert api.post(f"/v1/review/{item['id']}", json={"reason": reason}).status_code == 400
+
+
+DSN = b"""From: MAILER-DAEMON@mx.example.net
+To: bounces@sender.example.com
+Subject: Undelivered Mail Returned to Sender
+Date: Thu, 26 Nov 2026 10:00:00 +0000
+Message-ID: <dsn-1@mx.example.net>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
+
+--b1
+Content-Type: text/plain
+
+Your message could not be delivered to two recipients.
+
+--b1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Final-Recipient: rfc822; ann@example.org
+Action: failed
+Status: 5.0.0
+Diagnostic-Code: smtp; 550 Grault garply waldo fred
+
+Final-Recipient: rfc822; bob@example.org
+Action: failed
+Status: 5.0.0
+Diagnostic-Code: smtp; 550 Grault garply waldo fred
+
+--b1--
+"""
+
+
+def test_a_raw_bounce_is_queued_with_its_raw_payload_reference_and_never_its_body(api):
+    r = api.post(f"/v1/inbound/{api.tenant}", data=DSN, headers={"Content-Type": "message/rfc822"})
+    assert r.status_code == 200, r.text
+    assert {x["review_reason"] for x in r.json()["recipients"]} == {"unknown"}
+    [item] = api.get("/v1/review").json()["items"]
+    assert item["count"] == 2 and item["evidence"]["diagnostic"].endswith("Grault garply waldo fred")
+    refs = {e["raw_ref"] for e in item["examples"]}
+    assert len(refs) == 1 and {e["address"] for e in item["examples"]} == {"ann@example.org", "bob@example.org"}
+    history = api.get("/v1/recipients/ann@example.org/history").json()["events"]
+    assert history[0]["raw_ref"] in refs
+    assert b"could not be delivered" not in orjson.dumps(item)
+
+
+def test_items_are_queued_after_redis_forgot_the_script(api, redis_client):
+    api.post("/v1/events", json=[bounce(1, UNSURE)])
+    redis_client.script_flush()
+    assert api.post("/v1/events", json=[bounce(2, UNSURE), bounce(3, OTHER_UNSURE)]).status_code == 200
+    assert sorted(i["count"] for i in api.get("/v1/review").json()["items"]) == [1, 2]
+
+
+def test_review_list_from_the_shell(api, redis_url):
+    from click.testing import CliRunner
+
+    from webhook.cli import main
+
+    api.post("/v1/events", json=batch())
+    out = CliRunner().invoke(main, ["review", "list", api.tenant, "--limit", "1"],
+                             env={"REBOUND_REDIS_URL": redis_url})
+    assert out.exit_code == 0, out.output
+    [line] = out.stdout.splitlines()
+    assert orjson.loads(line)["count"] == 30
+    assert CliRunner().invoke(main, ["review", "list", "nobody"], env={"REBOUND_REDIS_URL": redis_url}).exit_code == 1

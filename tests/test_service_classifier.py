@@ -200,3 +200,30 @@ def test_the_pipeline_s_batch_classification_equals_classifying_each_event(app, 
     got = [{k: v for k, v in d.items() if k not in ("duplicate", "effects")} for d in result.verdicts]
     assert got == [v.to_dict() if v else {} for v in expected]
     assert len({v.reason for v in expected if v}) > 20 and expected[-1] is None
+
+
+def test_the_classifier_setting_is_validated_and_rules_mode_never_loads_a_model(make_settings, redis_url):
+    from webhook import create_app
+    from webhook.settings import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match="REBOUND_CLASSIFIER"):
+        Settings.from_env({"REBOUND_CLASSIFIER": "magic"})
+    assert Settings.from_env({"REBOUND_DATA_DIR": "/srv/rb"}).effective_model_dir.as_posix() == "/srv/rb/models"
+    app = create_app(make_settings(redis_url, classifier="rules"))
+    tenant, key = app.extensions["rebound"].store.tenants.create("Rules Only")
+    r = app.test_client().post("/v1/classify", json=PROBE, headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200
+    assert (r.json["mode"], r.json["model"]) == ("rules", None)
+    assert "model" not in " ".join(r.json["results"][0]["explanation"])
+
+
+def test_a_model_only_service_will_not_start_without_a_model(make_settings, redis_url, registry, two_models):
+    from classifier.model.registry import ModelFileError
+    from webhook import create_app
+
+    reg = Registry(registry)
+    version = reg.save(two_models["suspend"], {}, activate=True)
+    (registry / "models" / version / "model.skops").write_bytes(b"garbage")
+    with pytest.raises(ModelFileError, match="not a skops model file"):
+        create_app(make_settings(redis_url, model_dir=registry, classifier="model"))
+    create_app(make_settings(redis_url, model_dir=registry))     # with the rules, it starts (and logs)
