@@ -41,7 +41,8 @@ def review_list(tenant: str, order: str, review_reason: str | None, category: st
 
 
 @review.command("export")
-@click.option("--tenant", "tenants", multiple=True, help="only this tenant's labels (repeatable; default: every tenant)")
+@click.option("--tenant", "tenants", multiple=True,
+              help="only this tenant's labels (repeatable; default: every tenant)")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="file to write (default: stdout)")
 def review_export(tenants: tuple[str, ...], output: Path | None) -> None:
