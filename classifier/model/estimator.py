@@ -34,7 +34,7 @@ class BounceModel(ClassifierMixin, BaseEstimator):
     """Fine bounce reason from evidence, with calibrated probabilities."""
 
     def __init__(self, C=0.3, cv=3, calibration="sigmoid", class_weight="balanced", seed=0,
-                 char_ngram_range=(1, 4), n_char_features=2 ** 19, word_ngram_range=(1, 2),
+                 char_ngram_range=(2, 4), n_char_features=2 ** 19, word_ngram_range=(1, 2),
                  n_word_features=2 ** 18, min_df=2, char_weight=1.0, word_weight=0.7,
                  code_weight=0.8, max_chars=1000, phase_word_weight=0.7):
         self.C = C

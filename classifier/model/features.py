@@ -1,6 +1,6 @@
 """Features of one piece of evidence: character n-grams, word n-grams and code tokens.
 
-- Character n-grams (1 to 4) carry the wording across languages without a tokeniser
+- Character n-grams (2 to 4) carry the wording across languages without a tokeniser
   (Japanese and Chinese have no spaces) and survive spelling variants and typos.
 - Word unigrams and bigrams: short phrases such as "user unknown" or "relay denied" weigh
   more as words than as a bag of fragments.
@@ -20,6 +20,7 @@ All four blocks are L2-normalised and weighted, then stacked into one sparse mat
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import numpy as np
@@ -49,33 +50,41 @@ def evidence_row(x) -> tuple[str, str | None, str | None, str | None, str | None
 def code_tokens(status: str | None, reply: str | None, phase: str | None, provider: str | None,
                 kind: str | None, text: str, provider_class: str | None = None) -> list[str]:
     st = STATUS_RE.search(status or "") or STATUS_RE.search(text)
+    rc = REPLY_RE.match(reply or "") or _first_reply(text)
+    return list(_tokens_of(st.group(0) if st else None, rc.group(1) if rc else None, phase, provider, kind,
+                           provider_class))
+
+
+@functools.lru_cache(maxsize=16384)
+def _tokens_of(status: str | None, reply: str | None, phase: str | None, provider: str | None,
+               kind: str | None, provider_class: str | None) -> tuple[str, ...]:
+    """The code tokens of one combination of codes: few combinations recur across a batch,
+    so they are built once (a fifth of the feature step's cost before)."""
     toks = []
-    if st:
-        c, s, d = st.groups()
+    if status:
+        c, s, d = status.split(".")
         toks += [f"sc={c}", f"ss={c}.{s}", f"sf={c}.{s}.{d}", f"sd={s}.{d}", f"su={s}"]
-        found = lookup_status(st.group(0))
+        found = lookup_status(status)
         if found:
             toks.append(f"tbl={found[0]}")
     else:
         toks.append("sf=none")
-    rc = REPLY_RE.match(reply or "") or _first_reply(text)
-    if rc:
-        r = rc.group(1)
-        toks += [f"rc={r}", f"rcc={r[0]}"]
+    if reply:
+        toks += [f"rc={reply}", f"rcc={reply[0]}"]
     else:
         toks.append("rc=none")
     ph = phase.strip().lower() if phase else "none"
     toks.append(f"ph={ph}")
     # where it was said, with what the code says of the subject: "user unknown" with an
     # X.1.x code after DATA is still the mailbox, without one it is a filter
-    toks.append(f"pss={ph}.{st.group(2) if st else 'none'}")
+    toks.append(f"pss={ph}.{status.split('.')[1] if status else 'none'}")
     if provider:
         toks.append(f"pv={provider.strip().lower()}")
     if kind:
         toks.append(f"kd={kind}")
     if provider_class:
         toks.append(f"pc={provider_class.strip().lower()}")
-    return toks
+    return tuple(toks)
 
 
 def _first_reply(text: str):
@@ -110,7 +119,7 @@ class EvidenceFeatures(TransformerMixin, BaseEstimator):
     phase_word_weight = 0.0
     n_phase_features = 2 ** 16
 
-    def __init__(self, char_ngram_range=(1, 4), n_char_features=2 ** 19, word_ngram_range=(1, 2),
+    def __init__(self, char_ngram_range=(2, 4), n_char_features=2 ** 19, word_ngram_range=(1, 2),
                  n_word_features=2 ** 18, min_df=2, char_weight=1.0, word_weight=0.7,
                  code_weight=0.8, max_chars=1000, phase_word_weight=0.7, n_phase_features=2 ** 16):
         self.char_ngram_range = char_ngram_range
