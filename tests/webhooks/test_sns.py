@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from click.testing import CliRunner
 
+from store import CredentialsError
 from tests.webhooks.conftest import TOPIC, SnsSigner, sample_json
+from webhook.cli import main
 from webhook.esp.sns import is_sns_url
 
 
@@ -61,12 +64,53 @@ def test_no_auto_confirm_leaves_the_subscription_pending(esp, sns):
     assert not any("Confirm" in path for _, path in server.requests)
 
 
-def test_auto_confirm_needs_the_topic_to_be_listed(esp, sns):
+def test_ses_configuration_requires_topic_arns(esp, settings, redis_url):
+    with pytest.raises(CredentialsError, match="topic_arns"):
+        esp.configure("ses", auto_confirm="true")
+    r = esp.api.put("/v1/providers/ses", json={"credentials": {"auto_confirm": "true"}})
+    assert r.status_code == 400 and "topic_arns" in r.json()["message"], r.text
+    env = {"REBOUND_REDIS_URL": redis_url, "REBOUND_SECRET_KEY": settings.secret_key.get_secret_value()}
+    result = CliRunner().invoke(main, ["providers", "set", esp.tenant, "ses", "auto_confirm=true"], env=env)
+    assert result.exit_code != 0 and "ses needs topic_arns" in result.output, result.output
+    # set, it cannot be removed again: that would accept every topic or none
+    esp.configure("ses", topic_arns=TOPIC)
+    with pytest.raises(CredentialsError, match="topic_arns"):
+        esp.configure("ses", topic_arns="")
+    assert esp.api.get("/v1/providers/ses").json()["credentials"]["topic_arns"] == TOPIC
+
+
+def test_auto_confirm_confirms_only_listed_topics_and_fetches_nothing_for_others(esp, sns):
     signer, server = sns
-    esp.configure("ses", auto_confirm="true")                 # no topic_arns: confirm nothing
+    esp.configure("ses", topic_arns="arn:aws:sns:us-west-2:123456789012:Other", auto_confirm="true")
     r = post(esp, signer.sign(sample_json("sns-envelope-subscriptionconfirmation.json")))
     assert r.status_code == 403 and r.json()["error"] == "topic_not_allowed"
-    assert not any("Confirm" in path for _, path in server.requests)
+    assert server.requests == []                  # neither the certificate nor the SubscribeURL
+
+
+def test_unlisted_topic_is_refused_before_the_certificate_is_fetched(esp, sns):
+    signer, server = sns
+    esp.configure("ses", topic_arns=TOPIC)
+    other = "arn:aws:sns:us-west-2:999999999999:SomeoneElse"
+    r = post(esp, signer.notification(sample_json("ses-event-bounce.json"), topic=other))
+    assert r.status_code == 403 and r.json()["error"] == "topic_not_allowed"
+    assert server.requests == [] and esp.stored() == []
+    # anyone can forge an envelope naming a listed topic: that costs one fetch, then the cache
+    for _ in range(3):
+        assert post(esp, signer.notification(sample_json("ses-event-bounce.json"))).status_code == 200
+    assert sum(p.endswith(".pem") for _, p in server.requests) == 1
+
+
+def test_sns_envelope_for_a_tenant_without_ses_gets_the_same_answer(esp, sns):
+    signer, server = sns
+    esp.configure("ses", topic_arns=TOPIC)
+    other = signer.notification(sample_json("ses-event-bounce.json"), topic="arn:aws:sns:us-west-2:999999999999:X")
+    configured = post(esp, other)
+    unknown = esp.post("ses", orjson.dumps(other), tenant="no-such-tenant", content_type="text/plain")
+    assert configured.status_code == unknown.status_code == 403
+    assert configured.json() == unknown.json()
+    assert server.requests == []
+    # a body that is not an SNS envelope is still the plain 401 for an unknown tenant
+    assert esp.post("ses", b"{}", tenant="no-such-tenant", content_type="text/plain").status_code == 401
 
 
 def test_notifications_from_an_unlisted_topic_are_forbidden(esp, sns):

@@ -46,7 +46,6 @@ from webhook.esp.base import (
     Parsed,
     Rejected,
     WebhookRequest,
-    auth_failed,
     bad_payload,
 )
 from webhook.pipeline import IngestStream
@@ -156,7 +155,7 @@ def _handle(cls, tenant: str, req: WebhookRequest):
     cls.check_content_type(req)
     creds = _credentials(svc, cls, tenant)
     if creds is None:
-        raise auth_failed("not_configured")
+        raise cls.unconfigured(req)
     handler = cls(Context(tenant, creds, svc.store.replay, settings.webhook_tolerance_seconds,
                           svc.fetcher.get, svc.sns_certificates))
     handler.validate_request(req)

@@ -235,6 +235,12 @@ class Provider:
                            f"{cls.title} webhooks are sent as {' or '.join(cls.content_types)}",
                            permanent=True)
 
+    @classmethod
+    def unconfigured(cls, req: WebhookRequest) -> Rejected:
+        """The answer when the tenant is unknown or has not configured this provider: the
+        same as a configured tenant would give to a request nobody of theirs sent."""
+        return auth_failed("not_configured")
+
     def validate_request(self, req: WebhookRequest) -> None:
         configured = False
         for check in self.authenticators:

@@ -2,10 +2,13 @@
 (``eventType``), inside a signed SNS envelope (see ``webhook.esp.sns``).
 
 Configuration (credentials, none secret): ``topic_arns``, the comma-separated SNS topics
-this tenant's SES publishes to, and ``auto_confirm`` (true/false). SNS signatures prove the
-message came from SNS, not from which AWS account, so with ``topic_arns`` set a message from
-any other topic is refused (403). A SubscriptionConfirmation is confirmed for the operator
-only when ``auto_confirm`` is true *and* the topic is listed (otherwise anyone could
+this tenant's SES publishes to (required), and ``auto_confirm`` (true/false). SNS signatures
+prove the message came from SNS, not from which AWS account, so a message from any other
+topic is refused (403). The topic is checked *before* the signature, so that a caller who
+does not know one of the tenant's topics cannot make us fetch a signing certificate; an
+SNS envelope for a tenant without SES configured gets the same 403, so the answer does not
+tell a prober which tenants use SES. A SubscriptionConfirmation (of a listed topic, then)
+is confirmed for the operator only when ``auto_confirm`` is true (otherwise anyone could
 subscribe their own topic and feed us bounces), by a GET of its SubscribeURL after
 checking it is https on an SNS host. Raw message delivery must stay off: without the
 envelope there is nothing to authenticate.
@@ -52,14 +55,26 @@ def _first(value):
     return value[0] if isinstance(value, list) and value else value
 
 
+def is_envelope(msg) -> bool:
+    """Whether a parsed body is shaped like an SNS envelope (raw message delivery is not)."""
+    return isinstance(msg, dict) and "Signature" in msg and "Type" in msg
+
+
+def topic_not_allowed() -> Rejected:
+    return Rejected(403, "topic_not_allowed", "this SNS topic is not one of the tenant's topic_arns",
+                    reason="topic_not_allowed")
+
+
 class SnsSignatureMixin:
     def check_sns(self, req: WebhookRequest) -> bool | None:
         msg = req.json()
-        if not isinstance(msg, dict) or "Signature" not in msg or "Type" not in msg:
+        if not is_envelope(msg):
             return False                          # raw message delivery, or not SNS at all
         header = req.headers.get("x-amz-sns-message-type")
         if header and header != msg.get("Type"):
             return False
+        if msg.get("TopicArn") not in self.topic_arns():
+            raise topic_not_allowed()             # before anything is fetched for this message
         try:
             sns.verify(msg, self.ctx.sns_certificates, self.ctx.fetch)
         except sns.SnsError as exc:
@@ -69,10 +84,6 @@ class SnsSignatureMixin:
             raise Rejected(503, "certificate_unavailable",
                            "the SNS signing certificate could not be fetched; retry later",
                            reason="certificate_unavailable", headers={"Retry-After": "30"}) from exc
-        topics = self.topic_arns()
-        if topics and msg.get("TopicArn") not in topics:
-            raise Rejected(403, "topic_not_allowed", "this SNS topic is not one of the tenant's topic_arns",
-                           reason="topic_not_allowed")
         return True
 
     def topic_arns(self) -> list[str]:
@@ -85,11 +96,27 @@ class Ses(SnsSignatureMixin, Provider):
     title = "Amazon SES (SNS)"
     content_types = ("text/plain", "application/json")
     credential_names = {"topic_arns": False, "auto_confirm": False}
-    auth_options = ((),)                          # SNS signs; the settings only narrow it down
+    auth_options = (("topic_arns",),)
     authenticators = ("check_sns",)
     setup = ("SNS: create an HTTPS subscription to the webhook URL on the topic(s) your SES "
              "configuration set or identity publishes to (raw message delivery off); set topic_arns "
              "and auto_confirm=true to have the subscription confirmed automatically")
+
+    @classmethod
+    def check_credentials(cls, values: dict[str, str]) -> None:
+        if not values.get("topic_arns"):
+            raise CredentialsError(
+                "ses needs topic_arns: the ARNs of the SNS topics your SES publishes to, comma-separated "
+                "(an SNS signature does not say whose topic sent a message, so only listed topics are accepted)")
+        super().check_credentials(values)
+
+    @classmethod
+    def unconfigured(cls, req: WebhookRequest) -> Rejected:
+        """An SNS envelope gets the 403 of an unlisted topic, as for a configured tenant."""
+        try:
+            return topic_not_allowed() if is_envelope(req.json()) else super().unconfigured(req)
+        except Rejected:                          # not JSON
+            return super().unconfigured(req)
 
     @classmethod
     def clean_credential(cls, name: str, value: str) -> str:
@@ -137,10 +164,6 @@ class Ses(SnsSignatureMixin, Provider):
                         extra={"tenant": self.ctx.tenant, "topic": topic})
             out.note["subscription"] = "pending: auto_confirm is off; confirm it in the AWS console"
             return
-        if topic not in self.topic_arns():
-            raise Rejected(403, "topic_not_allowed",
-                           "auto_confirm confirms only topics listed in the tenant's topic_arns",
-                           reason="topic_not_allowed")
         url = msg.get("SubscribeURL")
         if not sns.is_sns_url(url, pem=False):
             raise Rejected(400, "invalid_payload", "SubscribeURL is not an https URL on an SNS host",
