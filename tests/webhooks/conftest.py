@@ -205,8 +205,10 @@ class SnsSigner:
         self.pem = self.cert.public_bytes(serialization.Encoding.PEM)
         self.cert_url = cert_url
 
-    def sign(self, envelope: dict, version: str = "1") -> dict:
+    def sign(self, envelope: dict, version: str = "1", age: float = 0) -> dict:
+        """Sign ``envelope`` as published ``age`` seconds ago (samples carry old Timestamps)."""
         msg = {k: v for k, v in envelope.items() if k not in ("Signature", "SignatureVersion", "SigningCertURL")}
+        msg["Timestamp"] = sns_time(time.time() - age)
         msg["SignatureVersion"] = version
         msg["SigningCertURL"] = self.cert_url
         digest = hashes.SHA1() if version == "1" else hashes.SHA256()
@@ -214,12 +216,18 @@ class SnsSigner:
         msg["Signature"] = base64.b64encode(sig).decode()
         return msg
 
-    def notification(self, message: str | dict, topic: str = TOPIC, version: str = "1") -> dict:
+    def notification(self, message: str | dict, topic: str = TOPIC, version: str = "1", age: float = 0) -> dict:
         if not isinstance(message, str):
             message = json.dumps(message)
         return self.sign({"Type": "Notification", "MessageId": secrets.token_hex(16), "TopicArn": topic,
-                          "Message": message, "Timestamp": "2026-11-26T10:00:00.000Z",
-                          "UnsubscribeURL": "https://sns.us-west-2.amazonaws.com/?Action=Unsubscribe"}, version)
+                          "Message": message,
+                          "UnsubscribeURL": "https://sns.us-west-2.amazonaws.com/?Action=Unsubscribe"}, version, age)
+
+
+def sns_time(epoch: float) -> str:
+    """A Timestamp as SNS writes them: 2026-11-26T10:00:00.123Z."""
+    t = dt.datetime.fromtimestamp(epoch, dt.UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
 class FakeSns:

@@ -176,3 +176,26 @@ def test_subscription_topic_opt_out_and_back_in(esp, sns):
     n["subscription"]["timestamp"] = "2022-01-12T02:00:00.000Z"
     post(esp, signer.notification(n))
     assert esp.answer("recipient@example.com", subscription="newsletter")["sendable"] is True
+
+
+@pytest.mark.parametrize("age, status", [(50 * 60, 200), (2 * 3600, 401), (-10 * 60, 401)])
+def test_old_messages_are_replays(esp, sns, age, status):
+    """A really signed message published more than an hour ago (SNS stops retrying by then),
+    or in the future, is refused before its certificate is fetched."""
+    signer, server = sns
+    esp.configure("ses", topic_arns=TOPIC)
+    r = post(esp, signer.notification(sample_json("ses-event-bounce.json"), age=age))
+    assert r.status_code == status, r.text
+    if status == 401:
+        assert r.json()["error"] == "stale_timestamp"
+        assert server.requests == [] and esp.stored() == []
+    else:
+        assert r.json()["accepted"] == 1
+
+
+def test_a_captured_message_replayed_hours_later_is_refused(esp, sns):
+    signer, _ = sns
+    esp.configure("ses", topic_arns=TOPIC)
+    captured = signer.notification(sample_json("ses-event-bounce.json"), age=3 * 3600)
+    assert post(esp, captured).json()["error"] == "stale_timestamp"
+    assert esp.answer("recipient@example.com")["sendable"] is True

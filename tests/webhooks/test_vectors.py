@@ -6,16 +6,18 @@ import base64
 import hashlib
 import hmac
 import json
+import time
+from datetime import datetime, timedelta
 
 import orjson
 import pytest
 
 from store import CredentialSet
-from tests.webhooks.conftest import TOPIC, make_request, sample, sample_json
+from tests.webhooks.conftest import TOPIC, make_request, sample, sample_json, sns_time
 from webhook.esp import sendgrid
 from webhook.esp.base import Context
 from webhook.esp.resend import Resend, sign
-from webhook.esp.sns import SnsCertificates, SnsError
+from webhook.esp.sns import MAX_AGE, SnsCertificates, SnsError, SnsStale
 from webhook.esp.sns import verify as sns_verify
 
 SG = sample_json("sendgrid-signed-testvector.json")
@@ -77,10 +79,29 @@ def no_fetch(url):
     raise AssertionError(f"fetched {url}: the pinned certificate should have been used")
 
 
+def published(message: dict) -> datetime:
+    """When SNS published a vector: the time it is verified at (the vectors are from 2022)."""
+    return datetime.fromisoformat(message["Timestamp"])
+
+
 @pytest.mark.parametrize("index", range(4))
 def test_sns_vectors_verify_as_given(index):
     message = SNS["messages"][index]
-    sns_verify(message, pinned(check_expiry=False), no_fetch)
+    sns_verify(message, pinned(check_expiry=False), no_fetch, now=published(message))
+    # at that time the real certificate was valid (2021-09-07..2022-08-17): no exemption needed
+    sns_verify(message, pinned(check_expiry=True), no_fetch, now=published(message) + timedelta(minutes=30))
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_sns_vectors_are_refused_once_older_than_the_maximum_age(index):
+    message = SNS["messages"][index]
+    late = published(message) + MAX_AGE + timedelta(minutes=6)
+    with pytest.raises(SnsStale):
+        sns_verify(message, pinned(check_expiry=False), no_fetch, now=late)
+    with pytest.raises(SnsStale):                                      # nor from the future
+        sns_verify(message, pinned(check_expiry=False), no_fetch, now=published(message) - timedelta(minutes=6))
+    with pytest.raises(SnsStale):                                      # today: a replay
+        sns_verify(message, pinned(check_expiry=False), no_fetch)
 
 
 @pytest.mark.parametrize("field", ["Message", "MessageId", "Timestamp", "TopicArn", "Signature"])
@@ -89,30 +110,33 @@ def test_sns_vectors_fail_when_one_byte_changes(field):
     value = message[field]
     message[field] = value[:-2] + ("A" if value[-2] != "A" else "B") + value[-1]
     with pytest.raises(SnsError):
-        sns_verify(message, pinned(check_expiry=False), no_fetch)
+        sns_verify(message, pinned(check_expiry=False), no_fetch, now=published(SNS["messages"][2]))
 
 
 def test_sns_vector_subject_is_signed():
     message = dict(SNS["messages"][2])
     del message["Subject"]
     with pytest.raises(SnsError):
-        sns_verify(message, pinned(check_expiry=False), no_fetch)
+        sns_verify(message, pinned(check_expiry=False), no_fetch, now=published(message))
 
 
 def test_sns_expired_certificate_is_refused_unless_pinned_without_expiry():
+    message = SNS["messages"][0]
+    after_expiry = datetime.fromisoformat("2022-08-18T00:00:00Z")
     with pytest.raises(SnsError, match="not valid now"):
-        sns_verify(SNS["messages"][0], pinned(check_expiry=True), no_fetch)
+        sns_verify(dict(message, Timestamp="2022-08-17T23:59:00.000Z"), pinned(check_expiry=True), no_fetch,
+                   now=after_expiry)
 
 
-def test_sns_vectors_through_http_with_the_real_certificate_pinned(esp, app):
+def test_sns_vectors_through_http_are_refused_as_replays_without_fetching(esp, app, sns):
+    _, server = sns
     app.extensions["rebound"].sns_certificates.pin(SNS["messages"][0]["SigningCertURL"], SNS_PEM, check_expiry=False)
     esp.configure("ses", topic_arns=",".join(m["TopicArn"] for m in SNS["messages"]))
     for message in SNS["messages"]:
         r = esp.post("ses", orjson.dumps(message), {"x-amz-sns-message-type": "Notification"},
                      content_type="text/plain; charset=UTF-8")
-        assert r.status_code == 200, r.text
-        assert r.json() == {"accepted": 0, "duplicates": 0, "ignored": 1}     # "Hello world" is not SES
-    assert esp.ignored() == {"ses:sns:not-ses-json": 4}
+        assert r.status_code == 401 and r.json()["error"] == "stale_timestamp", r.text   # signed in 2022
+    assert esp.stored() == [] and server.requests == []
 
 
 def test_sns_topic_not_listed_is_forbidden(esp, app):
@@ -136,6 +160,8 @@ def test_sns_documentation_envelopes_have_placeholder_signatures_and_are_refused
     esp.configure("ses", topic_arns=TOPIC, auto_confirm="true")
     headers, body = _http_sample(f"sns-envelope-{kind}.http.txt")
     assert json.loads(body) == sample_json(f"sns-envelope-{kind}.json")
+    # published now (the samples are from 2012): only the placeholder signature is wrong
+    body = orjson.dumps(dict(json.loads(body), Timestamp=sns_time(time.time())))
     r = esp.post("ses", body, headers, content_type=None)
     assert r.status_code == 401 and r.json()["error"] == "unauthorized"
     assert esp.stored() == []

@@ -11,7 +11,8 @@ tell a prober which tenants use SES. A SubscriptionConfirmation (of a listed top
 is confirmed for the operator only when ``auto_confirm`` is true (otherwise anyone could
 subscribe their own topic and feed us bounces), by a GET of its SubscribeURL after
 checking it is https on an SNS host. Raw message delivery must stay off: without the
-envelope there is nothing to authenticate.
+envelope there is nothing to authenticate. A message published more than an hour ago
+(``sns.MAX_AGE``, plus REBOUND_WEBHOOK_TOLERANCE_SECONDS for clocks) is a replay: 401.
 
 Events, one per recipient: Bounce (Permanent/Suppressed is a drop classified as a previous
 bounce, OnAccountSuppressionList a drop of unstated cause; Transient and Undetermined can
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
@@ -76,7 +78,13 @@ class SnsSignatureMixin:
         if msg.get("TopicArn") not in self.topic_arns():
             raise topic_not_allowed()             # before anything is fetched for this message
         try:
-            sns.verify(msg, self.ctx.sns_certificates, self.ctx.fetch)
+            sns.verify(msg, self.ctx.sns_certificates, self.ctx.fetch, datetime.fromtimestamp(req.now, UTC),
+                       timedelta(seconds=self.ctx.tolerance))
+        except sns.SnsStale as exc:
+            log.info("sns message too old", extra={"tenant": self.ctx.tenant, "why": str(exc)})
+            raise Rejected(401, "stale_timestamp",
+                           f"the SNS message was published more than {sns.MAX_AGE} ago (or in the future)",
+                           permanent=True, reason="stale_timestamp") from None
         except sns.SnsError as exc:
             log.info("sns verification failed", extra={"tenant": self.ctx.tenant, "why": str(exc)})
             return False

@@ -6,6 +6,11 @@ SignatureVersion 1, SHA256 for 2) over the canonical string of its signed fields
 TopicArn, Type; confirmations add SubscribeURL and Token), with the public key of the
 X.509 certificate at ``SigningCertURL``.
 
+A message is also refused when its signed ``Timestamp`` (when SNS published it; a retry
+keeps it) is more than ``MAX_AGE`` old, or ahead of our clock by more than the clock
+tolerance: SNS stops retrying an HTTP(S) delivery after at most an hour, so an older message
+is a replay. This is checked before the certificate is fetched.
+
 That URL comes from the message itself, so it is checked before anything is fetched: https,
 no user info or odd port, a host ``sns.<region>.amazonaws.com`` (``.com.cn`` in China), a
 path ending ``.pem`` (the rules of AWS's own validators). Certificates are cached per URL
@@ -21,7 +26,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -38,10 +43,16 @@ SIGNED_FIELDS = {
 }
 OPTIONAL = {"Subject"}
 HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
+#: how old a message may be: SNS gives up retrying an HTTP(S) delivery after at most an hour
+MAX_AGE = timedelta(hours=1)
 
 
 class SnsError(Exception):
     """The message is not an authentic SNS message; ``str()`` says why (for logs)."""
+
+
+class SnsStale(SnsError):
+    """The message was published too long ago (or claims to come from the future)."""
 
 
 class CertificateUnavailable(Exception):
@@ -133,9 +144,28 @@ class SnsCertificates:
         return key
 
 
+def check_time(message: dict, now: datetime, tolerance: timedelta) -> None:
+    """Raise SnsStale unless ``Timestamp`` is within MAX_AGE (plus the clock tolerance)
+    before ``now`` and no more than the tolerance after it."""
+    value = message.get("Timestamp")
+    try:
+        published = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        published = None
+    if published is None or published.tzinfo is None:
+        raise SnsError(f"SNS Timestamp is not an ISO 8601 time: {value!r}")
+    if now - published > MAX_AGE + tolerance:
+        raise SnsStale(f"SNS message published at {value}, more than {MAX_AGE} ago")
+    if published - now > tolerance:
+        raise SnsStale(f"SNS message published at {value}, in the future")
+
+
 def verify(message: dict, certificates: SnsCertificates, fetch: Callable[[str], bytes],
-           now: datetime | None = None) -> None:
-    """Raise SnsError unless ``message`` (the parsed JSON envelope) is signed by SNS."""
+           now: datetime | None = None, tolerance: timedelta = timedelta(minutes=5)) -> None:
+    """Raise SnsError unless ``message`` (the parsed JSON envelope) is signed by SNS and
+    recent at ``now`` (default: the clock; replaying old, really signed messages such as
+    AWS's test vectors takes their own time)."""
+    now = now or datetime.now(UTC)
     digest = HASHES.get(str(message.get("SignatureVersion")))
     if digest is None:
         raise SnsError(f"unsupported SignatureVersion {message.get('SignatureVersion')!r}")
@@ -144,7 +174,8 @@ def verify(message: dict, certificates: SnsCertificates, fetch: Callable[[str], 
     except (binascii.Error, ValueError, TypeError):
         raise SnsError("Signature is not base64") from None
     signed = string_to_sign(message)
-    key = certificates.public_key(message.get("SigningCertURL"), fetch, now or datetime.now(UTC))
+    check_time(message, now, tolerance)
+    key = certificates.public_key(message.get("SigningCertURL"), fetch, now)
     try:
         key.verify(signature, signed, padding.PKCS1v15(), digest())
     except InvalidSignature:
