@@ -25,9 +25,56 @@ from webhook.esp.sns import is_sns_url
     ("https://sqs.us-east-1.amazonaws.com/x.pem", False),
     ("https://sns.us-east-1.amazonaws.com\\@evil.example/x.pem", False),
     ("", False), (None, False),
+    # the regional forms AWS uses
+    ("https://sns.us-gov-west-1.amazonaws.com/SimpleNotificationService-abc.pem", True),
+    ("https://sns.cn-northwest-1.amazonaws.com.cn/SimpleNotificationService-abc.pem", True),
+    ("https://sns.ap-southeast-5.amazonaws.com/SimpleNotificationService-abc.pem", True),
+    ("https://sns.il-central-1.amazonaws.com/SimpleNotificationService-abc.pem", True),
+    # hosts a customer names under amazonaws.com (S3 endpoints of a bucket called "sns")
+    ("https://sns.s3-us-west-2.amazonaws.com/SimpleNotificationService-abc.pem", False),
+    ("https://sns.s3-website-us-east-1.amazonaws.com/SimpleNotificationService-abc.pem", False),
+    ("https://sns.s3-external-1.amazonaws.com/SimpleNotificationService-abc.pem", False),
+    ("https://sns.compute-1.amazonaws.com/SimpleNotificationService-abc.pem", False),
+    # nothing in the authority but the host, nothing after the path
+    ("https://sns.us-east-1.amazonaws.com:443/x.pem", False),
+    ("https://sns.us-east-1.amazonaws.com:/x.pem", False),
+    ("https://@sns.us-east-1.amazonaws.com/x.pem", False),
+    ("https://sns.us-east-1.amazonaws.com/x.pem?x=.pem", False),
+    ("https://sns.us-east-1.amazonaws.com/x.pem#x", False),
+    ("https://evil.example#@sns.us-east-1.amazonaws.com/x.pem", False),
+    ("https://sns.us-east-1.amazonaws.com./x.pem", False),
+    ("https://sns.us-east-1.amazonaws.com%2eevil.example/x.pem", False),
+    ("https://sns.us-east-1.amazon\taws.com/x.pem", False),
+    ("https://sns.us-east-1.amazonaws.com\n/x.pem", False),
+    ("https://sns.us-east-1.amazonaws.co\u2128/x.pem", False),
+    ("https://sns.us-east-1.amazonaws.com.cn.evil.example/x.pem", False),
 ])
 def test_signing_certificate_urls(url, ok):
     assert is_sns_url(url, pem=True) is ok
+
+
+@pytest.mark.parametrize("url, ok", [
+    ("https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription&TopicArn=" + TOPIC + "&Token=2336", True),
+    ("https://sns.cn-north-1.amazonaws.com.cn/?Action=ConfirmSubscription&Token=x", True),
+    ("https://sns.s3-us-west-2.amazonaws.com/?Action=ConfirmSubscription&Token=x", False),
+    ("https://sns.us-west-2.amazonaws.com:8443/?Action=ConfirmSubscription&Token=x", False),
+    ("https://u@sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription&Token=x", False),
+    ("http://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription&Token=x", False),
+])
+def test_subscribe_urls(url, ok):
+    assert is_sns_url(url, pem=False) is ok
+
+
+def test_subscribe_url_on_a_customer_named_amazonaws_host_is_never_fetched(esp, sns, app):
+    signer, server = sns
+    esp.configure("ses", topic_arns=TOPIC, auto_confirm="true")
+    host = "sns.s3-us-west-2.amazonaws.com"          # the legacy S3 endpoint of a bucket named "sns"
+    app.extensions["rebound"].fetcher.connect_to[f"{host}:443"] = ("127.0.0.1", server.port)
+    confirm = dict(sample_json("sns-envelope-subscriptionconfirmation.json"),
+                   SubscribeURL=f"https://{host}/?Action=ConfirmSubscription&Token=x")
+    r = post(esp, signer.sign(confirm))
+    assert r.status_code == 400 and r.json()["error"] == "invalid_payload"
+    assert not any("Confirm" in path for _, path in server.requests)
 
 
 def post(esp, envelope: dict):

@@ -11,9 +11,14 @@ keeps it) is more than ``MAX_AGE`` old, or ahead of our clock by more than the c
 tolerance: SNS stops retrying an HTTP(S) delivery after at most an hour, so an older message
 is a replay. This is checked before the certificate is fetched.
 
-That URL comes from the message itself, so it is checked before anything is fetched: https,
-no user info or odd port, a host ``sns.<region>.amazonaws.com`` (``.com.cn`` in China), a
-path ending ``.pem`` (the rules of AWS's own validators). Certificates are cached per URL
+``SigningCertURL`` comes from the message itself, so it is checked before anything is fetched: https,
+a host ``sns.<region>.amazonaws.com`` (``.amazonaws.com.cn`` in China) and nothing else in
+the authority (no user info, no port), a path ending ``.pem`` and no query or fragment. The
+host rule is that of AWS's own validators, ``^sns\\.[a-zA-Z0-9\\-]{3,}\\.amazonaws\\.com(\\.cn)?$``,
+narrowed to labels shaped like a region (``us-east-1``, ``us-gov-west-1``, ``cn-north-1``):
+their pattern also matches hosts a customer names under amazonaws.com, such as the legacy
+S3 endpoints of a bucket called ``sns`` (``sns.s3-us-west-2.amazonaws.com``). The same rule
+applies to a SubscribeURL before it is confirmed. Certificates are cached per URL
 until they expire, so a burst of notifications costs one fetch. An SNS signature proves the
 message came from SNS, not from whose topic: the SES module checks ``TopicArn`` against the
 tenant's ``topic_arns``.
@@ -34,7 +39,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-SNS_HOST = re.compile(r"^sns\.[a-zA-Z0-9\-]{3,}\.amazonaws\.com(\.cn)?$")
+#: sns.<region>.amazonaws.com[.cn], the region being letters-...-digits (see the docstring)
+SNS_HOST = re.compile(r"sns\.[a-z]{2}(?:-[a-z]+)+-\d{1,2}\.amazonaws\.com(?:\.cn)?")
 
 SIGNED_FIELDS = {
     "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
@@ -60,19 +66,20 @@ class CertificateUnavailable(Exception):
 
 
 def is_sns_url(url: object, *, pem: bool) -> bool:
-    """Whether ``url`` is an https URL on an SNS host of AWS (and a .pem when ``pem``)."""
-    if not isinstance(url, str):
+    """Whether ``url`` is an https URL on an SNS host of AWS (and a .pem when ``pem``).
+
+    ``urlsplit`` forgives what a browser would (it drops tabs and newlines, splits user info
+    at the last ``@``), so anything unusual is refused before it is asked: non-ASCII,
+    whitespace, backslashes, an authority that is more than the host name.
+    """
+    if not isinstance(url, str) or not url.isascii() or any(c.isspace() or c == "\\" for c in url):
         return False
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
+    parts = urlsplit(url)
+    if parts.scheme != "https" or parts.fragment or parts.netloc.lower() != (parts.hostname or "-"):
         return False
-    if parts.scheme != "https" or parts.username or parts.password or port not in (None, 443):
+    if not SNS_HOST.fullmatch(parts.hostname):
         return False
-    if not parts.hostname or not SNS_HOST.match(parts.hostname):
-        return False
-    return parts.path.endswith(".pem") if pem else True
+    return (parts.path.endswith(".pem") and not parts.query) if pem else True
 
 
 def string_to_sign(message: dict) -> bytes:
