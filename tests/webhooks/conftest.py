@@ -232,7 +232,8 @@ def sns_time(epoch: float) -> str:
 
 class FakeSns:
     """A local HTTPS server answering as sns.<region>.amazonaws.com: it serves the signing
-    certificate for any *.pem path and records ConfirmSubscription calls."""
+    certificate for any *.pem path (404 for paths with "missing", a web page for those with
+    "garbage") and records every request."""
 
     def __init__(self, tmp: Path, signer_pem: bytes):
         self.ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -250,7 +251,11 @@ class FakeSns:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 fake.requests.append((self.headers.get("Host"), self.path))
-                if self.path.endswith(".pem"):
+                if "missing" in self.path:
+                    body, status = b"not found", 404
+                elif "garbage" in self.path:
+                    body, status = b"<html>not a certificate</html>", 200
+                elif self.path.endswith(".pem"):
                     body, status = signer_pem, 200
                 elif "Action=ConfirmSubscription" in self.path:
                     body, status = b"<ConfirmSubscriptionResponse/>", 200

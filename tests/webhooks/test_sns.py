@@ -2,6 +2,8 @@
 are confirmed only when the tenant allows it and only on SNS hosts."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import orjson
 import pytest
 from click.testing import CliRunner
@@ -9,7 +11,7 @@ from click.testing import CliRunner
 from store import CredentialsError
 from tests.webhooks.conftest import TOPIC, SnsSigner, sample_json
 from webhook.cli import main
-from webhook.esp.sns import is_sns_url
+from webhook.esp.sns import CertificateUnavailable, SnsCertificates, is_sns_url
 
 
 @pytest.mark.parametrize("url, ok", [
@@ -246,3 +248,37 @@ def test_a_captured_message_replayed_hours_later_is_refused(esp, sns):
     captured = signer.notification(sample_json("ses-event-bounce.json"), age=3 * 3600)
     assert post(esp, captured).json()["error"] == "stale_timestamp"
     assert esp.answer("recipient@example.com")["sendable"] is True
+
+
+@pytest.mark.parametrize("name, status", [("missing", 503), ("garbage", 401)])
+def test_a_certificate_that_failed_is_not_fetched_again_for_every_message(esp, sns, name, status):
+    """A flood of messages naming a certificate that cannot be had costs one fetch."""
+    signer, server = sns
+    esp.configure("ses", topic_arns=TOPIC)
+    signer.cert_url = f"https://sns.us-west-2.amazonaws.com/SimpleNotificationService-{name}.pem"
+    for _ in range(5):
+        r = post(esp, signer.notification(sample_json("ses-event-bounce.json")))
+        assert r.status_code == status, r.text
+    assert [p for _, p in server.requests] == [f"/SimpleNotificationService-{name}.pem"]
+    assert esp.stored() == []
+    # other certificates are not affected
+    signer.cert_url = "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-rebound-test.pem"
+    assert post(esp, signer.notification(sample_json("ses-event-bounce.json"))).status_code == 200
+
+
+def test_a_failed_certificate_is_fetched_again_after_a_few_seconds(sns):
+    signer, server = sns
+    clock = [1000.0]
+    certs = SnsCertificates(retry_after=10, clock=lambda: clock[0])
+    fetch = server.fetcher().get
+    url = "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-missing.pem"
+    now = datetime.now(UTC)
+    for _ in range(3):
+        with pytest.raises(CertificateUnavailable):
+            certs.public_key(url, fetch, now)
+    assert len(server.requests) == 1
+    clock[0] += 11                                    # AWS may answer again: ask again, once
+    for _ in range(3):
+        with pytest.raises(CertificateUnavailable):
+            certs.public_key(url, fetch, now)
+    assert len(server.requests) == 2

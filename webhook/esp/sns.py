@@ -19,7 +19,8 @@ narrowed to labels shaped like a region (``us-east-1``, ``us-gov-west-1``, ``cn-
 their pattern also matches hosts a customer names under amazonaws.com, such as the legacy
 S3 endpoints of a bucket called ``sns`` (``sns.s3-us-west-2.amazonaws.com``). The same rule
 applies to a SubscribeURL before it is confirmed. Certificates are cached per URL
-until they expire, so a burst of notifications costs one fetch. An SNS signature proves the
+until they expire, and failures for a few seconds, so a burst of notifications costs one
+fetch. An SNS signature proves the
 message came from SNS, not from whose topic: the SES module checks ``TopicArn`` against the
 tenant's ``topic_arns``.
 """
@@ -29,6 +30,7 @@ import base64
 import binascii
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -102,15 +104,26 @@ def string_to_sign(message: dict) -> bytes:
 class SnsCertificates:
     """Signing certificates by URL: fetched once, kept until they expire.
 
+    A URL that could not be fetched, or did not give a certificate, is remembered as such for
+    ``retry_after`` seconds: a flood of messages naming it costs one fetch, not one each
+    (short, because SNS's default policy retries a delivery after 20 s). Requests that need
+    the same URL at the same time wait for one fetch.
+
     ``pin`` installs a certificate for a URL without fetching it (tests, air-gapped
     deployments); ``check_expiry=False`` is for replaying old, really signed messages such
     as AWS's published test vectors, whose certificate expired in 2022.
     """
 
-    def __init__(self, max_entries: int = 64):
+    def __init__(self, max_entries: int = 64, retry_after: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic):
         self.max_entries = max_entries
+        self.retry_after = retry_after
+        self.clock = clock
         self._cache: OrderedDict[str, tuple[x509.Certificate, bool]] = OrderedDict()
         self._pinned: dict[str, tuple[x509.Certificate, bool]] = {}
+        #: url -> (until when, the error to raise again)
+        self._failed: OrderedDict[str, tuple[float, Exception]] = OrderedDict()
+        self._fetching: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def pin(self, url: str, pem: bytes, *, check_expiry: bool = True) -> None:
@@ -120,15 +133,41 @@ class SnsCertificates:
     def public_key(self, url: str, fetch: Callable[[str], bytes], now: datetime) -> rsa.RSAPublicKey:
         if not is_sns_url(url, pem=True):
             raise SnsError(f"SigningCertURL is not an SNS certificate URL: {url!r}")
+        entry = self._known(url, now)
+        if entry is None:
+            with self._lock:
+                one_fetch = self._fetching.setdefault(url, threading.Lock())
+            with one_fetch:
+                entry = self._known(url, now) or self._fetch(url, fetch)
+            with self._lock:
+                self._fetching.pop(url, None)
+        cert, check_expiry = entry
+        if check_expiry and not (cert.not_valid_before_utc <= now <= cert.not_valid_after_utc):
+            raise SnsError("the SNS signing certificate is not valid now")
+        key = cert.public_key()
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise SnsError("the SNS signing certificate has no RSA key")
+        return key
+
+    def _known(self, url: str, now: datetime) -> tuple[x509.Certificate, bool] | None:
+        """The pinned or cached certificate (None: fetch it); a recent failure raised again."""
         with self._lock:
             entry = self._pinned.get(url)
-            if entry is None:
-                entry = self._cache.get(url)
-                if entry is not None:
-                    self._cache.move_to_end(url)
-                    if now > entry[0].not_valid_after_utc:
-                        entry = None                  # fetch again: AWS may have replaced it
-        if entry is None:
+            if entry is not None:
+                return entry
+            entry = self._cache.get(url)
+            if entry is not None:
+                self._cache.move_to_end(url)
+                return None if now > entry[0].not_valid_after_utc else entry   # AWS may have replaced it
+            failed = self._failed.get(url)
+            if failed is not None:
+                if self.clock() < failed[0]:
+                    raise type(failed[1])(f"{failed[1]} (recently; not fetched again yet)")
+                del self._failed[url]
+        return None
+
+    def _fetch(self, url: str, fetch: Callable[[str], bytes]) -> tuple[x509.Certificate, bool]:
+        try:
             try:
                 pem = fetch(url)
             except Exception as exc:          # network, TLS, status: the caller answers 503
@@ -137,18 +176,18 @@ class SnsCertificates:
                 cert = x509.load_pem_x509_certificate(pem)
             except ValueError:
                 raise SnsError("SigningCertURL did not return a PEM certificate") from None
-            entry = (cert, True)
+        except (CertificateUnavailable, SnsError) as exc:
             with self._lock:
-                self._cache[url] = entry
-                while len(self._cache) > self.max_entries:
-                    self._cache.popitem(last=False)
-        cert, check_expiry = entry
-        if check_expiry and not (cert.not_valid_before_utc <= now <= cert.not_valid_after_utc):
-            raise SnsError("the SNS signing certificate is not valid now")
-        key = cert.public_key()
-        if not isinstance(key, rsa.RSAPublicKey):
-            raise SnsError("the SNS signing certificate has no RSA key")
-        return key
+                self._failed[url] = (self.clock() + self.retry_after, exc)
+                while len(self._failed) > self.max_entries:
+                    self._failed.popitem(last=False)
+            raise
+        entry = (cert, True)
+        with self._lock:
+            self._cache[url] = entry
+            while len(self._cache) > self.max_entries:
+                self._cache.popitem(last=False)
+        return entry
 
 
 def check_time(message: dict, now: datetime, tolerance: timedelta) -> None:
