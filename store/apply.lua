@@ -25,15 +25,18 @@ The record (a JSON object; only what is non-empty is stored, to keep it small):
                time of the last open/click}
   m  digests of the last messages counted (a send and its delivery count once)
 --]]
-local dedup = tonumber(ARGV[4])
-if dedup > 0 and not redis.call('SET', KEYS[2], '1', 'NX', 'EX', dedup) then
-  return 0
-end
-
+-- reads first: a script that fails (a key of the wrong type, a record that is not JSON) is
+-- not rolled back, and a dedup marker written before the failure would turn the ESP's retry
+-- into a "duplicate", losing the event
 local ops = cjson.decode(ARGV[2])
 local now = tonumber(ARGV[6])
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 local rec = raw and cjson.decode(raw) or {}
+
+local dedup = tonumber(ARGV[4])
+if dedup > 0 and not redis.call('SET', KEYS[2], '1', 'NX', 'EX', dedup) then
+  return 0
+end
 local s = rec.s or {}
 local c = rec.c or {}
 local x = rec.x or {}

@@ -10,7 +10,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from store.credentials import ReplayGuard
-from store.keys import Keys
+from store.keys import Keys, bucket_of
 from tests.conftest import LiveServer
 from tests.webhooks.conftest import MailgunSigner, SendGridSigner, sample, sample_json
 from webhook import create_app
@@ -168,3 +168,32 @@ def test_ingest_survives_a_script_flush(esp, redis_client):
     assert esp.codes("example@test.com") == ["previously_bounced"]
     redis_client.script_flush()
     assert esp.api.put("/v1/suppressions/x@example.org", json={"note": "n"}).status_code == 200
+
+
+def _break(redis_client, key: str) -> None:
+    """Make ``key`` a key of the wrong type: every command on it fails (WRONGTYPE)."""
+    redis_client.delete(key)
+    redis_client.rpush(key, "not what the store expects")
+
+
+@pytest.mark.parametrize("where", ["policy", "records"])
+def test_mailgun_retry_is_accepted_when_storing_failed(esp, mailgun, redis_client, where):
+    """The token is claimed before the event is stored; when Redis then fails (reading the
+    tenant's policy to build the ingest stream, or applying the event), the token is given
+    back, so Mailgun's retry of the very same request stores the event instead of being
+    refused as a replay."""
+    event = sample_json("mailgun-failed-permanent-delayed-bounce.event-data.json")
+    body = mailgun.body(event)
+    keys = esp.store.keys
+    key = keys.policy(esp.tenant) if where == "policy" else keys.records(esp.tenant, bucket_of(event["recipient"]))
+    _break(redis_client, key)
+    failed = esp.post("mailgun", body)
+    assert failed.status_code >= 500 and failed.status_code != 406, failed.text
+    redis_client.delete(key)                       # Redis is well again
+    assert esp.history(event["recipient"]) == []   # nothing of it was applied; Mailgun retries
+    retry = esp.post("mailgun", body)
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["accepted"] == 1
+    assert esp.codes(event["recipient"]) == ["previously_bounced"]
+    again = esp.post("mailgun", body)              # once stored, the token is spent
+    assert again.status_code == 406 and again.json()["error"] == "replayed"

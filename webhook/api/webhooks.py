@@ -160,8 +160,9 @@ def _handle(cls, tenant: str, req: WebhookRequest):
                           svc.fetcher.get, svc.sns_certificates))
     handler.validate_request(req)
     limit = min(cls.max_batch or settings.max_batch, settings.max_batch)
-    stream = IngestStream(tenant, raw=req.body)
-    try:
+    stream = None
+    try:                                          # from here on, a failure rolls the token back
+        stream = IngestStream(tenant, raw=req.body)   # reads the policy: Redis may fail already
         out = Parsed(tenant, cls.name, datetime.now(UTC), limit=limit, sink=stream.add)
         try:
             handler.parse_events(req, out)        # large batches start being stored meanwhile
@@ -181,7 +182,8 @@ def _handle(cls, tenant: str, req: WebhookRequest):
         if out.ignored:
             svc.store.ignored.count(tenant, cls.name, out.ignored)
     except BaseException:
-        stream.abort()
+        if stream is not None:
+            stream.abort()
         try:
             handler.rollback()
         except redis.RedisError:
