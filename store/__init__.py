@@ -62,6 +62,7 @@ class Store:
                              raw_seconds=raw_seconds, raw_max_bytes=raw_max_bytes, history_seconds=history_seconds,
                              platform=self.platform, senders=self.senders, review=self.review,
                              complaint_tenants=complaint_tenants)
+        self.raw = self.ingest.raw                # the request bodies failures came from
         self.query = Query(client, self.keys, self.dns, complaint_tenants)
         self.suppressions = Suppressions(client, self.keys, self.ingest)
         # ESP webhooks: credentials (secret_keys: list of Fernet keys, or a callable giving

@@ -33,6 +33,7 @@ from classifier.verdict import Verdict
 from store.keys import Keys, bucket_of
 from store.platform import Platform
 from store.policy import Policy
+from store.raw import RawPayloads
 from store.review import Review
 from store.senders import SenderHealth
 from store.stream import ApplyStream
@@ -92,8 +93,7 @@ class Ingest:
         self.dedup_seconds = dedup_seconds
         self.history_max = history_max
         self.history_seconds = history_seconds
-        self.raw_seconds = raw_seconds
-        self.raw_max_bytes = raw_max_bytes
+        self.raw = RawPayloads(client, keys, seconds=raw_seconds, max_bytes=raw_max_bytes)
         self.platform = platform or Platform(client, keys)
         self.senders = senders or SenderHealth(client, keys)
         self.review = review or Review(client, keys)
@@ -101,12 +101,6 @@ class Ingest:
         self.script = client.register_script(APPLY_LUA)
         self._dedup_arg, self._history_arg = str(dedup_seconds), str(history_max)
         self._history_ttl = str(history_seconds)
-
-    def raw_command(self, tenant: str, raw: bytes) -> tuple[str, tuple]:
-        """Keep the raw payload (bounded) so history can be reclassified later: its ref, and
-        the command that stores it."""
-        ref = hashlib.blake2b(raw, digest_size=16).hexdigest()
-        return ref, ("SET", self.keys.raw(tenant, ref), raw[: self.raw_max_bytes], "EX", self.raw_seconds)
 
     def apply(self, tenant: str, items: list[tuple[Event, Verdict | None]], policy: Policy,
               raw: bytes | None = None, now: float | None = None) -> ApplyResult:

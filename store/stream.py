@@ -18,6 +18,7 @@ import time
 import redis
 
 from store.policy import Policy, plan
+from store.raw import keeps_raw
 
 try:
     from hiredis import pack_command as _pack
@@ -35,11 +36,12 @@ class ApplyStream:
     def __init__(self, ingest, tenant: str, policy: Policy, raw: bytes | None = None, now: float | None = None):
         self.ingest, self.tenant, self.policy = ingest, tenant, policy
         self.now = str(int(time.time() if now is None else now))
-        self.ref, self._raw = ingest.raw_command(tenant, raw) if raw else (None, None)
+        #: the request's body, kept with the first event that needs it (store/raw.py); its ref
+        self.raw, self.ref = raw or None, None
         self.pending: list[tuple] = []
         self.sent: list[tuple] = []
         self.events = 0
-        self.commands = 0                  # queued so far, the raw payload's SET excluded
+        self.commands = 0                  # queued so far (the raw payload's ones included)
         self.slots: list[int] = []         # per event: the index of its apply command's reply
         self.items: list[tuple] = []
         self.conn = None
@@ -49,8 +51,15 @@ class ApplyStream:
         """Queue (event, verdict) pairs; full chunks leave at once."""
         from store.ingest import history_entry, idempotency_digest
 
-        ingest, tenant, policy, ref, now = self.ingest, self.tenant, self.policy, self.ref, self.now
+        ingest, tenant, policy, now = self.ingest, self.tenant, self.policy, self.now
         for event, verdict in items:
+            ref = None
+            if keeps_raw(event) and self.raw is not None:
+                if self.ref is None:              # the first event that needs it: keep it now
+                    self.ref, keep = ingest.raw.commands(tenant, self.raw, event.provider, now)
+                    self.pending.extend(keep)
+                    self.commands += len(keep)
+                ref = self.ref
             self.slots.append(self.commands)
             self.pending.append(ingest.command(tenant, event.recipient, idempotency_digest(event),
                                                plan(event, verdict, policy), history_entry(event, verdict, ref), now))
@@ -88,9 +97,6 @@ class ApplyStream:
             self.conn.send_packed_command([b"".join(map(_pack, part))] if _pack else self.conn.pack_commands(part))
 
     def _send(self) -> None:
-        if self._raw is not None:                # the raw payload goes with the first events
-            self.pending.insert(0, self._raw)
-            self._raw = None
         chunk, self.pending = self.pending, []
         try:
             if self.conn is None:
@@ -122,8 +128,6 @@ class ApplyStream:
         platform commands' replies are not returned). Then what depends on which events were
         new: sender-side failures counted, verdicts queued for review (Ingest.after_apply)."""
         replies = self._finish_wire()
-        if self.ref:
-            replies = replies[1:]
         per_event = [replies[slot] for slot in self.slots] if replies else []
         if self.items:
             self.ingest.after_apply(self.tenant, self.items, per_event, self.ref)
@@ -133,7 +137,7 @@ class ApplyStream:
         try:
             if self.events == 0:
                 return []
-            if self.pending or self._raw is not None:
+            if self.pending:
                 self._send()
             try:
                 replies = self._read()

@@ -20,5 +20,5 @@ def test_openapi_describes_the_api(app):
     doc = app.test_client().get("/openapi.json").get_json()
     assert {"/v1/events", "/v1/recipients/{address}", "/v1/recipients/check",
             "/v1/suppressions/{address}", "/v1/classify", "/v1/review", "/v1/review/{item_id}",
-            "/v1/review/labels"} <= set(doc["paths"])
+            "/v1/review/labels", "/v1/raw/{ref}"} <= set(doc["paths"])
     assert doc["components"]["securitySchemes"]["tenant_key"]["scheme"] == "bearer"

@@ -239,6 +239,9 @@ def test_a_raw_bounce_is_queued_with_its_raw_payload_reference_and_never_its_bod
     history = api.get("/v1/recipients/ann@example.org/history").json()["events"]
     assert history[0]["raw_ref"] in refs
     assert b"could not be delivered" not in orjson.dumps(item)
+    # the reference resolves, for the analyst who wants to see the message itself
+    raw = api.get(f"/v1/raw/{refs.pop()}")
+    assert raw.status_code == 200 and raw.json()["payload"].encode() == DSN
 
 
 def test_items_are_queued_after_redis_forgot_the_script(api, redis_client):

@@ -1,5 +1,6 @@
-"""`rebound review` (the analysts' queue: list, export labels) and `rebound reclassify`
-(re-run a tenant's history through another classifier): registered by webhook/cli.py."""
+"""`rebound review` (the analysts' queue: list, export labels), `rebound reclassify`
+(re-run a tenant's history through another classifier) and `rebound raw show` (the payload
+an event came from): registered by webhook/cli.py."""
 from __future__ import annotations
 
 import sys
@@ -140,4 +141,24 @@ def reclassify(tenant: str, model_ref: str | None, mode: str | None, registry: P
                f"lift, {t.kept} kept; {verb}", err=True)
 
 
-COMMANDS = [review, reclassify]
+
+@click.group("raw")
+def raw() -> None:
+    """Raw payloads kept for failures, complaints and unsubscribes (also GET /v1/raw/REF)."""
+
+
+@raw.command("show")
+@click.argument("ref")
+@click.option("--tenant", required=True, help="the tenant whose payload it is")
+@click.option("--body", is_flag=True, help="write the payload's bytes alone (e.g. to `rebound classify -`)")
+def raw_show(ref: str, tenant: str, body: bool) -> None:
+    """The raw payload REF (a raw_ref of a history entry or a review example) as one JSON
+    object with what is known of it; --body: the stored bytes alone."""
+    with tenant_store(tenant) as store:
+        found = store.raw.body(tenant, ref) if body else store.raw.get(tenant, ref)
+    if found is None:
+        raise click.ClickException(f"{tenant!r} has no raw payload {ref!r} (unknown, or older than the retention)")
+    sys.stdout.buffer.write(found if body else orjson.dumps(found) + b"\n")
+
+
+COMMANDS = [review, reclassify, raw]

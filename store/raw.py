@@ -1,0 +1,89 @@
+"""Raw payloads: the request bodies (ESP webhooks, raw DSNs) that failures, complaints and
+unsubscribes came from, so that history can be reclassified when the classifier improves
+and a suppression can be audited against what the ESP or the remote server really said.
+
+Only requests that carry such an event are kept: a batch of deliveries, opens, clicks or
+sends holds nothing a reclassification or an audit needs, and those are most of the
+traffic (memory). A payload is kept ``REBOUND_RAW_RETENTION_DAYS``, cut to
+``REBOUND_RAW_MAX_BYTES``, in a hash with what is known of it (when, from which
+provider, its full size); its reference (``raw_ref`` in history entries and review
+examples) is a digest of the whole body, so the same body sent again is kept once.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import time
+from datetime import UTC, datetime
+
+import redis
+
+from classifier.events import Event, Kind
+from store.keys import Keys
+
+#: the kinds of event whose request is kept
+KEEPS_RAW = frozenset({Kind.BOUNCE, Kind.DEFERRAL, Kind.DROP, Kind.COMPLAINT, Kind.UNSUBSCRIBE})
+REF = re.compile(r"[0-9a-f]{32}")
+
+
+def keeps_raw(event: Event) -> bool:
+    return event.kind in KEEPS_RAW
+
+
+def ref_of(raw: bytes) -> str:
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+class RawPayloads:
+    def __init__(self, client: redis.Redis, keys: Keys, *, seconds: int, max_bytes: int):
+        self.r, self.keys = client, keys
+        self.seconds, self.max_bytes = seconds, max_bytes
+
+    def commands(self, tenant: str, raw: bytes, provider: str, now: str) -> tuple[str, list[tuple]]:
+        """The payload's reference and the commands that keep it (sent with the batch)."""
+        ref = ref_of(raw)
+        key = self.keys.raw(tenant, ref)
+        return ref, [("HSET", key, "body", raw[: self.max_bytes], "size", len(raw), "received", now,
+                      "provider", provider),
+                     ("EXPIRE", key, self.seconds)]
+
+    def get(self, tenant: str, ref: str) -> dict | None:
+        """The payload ``ref`` of ``tenant`` and what is known of it; None when unknown or
+        expired (or another tenant's: the key is the tenant's own)."""
+        if not REF.fullmatch(ref):
+            return None
+        key = self.keys.raw(tenant, ref)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hgetall(key)
+        pipe.ttl(key)
+        fields, ttl = pipe.execute()
+        if not fields:
+            return None
+        body = fields.get(b"body", b"")
+        size = int(fields.get(b"size") or len(body))
+        try:
+            payload, encoding = body.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            payload, encoding = base64.b64encode(body).decode("ascii"), "base64"
+        received = fields.get(b"received")
+        return {
+            "ref": ref,
+            "provider": (fields.get(b"provider") or b"").decode() or None,
+            "received": _iso(int(received)) if received else None,
+            "expires": _iso(time.time() + ttl) if ttl >= 0 else None,
+            "size": size,
+            "truncated": len(body) < size,
+            "encoding": encoding,
+            "payload": payload,
+        }
+
+    def body(self, tenant: str, ref: str) -> bytes | None:
+        """The stored bytes alone (as cut to REBOUND_RAW_MAX_BYTES)."""
+        if not REF.fullmatch(ref):
+            return None
+        return self.r.hget(self.keys.raw(tenant, ref), "body")
