@@ -174,7 +174,15 @@ class Credentials:
 
 
 class ReplayGuard:
-    """Remembers single-use tokens (e.g. Mailgun's) for a window, with SET NX EX."""
+    """Remembers single-use tokens (e.g. Mailgun's) for a window, with SET NX EX.
+
+    A token is first *claimed* by a request (the value names the request's body), then
+    *spent* once the request is stored. Until then the very same request may use it again:
+    that is the ESP retrying a request whose answer said it failed, and it must be let in
+    even when giving the token back failed too (Redis went away while storing), or the event
+    would be lost. Another body with a claimed token, or any request with a spent one, is a
+    replay.
+    """
 
     def __init__(self, client: redis.Redis, keys: Keys):
         self.r = client
@@ -184,11 +192,19 @@ class ReplayGuard:
         digest = hashlib.blake2b(token.encode("utf-8"), digest_size=16).hexdigest()
         return self.keys.replay(tenant, provider, digest)
 
-    def first_use(self, tenant: str, provider: str, token: str, ttl: int) -> bool:
-        """True the first time ``token`` is seen within ``ttl`` seconds, False for a replay."""
-        return bool(self.r.set(self._key(tenant, provider, token), b"1", nx=True, ex=max(1, int(ttl))))
+    def claim(self, tenant: str, provider: str, token: str, body: bytes, ttl: int) -> bool:
+        """True when the request with ``body`` may use ``token``: the first time it is seen
+        within ``ttl`` seconds, or the same request again before it was stored; False for a
+        replay."""
+        claimed = b"p:" + hashlib.blake2b(body, digest_size=16).hexdigest().encode("ascii")
+        before = self.r.set(self._key(tenant, provider, token), claimed, nx=True, ex=max(1, int(ttl)), get=True)
+        return before is None or before == claimed
+
+    def spend(self, tenant: str, provider: str, token: str) -> None:
+        """The request that claimed ``token`` is stored: from now on it is a replay, whatever the body."""
+        self.r.set(self._key(tenant, provider, token), b"s", xx=True, keepttl=True)
 
     def forget(self, tenant: str, provider: str, token: str) -> None:
-        """Undo :meth:`first_use` when the request it admitted was not stored after all, so
+        """Undo :meth:`claim` when the request it admitted was not stored after all, so
         the ESP's retry of the same request is not taken for a replay."""
         self.r.delete(self._key(tenant, provider, token))

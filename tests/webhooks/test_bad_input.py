@@ -150,10 +150,20 @@ def test_store_unavailable_is_503_with_retry_after(make_settings, private_redis)
 
 def test_replay_guard_forgets_a_token_whose_request_was_not_stored(redis_client):
     guard = ReplayGuard(redis_client, Keys("rb"))
-    assert guard.first_use("t", "mailgun", "tok", 60) is True
-    assert guard.first_use("t", "mailgun", "tok", 60) is False
+    assert guard.claim("t", "mailgun", "tok", b"body", 60) is True
+    assert guard.claim("t", "mailgun", "tok", b"another body", 60) is False     # a forgery
     guard.forget("t", "mailgun", "tok")
-    assert guard.first_use("t", "mailgun", "tok", 60) is True
+    assert guard.claim("t", "mailgun", "tok", b"another body", 60) is True
+    assert 0 < redis_client.ttl(next(redis_client.scan_iter("rb:t:{t}:replay:*"))) <= 60
+
+
+def test_replay_guard_lets_the_same_request_in_until_it_is_stored(redis_client):
+    guard = ReplayGuard(redis_client, Keys("rb"))
+    assert guard.claim("t", "mailgun", "tok", b"body", 60) is True
+    assert guard.claim("t", "mailgun", "tok", b"body", 60) is True      # retried before it was stored
+    assert guard.claim("t", "mailgun", "tok", b"other", 60) is False
+    guard.spend("t", "mailgun", "tok")
+    assert guard.claim("t", "mailgun", "tok", b"body", 60) is False     # stored: now a replay
     assert 0 < redis_client.ttl(next(redis_client.scan_iter("rb:t:{t}:replay:*"))) <= 60
 
 
@@ -197,3 +207,38 @@ def test_mailgun_retry_is_accepted_when_storing_failed(esp, mailgun, redis_clien
     assert esp.codes(event["recipient"]) == ["previously_bounced"]
     again = esp.post("mailgun", body)              # once stored, the token is spent
     assert again.status_code == 406 and again.json()["error"] == "replayed"
+
+
+def test_mailgun_retry_is_accepted_even_when_the_token_could_not_be_given_back(esp, mailgun, settings, redis_client,
+                                                                             redis_url):
+    """Redis refuses the write, then giving the token back as well (here the app's Redis user
+    may not DEL: a real NOPERM). The token stays claimed by that request: Mailgun's retry of
+    it is let in, another body signed with the same token is not."""
+    redis_client.acl_setuser("nodel", enabled=True, passwords=["+nodel-pw"], categories=["+@all"],
+                             commands=["-del", "-unlink"], keys=["*"], channels=["*"])
+    app = create_app(settings.model_copy(update={"redis_url": redis_url.replace("redis://", "redis://nodel:nodel-pw@", 1)}))
+    server = LiveServer(app)
+    try:
+        def post(body: bytes) -> requests.Response:
+            return requests.post(f"{server.url}/v1/webhooks/mailgun/{esp.tenant}", data=body, timeout=30,
+                                 headers={"Content-Type": "application/json"})
+
+        event = sample_json("mailgun-failed-permanent-delayed-bounce.event-data.json")
+        body = mailgun.body(event)
+        key = esp.store.keys.records(esp.tenant, bucket_of(event["recipient"]))
+        _break(redis_client, key)
+        assert post(body).status_code >= 500
+        assert list(redis_client.scan_iter(f"rb:t:{{{esp.tenant}}}:replay:*"))    # still claimed
+        redis_client.delete(key)
+        forged = orjson.loads(body)
+        forged["event-data"]["recipient"] = "someone.else@example.org"
+        refused = post(orjson.dumps(forged))
+        assert refused.status_code == 406 and refused.json()["error"] == "replayed"
+        retry = post(body)
+        assert retry.status_code == 200 and retry.json()["accepted"] == 1, retry.text
+        assert esp.codes(event["recipient"]) == ["previously_bounced"]
+        assert post(body).json()["error"] == "replayed"                           # stored: spent
+        assert esp.answer("someone.else@example.org")["sendable"] is True
+    finally:
+        server.stop()
+        redis_client.acl_deluser("nodel")

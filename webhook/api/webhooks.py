@@ -20,7 +20,8 @@ The order of checks is the contract:
 Requests that can never succeed are marked permanent, and providers with a "stop retrying"
 status (Mailgun: 406) get that instead. A store outage is a 503 with Retry-After (the
 ESP's retry will succeed), and a single-use token admitted for a request that was then not
-stored is forgotten, so that retry is not taken for a replay.
+stored is forgotten, so that retry is not taken for a replay (and should forgetting fail
+too, the token stays claimed by that very request, whose retry is let in).
 """
 from __future__ import annotations
 
@@ -189,6 +190,10 @@ def _handle(cls, tenant: str, req: WebhookRequest):
         except redis.RedisError:
             pass
         raise
+    try:
+        handler.stored()
+    except redis.RedisError:
+        pass                                      # the token stays claimed: only this very request may retry
     for event_type, n in out.ignored.items():
         metrics.WEBHOOK_IGNORED.labels(cls.name, event_type[:64]).inc(n)
     return {"accepted": result.accepted, "duplicates": result.duplicates,

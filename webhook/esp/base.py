@@ -288,6 +288,9 @@ class Provider:
     def rollback(self) -> None:
         """Undo side effects of validation when the request was not stored after all."""
 
+    def stored(self) -> None:
+        """Make side effects of validation final: the request was stored."""
+
 
 # -- authentication mixins -------------------------------------------------------------------
 
@@ -378,12 +381,14 @@ class TimestampFreshnessMixin:
 
 class ReplayProtectionMixin:
     """Each single-use token is accepted once within twice the timestamp tolerance (older
-    timestamps are refused anyway), remembered in Redis with SET NX EX."""
+    timestamps are refused anyway), remembered in Redis (store.credentials.ReplayGuard):
+    claimed by the request before it is stored, spent once it is; a request that failed gives
+    it back, and its identical retry is let in even if giving it back failed too."""
 
     _replay_token: str | None = None
 
-    def check_replay(self, token: str) -> None:
-        if not self.ctx.replay.first_use(self.ctx.tenant, self.name, token, 2 * self.ctx.tolerance):
+    def check_replay(self, token: str, body: bytes) -> None:
+        if not self.ctx.replay.claim(self.ctx.tenant, self.name, token, body, 2 * self.ctx.tolerance):
             raise Rejected(401, "replayed", "this signed request was received before",
                            permanent=True, reason="replayed")
         self._replay_token = token
@@ -391,6 +396,11 @@ class ReplayProtectionMixin:
     def rollback(self) -> None:
         if self._replay_token is not None:
             self.ctx.replay.forget(self.ctx.tenant, self.name, self._replay_token)
+            self._replay_token = None
+
+    def stored(self) -> None:
+        if self._replay_token is not None:
+            self.ctx.replay.spend(self.ctx.tenant, self.name, self._replay_token)
             self._replay_token = None
 
 

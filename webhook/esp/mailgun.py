@@ -3,7 +3,8 @@
 Signature: ``hex(HMAC-SHA256(key=webhook signing key, msg=timestamp + token))`` (credential
 ``signing_key``). After the signature: the timestamp must be within
 REBOUND_WEBHOOK_TOLERANCE_SECONDS of now, and the token is single-use (remembered in Redis
-with SET NX EX for twice that window). Mailgun retries any answer except 2xx and 406 for
+with SET NX EX for twice that window; Mailgun's retry of a request that failed is the same
+request, let in again until it is stored). Mailgun retries any answer except 2xx and 406 for
 hours, so a request that can never be valid (stale timestamp, replayed token, bad JSON,
 wrong content type) is answered 406; a bad signature stays 401, because it becomes valid
 once the operator sets the right key and Mailgun retries.
@@ -72,7 +73,7 @@ class Mailgun(HmacSignatureMixin, TimestampFreshnessMixin, ReplayProtectionMixin
                                  [signature.strip().encode("ascii", "replace")], hexlify):
             return False
         self.check_fresh(req, timestamp)
-        self.check_replay(token)
+        self.check_replay(token, req.body)
         return True
 
     def parse_events(self, req: WebhookRequest, out: Parsed) -> None:
