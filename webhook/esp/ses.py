@@ -83,7 +83,8 @@ class SnsSignatureMixin:
         except sns.SnsStale as exc:
             log.info("sns message too old", extra={"tenant": self.ctx.tenant, "why": str(exc)})
             raise Rejected(401, "stale_timestamp",
-                           f"the SNS message was published more than {sns.MAX_AGE} ago (or in the future)",
+                           f"the SNS message was published more than {sns.MAX_AGE.total_seconds():.0f} s ago "
+                           "(or in the future)",
                            permanent=True, reason="stale_timestamp") from None
         except sns.SnsError as exc:
             log.info("sns verification failed", extra={"tenant": self.ctx.tenant, "why": str(exc)})
@@ -107,8 +108,8 @@ class Ses(SnsSignatureMixin, Provider):
     auth_options = (("topic_arns",),)
     authenticators = ("check_sns",)
     setup = ("SNS: create an HTTPS subscription to the webhook URL on the topic(s) your SES "
-             "configuration set or identity publishes to (raw message delivery off); set topic_arns "
-             "and auto_confirm=true to have the subscription confirmed automatically")
+             "configuration set or identity publishes to (raw message delivery off); topic_arns (required): "
+             "those topics' ARNs; auto_confirm=true to have the subscription confirmed automatically")
 
     @classmethod
     def check_credentials(cls, values: dict[str, str]) -> None:
