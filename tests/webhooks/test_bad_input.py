@@ -216,7 +216,8 @@ def test_mailgun_retry_is_accepted_even_when_the_token_could_not_be_given_back(e
     it is let in, another body signed with the same token is not."""
     redis_client.acl_setuser("nodel", enabled=True, passwords=["+nodel-pw"], categories=["+@all"],
                              commands=["-del", "-unlink"], keys=["*"], channels=["*"])
-    app = create_app(settings.model_copy(update={"redis_url": redis_url.replace("redis://", "redis://nodel:nodel-pw@", 1)}))
+    no_del = redis_url.replace("redis://", "redis://nodel:nodel-pw@", 1)
+    app = create_app(settings.model_copy(update={"redis_url": no_del}))
     server = LiveServer(app)
     try:
         def post(body: bytes) -> requests.Response:

@@ -267,7 +267,7 @@ def test_a_certificate_that_failed_is_not_fetched_again_for_every_message(esp, s
 
 
 def test_a_failed_certificate_is_fetched_again_after_a_few_seconds(sns):
-    signer, server = sns
+    _, server = sns
     clock = [1000.0]
     certs = SnsCertificates(retry_after=10, clock=lambda: clock[0])
     fetch = server.fetcher().get
