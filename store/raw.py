@@ -59,10 +59,14 @@ class RawPayloads:
             return None
         key = self.keys.raw(tenant, ref)
         pipe = self.r.pipeline(transaction=False)
+        pipe.type(key)
         pipe.hgetall(key)
+        pipe.get(key)
         pipe.ttl(key)
-        fields, ttl = pipe.execute()
-        if not fields:
+        kind, fields, legacy, ttl = pipe.execute(raise_on_error=False)
+        if kind == b"string":                     # kept before metadata was: the bytes alone
+            fields = {b"body": legacy}
+        elif kind != b"hash":
             return None
         body = fields.get(b"body", b"")
         size = int(fields.get(b"size") or len(body))
@@ -84,6 +88,7 @@ class RawPayloads:
 
     def body(self, tenant: str, ref: str) -> bytes | None:
         """The stored bytes alone (as cut to REBOUND_RAW_MAX_BYTES)."""
-        if not REF.fullmatch(ref):
+        found = self.get(tenant, ref)
+        if found is None:
             return None
-        return self.r.hget(self.keys.raw(tenant, ref), "body")
+        return base64.b64decode(found["payload"]) if found["encoding"] == "base64" else found["payload"].encode()

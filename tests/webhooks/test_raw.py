@@ -137,3 +137,14 @@ def test_rebound_raw_show(esp, sendgrid, settings, redis_url, make_tenant):
                        ([ref], "--tenant")]:
         result = runner.invoke(main, ["raw", "show", *args], env=env)
         assert result.exit_code != 0 and says in result.output, (args, result.output)
+
+
+def test_payloads_kept_before_they_had_metadata_still_resolve(esp, redis_client):
+    """Payloads stored by the previous version (the bytes alone, under the same key) are
+    read back, without what was not recorded then, until their retention ends."""
+    body = sample("sendgrid-bounce.json")
+    ref = "0123456789abcdef0123456789abcdef"
+    redis_client.set(esp.store.keys.raw(esp.tenant, ref), body, ex=3600)
+    got = esp.api.get(f"/v1/raw/{ref}")
+    assert got.status_code == 200, got.text
+    assert got.json()["payload"].encode() == body and got.json()["provider"] is None and got.json()["expires"]
