@@ -42,7 +42,7 @@ from classifier.combine import (
 )
 from classifier.events import Evidence, Kind
 from classifier.rules import provider_classes
-from classifier.rules.engine import RuleEngine, RuleResult, hardness
+from classifier.rules.engine import RuleEngine, RuleResult, constrain_party, hardness
 from classifier.verdict import Verdict
 
 log = logging.getLogger(__name__)
@@ -198,9 +198,13 @@ class Classifier:
                        (f"provider:{key}",), hard=False if constraint else None)
 
     def _constrain(self, e: Evidence, v: Verdict) -> Verdict:
-        """The provider's statement that a failure is temporary or sender-side binds the
-        verdict, whoever decided it (not in model-only mode)."""
-        if self.mode == "model" or not e.provider_class or not e.kind.is_failure:
+        """The provider's statement that a failure is temporary or sender-side, and the
+        conversation's showing that the sending side was refused (``constrain_party``),
+        bind the verdict, whoever decided it (not in model-only mode)."""
+        if self.mode == "model" or not e.kind.is_failure:
+            return v
+        v = constrain_party(e, v)
+        if not e.provider_class:
             return v
         return provider_classes.constrain(v, e.provider_class)
 

@@ -20,6 +20,11 @@ Precedence, in one place:
    "user unknown" (unless a local delivery agent wrote it: no SMTP conversation, no
    filter). A recipient-level reason given at MAIL FROM is about the envelope sender
    (``rejected``), and one given at connection/HELO is about the sending host (``blocked``).
+   The same holds whatever the phase when the evidence itself says the *sender* was
+   refused (:func:`refused_party`): an ``X.1.7``/``X.1.8`` status (bad sender mailbox, bad
+   sender's system address) or a sender-refusal rule ("sender verify failed", "callout
+   verification failure", "sender address rejected"): "user unknown" or "domain not found"
+   there is about the sender's own address, which must never suppress a recipient.
 5. Nothing proposes anything: ``undefined`` with low confidence when there is nothing to
    read, ``onhold`` (failure known, cause undecided) when there is a diagnostic or a code.
 
@@ -51,15 +56,28 @@ AUTO_REPLY_CLASSES = frozenset({"auto-reply", "autoreply", "auto_reply", "vacati
 PENDING = ("expired", 0.89, "deferral:pending")
 #: A final failure that carries only a transient (4xx) code: the sender gave up retrying.
 GAVE_UP = ("expired", 0.89, "failed-with-4xx:gave-up")
+#: (``norelaying`` is not among them: a relay refusal is about the route to the recipient's
+#: domain, whichever command it answered.)
 _RECIPIENT_LEVEL = ("userunknown", "hostunknown", "hasmoved", "suspend", "notaccept", "mailboxfull", "filtered")
+#: Who the evidence says was refused, when it is not the recipient: the envelope sender
+#: (MAIL FROM, or a status/rule that names the sender) or the sending host (connection, HELO).
+SENDER, HOST = "sender", "host"
 #: (reason, SMTP phase) -> reason. ``None`` = the phase is not stated.
 REFINE: dict[tuple[str, str | None], str] = {
     ("userunknown", "DATA"): "filtered",
     ("userunknown", None): "filtered",
-    **{(r, "MAIL"): "rejected" for r in _RECIPIENT_LEVEL},
-    **{(r, "CONN"): "blocked" for r in _RECIPIENT_LEVEL},
-    **{(r, "HELO"): "blocked" for r in _RECIPIENT_LEVEL},
 }
+#: (recipient-level reason, party refused) -> the sender-side reason it becomes.
+REFINE_PARTY: dict[tuple[str, str], str] = {
+    **{(r, SENDER): "rejected" for r in _RECIPIENT_LEVEL},
+    **{(r, HOST): "blocked" for r in _RECIPIENT_LEVEL},
+}
+_PHASE_PARTY = {"MAIL": SENDER, "CONN": HOST, "HELO": HOST}
+#: RFC 3463 X.1.7 (bad sender's mailbox address syntax / sender refused) and X.1.8 (bad
+#: sender's system address): the status itself says the envelope sender was refused.
+_SENDER_STATUS = frozenset({("1", "7"), ("1", "8")})
+#: Phrase rules whose match states that the envelope sender was refused (phrases.toml).
+SENDER_RULES = frozenset({"phrase:rejected.sender-refused"})
 #: Refinements that only apply to generic phrases (a vendor rule or an X.1.x code knows).
 _PHRASE_ONLY = frozenset({("userunknown", "DATA"), ("userunknown", None)})
 
@@ -92,6 +110,35 @@ def status_class(evidence: Evidence) -> str | None:
     status = parse_status(evidence.status)
     cls = status[0] if status else ((evidence.reply_code or "")[:1] or None)
     return cls if cls in ("2", "4", "5") else None
+
+
+def refused_party(evidence: Evidence, candidates=()) -> str | None:
+    """``SENDER`` or ``HOST`` when the evidence says the refusal was about the sending side
+    (the SMTP phase it answered, an ``X.1.7``/``X.1.8`` status, a sender-refusal rule among
+    ``candidates``), else None: then a recipient-level reading stands."""
+    party = _PHASE_PARTY.get(evidence.smtp_phase or "")
+    if party is not None:
+        return party
+    status = parse_status(evidence.status)
+    if status is not None and status[1:] in _SENDER_STATUS:
+        return SENDER
+    if any(c.rule in SENDER_RULES for c in candidates):
+        return SENDER
+    return None
+
+
+def constrain_party(evidence: Evidence, verdict: Verdict) -> Verdict:
+    """A recipient-level verdict, whoever gave it (the model included), becomes the
+    sender-side reason when the evidence says the sending side was refused (see
+    :func:`refused_party`): the phase and the status are facts of the conversation that
+    no reading of the text overrides."""
+    party = refused_party(evidence)
+    refined = REFINE_PARTY.get((verdict.reason, party)) if party else None
+    if refined is None:
+        return verdict
+    return Verdict.of(refined, confidence=verdict.confidence, source=verdict.source,
+                      explanation=verdict.explanation + (f"refused:{party}->{refined}",),
+                      hard=RuleEngine._hard(refined, status_class(evidence), evidence.kind), review=verdict.review)
 
 
 def hardness(reason: str, evidence: Evidence) -> bool | None:
@@ -143,7 +190,11 @@ class RuleEngine:
             if best.tier != _TIER["phrase"] or vendor_agrees or local or (status and status[1] == "1"):
                 refined = None
         unrefined = None
-        if refined is not None:
+        party = refused_party(evidence, candidates)
+        if party is not None and (reason, party) in REFINE_PARTY:
+            reason = REFINE_PARTY[(reason, party)]
+            explanation.append(f"refused:{party}->{reason}")
+        elif refined is not None:
             unrefined = reason if evidence.smtp_phase is None else None
             reason = refined
             explanation.append(f"phase:{evidence.smtp_phase or 'unstated'}->{refined}")
