@@ -62,17 +62,19 @@ _RECIPIENT_LEVEL = ("userunknown", "hostunknown", "hasmoved", "suspend", "notacc
 #: Who the evidence says was refused, when it is not the recipient: the envelope sender
 #: (MAIL FROM, or a status/rule that names the sender) or the sending host (connection, HELO).
 SENDER, HOST = "sender", "host"
-#: (reason, SMTP phase) -> reason. ``None`` = the phase is not stated.
-REFINE: dict[tuple[str, str | None], str] = {
-    ("userunknown", "DATA"): "filtered",
-    ("userunknown", None): "filtered",
-}
 #: (recipient-level reason, party refused) -> the sender-side reason it becomes.
 REFINE_PARTY: dict[tuple[str, str], str] = {
     **{(r, SENDER): "rejected" for r in _RECIPIENT_LEVEL},
     **{(r, HOST): "blocked" for r in _RECIPIENT_LEVEL},
 }
 _PHASE_PARTY = {"MAIL": SENDER, "CONN": HOST, "HELO": HOST}
+#: (reason, SMTP phase) -> reason. ``None`` = the phase is not stated. (The training-data
+#: generator labels its records with this table.)
+REFINE: dict[tuple[str, str | None], str] = {
+    ("userunknown", "DATA"): "filtered",
+    ("userunknown", None): "filtered",
+    **{(r, phase): REFINE_PARTY[(r, party)] for r in _RECIPIENT_LEVEL for phase, party in _PHASE_PARTY.items()},
+}
 #: RFC 3463 X.1.7 (bad sender's mailbox address syntax / sender refused) and X.1.8 (bad
 #: sender's system address): the status itself says the envelope sender was refused.
 _SENDER_STATUS = frozenset({("1", "7"), ("1", "8")})
