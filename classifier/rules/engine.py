@@ -92,6 +92,7 @@ class Candidate:
     tier: int
     rank: int = 0          # a phrase rule's place in the book: breaks ties
     local: bool = False    # a local delivery agent's words (see PhraseRule.local)
+    settled: bool = False  # the text names the refused mailbox (see PhraseRule.settled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +190,7 @@ class RuleEngine:
         if refined is not None and key in _PHRASE_ONLY:
             vendor_agrees = any(c.tier == _TIER["vendor"] for c in agree)
             local = any(c.local for c in candidates)
-            if best.tier != _TIER["phrase"] or vendor_agrees or local or (status and status[1] == "1"):
+            if best.tier != _TIER["phrase"] or best.settled or vendor_agrees or local or (status and status[1] == "1"):
                 refined = None
         unrefined = None
         party = refused_party(evidence, candidates)
@@ -215,7 +216,7 @@ class RuleEngine:
                 if rule.applies(evidence.smtp_phase, cls, evidence.provider):
                     tier = _TIER["vendor"] if rule.vendor else _TIER["phrase"]
                     out.append(Candidate(rule.reason, rule.confidence, f"phrase:{rule.name}", tier, rank,
-                                         rule.local))
+                                         rule.local, rule.settled))
         found = lookup_status(evidence.status)
         if found is not None:
             reason, confidence, name = found

@@ -25,7 +25,8 @@ from importlib import resources
 
 from classifier.taxonomy import reason as taxonomy_reason
 
-_ALLOWED_KEYS = {"name", "reason", "confidence", "patterns", "phase", "class", "provider", "vendor", "local"}
+_ALLOWED_KEYS = {"name", "reason", "confidence", "patterns", "phase", "class", "provider", "vendor", "local",
+                 "settled"}
 _PHASE_KEYS = {"name", "phase", "reason", "confidence", "class"}
 
 
@@ -46,6 +47,9 @@ class PhraseRule:
     #: The text is a local delivery agent's (mail.local, procmail, x-unix), not a remote
     #: SMTP reply: there was no SMTP phase to refine a verdict by.
     local: bool = False
+    #: The text names the refused mailbox itself ("<a@b>: User unknown"): the SMTP phase
+    #: does not turn the reading into a filter.
+    settled: bool = False
 
     def applies(self, phase: str | None, cls: str | None, provider: str | None) -> bool:
         if self.phases and phase and phase not in self.phases:
@@ -169,6 +173,7 @@ def load(text: str) -> PhraseBook:
             patterns=patterns, phases=frozenset(entry.get("phase", ())),
             classes=frozenset(entry.get("class", ())), providers=frozenset(entry.get("provider", ())),
             vendor=bool(entry.get("vendor", False)), local=bool(entry.get("local", False)),
+            settled=bool(entry.get("settled", False)),
         ))
     names = [r.name for r in rules]
     if len(names) != len(set(names)):
