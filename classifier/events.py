@@ -12,6 +12,8 @@ import enum
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
+from classifier.privacy import mask_subjects
+
 
 class Kind(str, enum.Enum):
     """What happened to one message for one recipient."""
@@ -54,6 +56,11 @@ class Evidence:
     provider_class: str | None = None  # the provider's own classification, kept as evidence
     kind: Kind = Kind.BOUNCE
 
+    def __post_init__(self):
+        # an echoed subject is message content, and noise to the model (classifier.privacy)
+        if self.diagnostic:
+            object.__setattr__(self, "diagnostic", mask_subjects(self.diagnostic))
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -81,6 +88,11 @@ class Event:
     #: "office365"); vendor rules key on it. ``provider`` then says how it reached us.
     reporter: str | None = None
     extra: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self):
+        # stored, shown and logged: never with the message's subject (classifier.privacy)
+        if self.diagnostic:
+            object.__setattr__(self, "diagnostic", mask_subjects(self.diagnostic))
 
     def evidence(self) -> Evidence:
         return Evidence(
