@@ -88,6 +88,8 @@ def parse_message(raw: bytes) -> Report:
             elif bouncy:
                 fmt, records = "ndr", _fallback_recipients(msg, original, report_text)
 
+    if fmt in ("dsn", "ndr"):
+        records = _without_reporter(records, msg)
     dsn_message = dsn.message if dsn is not None else {}
     info = _message_info(msg, fmt, module, dsn_message, original)
     results = tuple(_result(rec, module, info) for rec in records[: limits.MAX_RECIPIENTS])
@@ -123,6 +125,16 @@ def _senders(msg: Loaded, original) -> frozenset[str]:
         for name in ("from", "return-path", "sender", "reply-to"):
             found.update(a.lower() for a in addresses(original.get(name))[:5])
     return frozenset(found)
+
+
+def _without_reporter(records: list[Record], msg: Loaded) -> list[Record]:
+    """The reporting system's own addresses (the bounce's From, Sender, Reply-To: its
+    MAILER-DAEMON, its postmaster) are named in reports as a contact, never as a failed
+    recipient."""
+    own = {a.lower() for name in ("from", "sender", "reply-to") for a in addresses(msg.headers.get(name))[:5]}
+    if not own:
+        return records
+    return [r for r in records if (r.recipient or "").lower() not in own]
 
 
 def _dsn(msg: Loaded, text: str):
@@ -192,7 +204,7 @@ def _complete_from_report(records: list[Record], msg: Loaded, report_text: str, 
     rec = records[0]
     if not rec.recipient:
         failed = [a for v in msg.headers.get_all("x-failed-recipients") for a in addresses(v)]
-        named = [a for a in addresses(report_text) if a.lower() not in exclude]
+        named = ndr.named_addresses(report_text, exclude)
         rec.recipient = (failed or named or [None])[0]
     if not rec.diagnostic and report_text.strip():
         rec.diagnostic = ndr.diagnostic_of(report_text, max_lines=16)

@@ -59,6 +59,35 @@ INLINE_RECIPIENT = re.compile(
     r"[\"']?<?(" + ADDRESS.pattern + r")>?)",
     re.I)
 
+# An address the report tells the reader to write to ("please contact postmaster@...", "for
+# assistance write to help@...", "our help desk: ..."), or the reporting system's own: never
+# a failed recipient, whatever its local part (a failed "support@customer" stays one).
+_CONTACT_WORDS = re.compile(
+    r"\b(?:contact(?:ing)?|write(?: to)?|send (?:(?:an? )?(?:e-?mail|mail|message|note) )?to|(?<!in )reply to|"
+    r"e-?mail us|mail us|reach us|help ?desk|support (?:team|desk|at)|(?:for|need) (?:further )?(?:assistance|help)|"
+    r"questions?|administrator|report (?:this|it|abuse)|complaints?|mailto)\b", re.I)
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)|\n[ \t]*\n|\)\s*\n")
+
+
+def is_contact(text: str, start: int) -> bool:
+    """Whether the address at ``start`` is one the text asks the reader to contact: a
+    contact word in the same sentence, before it (the address may be on the next line)."""
+    before = text[max(0, start - 160):start]
+    cut = None
+    for cut in _SENTENCE_END.finditer(before):
+        pass
+    if cut is not None:
+        before = before[cut.end():]
+    return bool(_CONTACT_WORDS.search(before))
+
+
+def named_addresses(text: str, exclude: frozenset[str] = frozenset()) -> list[str]:
+    """The addresses a report names that may be failed recipients: not the sender's
+    (``exclude``), not the ones it gives to contact."""
+    return [a for m in ADDRESS.finditer(text)
+            if (a := f"{m.group(1)}@{m.group(2)}").lower() not in exclude and not is_contact(text, m.start())]
+
+
 # Lines that are boilerplate in NDRs; dropped from diagnostics so phrase rules see only
 # what the remote side said.
 BOILERPLATE = re.compile(
@@ -156,7 +185,7 @@ def scan(text: str, dialect: Dialect = DEFAULT, *, exclude: frozenset[str] = fro
     excluded: list[tuple[str, int, int]] = []
     for m in pattern.finditer(report):
         addr = _block_recipient(m)
-        if not addr:
+        if not addr or is_contact(report, m.start(1)):
             continue
         (excluded if addr.lower() in exclude else blocks).append((addr, m.start(), m.end()))
         if len(blocks) >= limits.MAX_RECIPIENTS:
@@ -185,11 +214,11 @@ def scan(text: str, dialect: Dialect = DEFAULT, *, exclude: frozenset[str] = fro
                 rec.smtp_phase = _transcript_phase(report, start)
             records.append(rec)
     else:
-        m = INLINE_RECIPIENT.search(report)
-        if m:
+        for m in INLINE_RECIPIENT.finditer(report):
             addr = clean_address(m.group(1) or m.group(4))
-            if addr and addr.lower() not in exclude:
+            if addr and addr.lower() not in exclude and not is_contact(report, m.start()):
                 records.append(_record(addr, diagnostic_of(report[m.end():] or report), delayed))
+                break
     _merge_duplicates(records)
     if blocks and any(not r.diagnostic for r in records):
         # a bare list of addresses: the reason is written once, before the list
