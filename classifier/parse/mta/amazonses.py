@@ -7,9 +7,13 @@ from classifier.parse.load import Loaded
 from classifier.parse.mta import Context, Module, header_matcher
 from classifier.parse.report import Record
 
-_detect = header_matcher(from_=r"@(?:[\w.-]+\.)?amazonses\.com|no-reply@sns\.amazonaws\.com",
-                         headers=("X-SES-Outgoing",), received=r"amazonses\.com|\.smtp-out\.[\w-]+\.amazonses",
-                         body=r'^\s*\{\s*"notificationType"')
+#: What an SES bounce (or an SNS notification e-mailed by AWS) really carries in its own
+#: headers. A body that merely mentions SES or holds SES's JSON (a forwarded or quoted
+#: notification, a support thread) is not enough: the module is trusted, so a false
+#: detection would read any such message as SES's report.
+_headers = header_matcher(from_=r"@(?:[\w.-]+\.)?amazonses\.com|no-reply@sns\.amazonaws\.com",
+                          headers=("X-SES-Outgoing",), received=r"amazonses\.com|\.smtp-out\.[\w-]+\.amazonses")
+_RETURN_PATH = re.compile(r"[@.]amazonses\.com>?\s*$", re.I)
 DIALECT = ndr.Dialect(
     recipient=re.compile(r"(?:following message to|message to) <?(?P<addr>[^\s<>@]+@[^\s<>]+?)>? "
                          r"(?:was undeliverable|could not be delivered)", re.I),
@@ -19,7 +23,9 @@ _JSON = re.compile(r"\{.*\}", re.S)
 
 
 def detect(msg: Loaded) -> bool:
-    return _detect(msg)
+    if _headers(msg) or _RETURN_PATH.search(msg.headers.get("return-path")):
+        return True
+    return any(name.lower().startswith("x-ses-") for name, _ in msg.headers.items)
 
 
 def _from_json(text: str) -> list[Record] | None:
