@@ -21,7 +21,8 @@ The procedure, in order (thresholds in :data:`THRESHOLDS`):
 
 1. **Reports settle themselves.** A complaint (ARF) is ``feedback``, a success DSN
    ``delivered``, an RFC 3834 auto-reply ``vacation``: the parser recognised the report and
-   no text needs reading (:func:`report_reason`). The model is not asked, and it may never
+   no text needs reading (:func:`classifier.rules.engine.report_reason`, shared with the rule engine, which
+   answers reports the same way). The model is not asked, and it may never
    propose one of these three for a failure: only the parser decides what a report is, and an
    unknown phrasing that merely *looks* like an out-of-office text is still a failure.
 2. **A precise rule at least ``settle`` confident decides alone** (source ``rule``). The
@@ -58,7 +59,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from classifier.events import Evidence
-from classifier.rules.engine import AUTO_REPLY_CLASSES, KIND_REASONS, RuleResult
+from classifier.rules.engine import RuleResult
 from classifier.taxonomy import CATEGORY_OF
 from classifier.verdict import Verdict
 
@@ -122,25 +123,6 @@ class ModelOpinion:
 
     def label(self) -> str:
         return f"model:{self.reason}@{self.p:.2f}"
-
-
-def report_reason(evidence: Evidence) -> str | None:
-    """The reason the kind of report settles (step 1), or None for a failure."""
-    reason = KIND_REASONS.get(evidence.kind)
-    if reason is not None:
-        return reason
-    if (evidence.provider_class or "").lower() in AUTO_REPLY_CLASSES:
-        return "vacation"
-    return None
-
-
-def report_verdict(evidence: Evidence) -> Verdict | None:
-    reason = report_reason(evidence)
-    if reason is None:
-        return None
-    rule = f"kind:{evidence.kind.value}" if evidence.kind in KIND_REASONS else "report:auto-reply"
-    return Verdict.of(reason, confidence=1.0 if reason != "vacation" else 0.97, source="rule",
-                      explanation=(rule,))
 
 
 def settled(result: RuleResult | None, t: Thresholds = THRESHOLDS) -> bool:

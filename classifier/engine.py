@@ -37,12 +37,11 @@ from classifier.combine import (
     Thresholds,
     decide,
     mark_review,
-    report_verdict,
     settled,
 )
 from classifier.events import Evidence, Kind
 from classifier.rules import provider_classes
-from classifier.rules.engine import RuleEngine, RuleResult, constrain_party, hardness
+from classifier.rules.engine import RuleEngine, RuleResult, constrain_party, hardness, report_verdict
 from classifier.verdict import Verdict
 
 log = logging.getLogger(__name__)
@@ -190,12 +189,11 @@ class Classifier:
         mode leaves it out: the model stands on its own there."""
         if self.mode == "model" or not evidence.provider_class or not evidence.kind.is_failure:
             return None
-        found = provider_classes.lookup(evidence.provider_class)
-        if found is None or found[0] is None:
+        found = provider_classes.reading(evidence.provider_class)
+        if found is None:
             return None
-        reason, confidence, constraint, key = found
-        return Opinion("provider", reason, confidence, confidence >= provider_classes.PRECISE,
-                       (f"provider:{key}",), hard=False if constraint else None)
+        reason, confidence, hard, tag = found
+        return Opinion("provider", reason, confidence, confidence >= provider_classes.PRECISE, (tag,), hard=hard)
 
     def _constrain(self, e: Evidence, v: Verdict) -> Verdict:
         """The provider's statement that a failure is temporary or sender-side, and the

@@ -98,3 +98,14 @@ def test_an_esp_hard_bounce_settles_the_unstated_smtp_phase():
     assert (v.reason, v.hard, v.source) == ("userunknown", True, "combined")
     blocked = classify(Evidence(**{**_fields(text), "provider_class": "sendgrid:blocked/Invalid Address"}))
     assert blocked.category not in RECIPIENT
+
+
+def test_the_provider_opinion_and_verdict_are_one_reading():
+    """The classifier's provider opinion and the provider's own verdict come from one reading
+    of the table (issue 9): same reason, confidence and explanation."""
+    for cls in ("ses:Permanent/NoEmail", "sendgrid:bounce/invalid address", "sendgrid:bounce"):
+        opinion = Classifier(mode="rules").provider_opinion(Evidence(diagnostic="x", provider_class=cls,
+                                                                     kind=Kind.BOUNCE))
+        verdict = pc.provider_verdict(cls)
+        assert (opinion.reason, opinion.confidence, opinion.explanation) == \
+            (verdict.reason, verdict.confidence, verdict.explanation)

@@ -108,6 +108,27 @@ class RuleResult:
     unrefined: str | None = None
 
 
+def report_reason(evidence: Evidence) -> str | None:
+    """The reason the kind of report settles (a complaint, a delivery, an RFC 3834
+    auto-reply), or None for a failure: the parser recognised the report, no text decides."""
+    reason = KIND_REASONS.get(evidence.kind)
+    if reason is not None:
+        return reason
+    if (evidence.provider_class or "").lower() in AUTO_REPLY_CLASSES:
+        return "vacation"
+    return None
+
+
+def report_verdict(evidence: Evidence) -> Verdict | None:
+    """The verdict of a report that settles itself (see :func:`report_reason`), or None."""
+    reason = report_reason(evidence)
+    if reason is None:
+        return None
+    rule = f"kind:{evidence.kind.value}" if evidence.kind in KIND_REASONS else "report:auto-reply"
+    return Verdict.of(reason, confidence=1.0 if reason != "vacation" else 0.97, source="rule",
+                      explanation=(rule,))
+
+
 def status_class(evidence: Evidence) -> str | None:
     """The class digit ("2", "4", "5") of the evidence's status code, else of its reply code."""
     status = parse_status(evidence.status)
@@ -161,13 +182,9 @@ class RuleEngine:
         return self._cached(evidence)
 
     def _evaluate(self, evidence: Evidence) -> RuleResult:
-        if evidence.kind in KIND_REASONS:
-            reason = KIND_REASONS[evidence.kind]
-            rule = f"kind:{evidence.kind.value}"
-            return RuleResult(Verdict.of(reason, confidence=1.0, source="rule", explanation=(rule,)), (rule,), True)
-        if (evidence.provider_class or "").lower() in AUTO_REPLY_CLASSES:
-            rule = "report:auto-reply"
-            return RuleResult(Verdict.of("vacation", confidence=0.97, source="rule", explanation=(rule,)), (rule,), True)
+        report = report_verdict(evidence)
+        if report is not None:
+            return RuleResult(report, report.explanation, True)
 
         status = parse_status(evidence.status)
         cls = status_class(evidence)

@@ -136,10 +136,8 @@ def _anchors(items) -> list[str] | None:
 
 
 def pattern_anchors(pattern: str) -> list[str] | None:
-    parsed = _sre.parse(pattern)
-    if any(op is _c.BRANCH for op, _ in parsed) and len(parsed) == 1:
-        return _anchors(parsed)
-    return _anchors(parsed)
+    """Literals one of which every match of ``pattern`` contains, or None."""
+    return _anchors(_sre.parse(pattern))
 
 
 def _check(entry: dict, keys: set[str], where: str) -> None:

@@ -273,14 +273,24 @@ def lookup(provider_class: str) -> tuple[str | None, float, str | None, str] | N
     return reason, confidence, constraint, matched
 
 
-def provider_verdict(provider_class: str) -> Verdict | None:
-    """The verdict the provider's classification gives on its own (None: it gives none)."""
+def reading(provider_class: str) -> tuple[str, float, bool | None, str] | None:
+    """What the provider's classification says on its own: (reason, confidence, hard,
+    explanation tag), or None when it names no reason. ``hard`` is False when the provider
+    states the failure is temporary or sender-side, else None (the evidence decides)."""
     found = lookup(provider_class)
     if found is None or found[0] is None:
         return None
     reason, confidence, constraint, key = found
-    return Verdict.of(reason, confidence=confidence, source="provider",
-                      explanation=(f"provider:{key}",), hard=False if constraint else None)
+    return reason, confidence, False if constraint else None, f"provider:{key}"
+
+
+def provider_verdict(provider_class: str) -> Verdict | None:
+    """The verdict the provider's classification gives on its own (None: it gives none)."""
+    found = reading(provider_class)
+    if found is None:
+        return None
+    reason, confidence, hard, tag = found
+    return Verdict.of(reason, confidence=confidence, source="provider", explanation=(tag,), hard=hard)
 
 
 def constrain(verdict: Verdict, provider_class: str) -> Verdict:

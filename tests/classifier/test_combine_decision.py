@@ -14,9 +14,9 @@ from classifier.combine import (
     Opinion,
     Thresholds,
     decide,
-    report_verdict,
 )
 from classifier.events import Evidence, Kind
+from classifier.rules.engine import RuleEngine, report_verdict
 
 EV = Evidence(diagnostic="550 something the remote said", reply_code="550")
 
@@ -136,6 +136,14 @@ def test_reports_settle_themselves():
     assert report_verdict(Evidence(kind=Kind.DELIVERED)).reason == "delivered"
     assert report_verdict(Evidence(diagnostic="Out of office", provider_class="auto-reply")).reason == "vacation"
     assert report_verdict(EV) is None
+
+
+@pytest.mark.parametrize("evidence", [Evidence(kind=Kind.COMPLAINT), Evidence(kind=Kind.DELIVERED),
+                                      Evidence(diagnostic="Out of office", provider_class="Auto-Reply")])
+def test_the_rule_engine_answers_reports_with_the_same_verdict(evidence):
+    """One definition of a report's verdict (issue 9): the rule engine's is the same one."""
+    result = RuleEngine().evaluate(evidence)
+    assert result.verdict == report_verdict(evidence) and result.precise
 
 
 def test_the_thresholds_are_the_table_the_procedure_reads():
