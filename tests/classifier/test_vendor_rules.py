@@ -58,3 +58,15 @@ def test_generic_wording_fires_no_vendor_rule(diagnostic, reason):
 def test_vendor_wording_still_fires_its_vendor_rule(diagnostic, rule, reason):
     result = RuleEngine().evaluate(Evidence(diagnostic=diagnostic, kind=Kind.BOUNCE))
     assert f"phrase:{rule}" in result.matched and result.verdict.reason == reason
+
+
+@pytest.mark.parametrize("diagnostic,reason", [
+    ("421 4.7.0 Too many connections AUP#In-1310", "toomanyconn"),
+    ("550 5.1.0 <x@sender.example> sender rejected. AUP#In-1320", "toomanyconn"),
+    ("550 5.7.1 AUP#Out-1230 too many messages today", "speeding"),
+    ("554 5.7.1 AUP#In-1000 blocked", "blocked"),
+    ("554 5.7.1 AUP#In-9999 something new", "blocked"),
+])
+def test_spectrum_aup_codes_say_what_spectrum_documents(diagnostic, reason):
+    """A vendor's code decides by its number, not "any AUP code is a block" (issue 3)."""
+    assert RuleEngine().evaluate(Evidence(diagnostic=diagnostic, kind=Kind.BOUNCE)).verdict.reason == reason
