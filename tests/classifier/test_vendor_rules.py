@@ -70,3 +70,9 @@ def test_vendor_wording_still_fires_its_vendor_rule(diagnostic, rule, reason):
 def test_spectrum_aup_codes_say_what_spectrum_documents(diagnostic, reason):
     """A vendor's code decides by its number, not "any AUP code is a block" (issue 3)."""
     assert RuleEngine().evaluate(Evidence(diagnostic=diagnostic, kind=Kind.BOUNCE)).verdict.reason == reason
+
+
+def test_a_bare_number_is_not_a_vendor_code():
+    result = RuleEngine().evaluate(Evidence(diagnostic="550 Message of 1010 lines rejected by the spam filter",
+                                            kind=Kind.BOUNCE))
+    assert not any(m.startswith("phrase:spectrum.") for m in result.matched)
