@@ -231,8 +231,10 @@ def _fallback_recipients(msg: Loaded, original, report_text: str) -> list[Record
 
 def _autoreply(msg: Loaded, report_text: str) -> list[Record]:
     sender = clean_address(msg.headers.get("from")) or clean_address(msg.headers.get("reply-to"))
+    # the auto-reply's subject echoes the original's ("Automatic reply: <subject>"): kept as
+    # a Subject field, which evidence masks (classifier.privacy); the kind decides the verdict
     return [Record(recipient=sender, action="autoreply", provider_class="auto-reply",
-                   diagnostic=unfold(msg.headers.get("subject"))[:300])]
+                   diagnostic="Subject: " + unfold(msg.headers.get("subject"))[:300])]
 
 
 def _message_info(msg: Loaded, fmt: str, module, dsn_message: dict, original) -> MessageInfo:

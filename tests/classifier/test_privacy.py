@@ -50,3 +50,10 @@ def test_a_parsed_bounce_that_echoes_the_subject_stores_no_subject():
     assert r.recipient == "rosa@partner.example"
     assert "invoice" not in r.evidence.diagnostic and MASK in r.evidence.diagnostic
     assert "user unknown" in r.evidence.diagnostic
+
+
+def test_an_auto_reply_keeps_no_subject():
+    """"Automatic reply: Product news" echoes the subject of the message it answers."""
+    report = parse_message((FIXTURES / "autoreply-ooo.eml").read_bytes())
+    [r] = report.recipients
+    assert "Product news" not in r.evidence.diagnostic and r.evidence.provider_class == "auto-reply"
