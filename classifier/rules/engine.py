@@ -56,8 +56,9 @@ AUTO_REPLY_CLASSES = frozenset({"auto-reply", "autoreply", "auto_reply", "vacati
 PENDING = ("expired", 0.89, "deferral:pending")
 #: A final failure that carries only a transient (4xx) code: the sender gave up retrying.
 GAVE_UP = ("expired", 0.89, "failed-with-4xx:gave-up")
-#: (``norelaying`` is not among them: a relay refusal is about the route to the recipient's
-#: domain, whichever command it answered.)
+#: Recipient-level reasons, which the SMTP phase or the party refused may turn into
+#: sender-side ones. (``norelaying`` is not among them: a relay refusal is about the route
+#: to the recipient's domain, whichever command it answered.)
 _RECIPIENT_LEVEL = ("userunknown", "hostunknown", "hasmoved", "suspend", "notaccept", "mailboxfull", "filtered")
 #: Who the evidence says was refused, when it is not the recipient: the envelope sender
 #: (MAIL FROM, or a status/rule that names the sender) or the sending host (connection, HELO).
@@ -78,8 +79,6 @@ REFINE: dict[tuple[str, str | None], str] = {
 #: RFC 3463 X.1.7 (bad sender's mailbox address syntax / sender refused) and X.1.8 (bad
 #: sender's system address): the status itself says the envelope sender was refused.
 _SENDER_STATUS = frozenset({("1", "7"), ("1", "8")})
-#: Phrase rules whose match states that the envelope sender was refused (phrases.toml).
-SENDER_RULES = frozenset({"phrase:rejected.sender-refused"})
 #: Refinements that only apply to generic phrases (a vendor rule or an X.1.x code knows).
 _PHRASE_ONLY = frozenset({("userunknown", "DATA"), ("userunknown", None)})
 
@@ -93,6 +92,7 @@ class Candidate:
     rank: int = 0          # a phrase rule's place in the book: breaks ties
     local: bool = False    # a local delivery agent's words (see PhraseRule.local)
     settled: bool = False  # the text names the refused mailbox (see PhraseRule.settled)
+    sender: bool = False   # the text says the envelope sender was refused (PhraseRule.sender)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +146,7 @@ def refused_party(evidence: Evidence, candidates=()) -> str | None:
     status = parse_status(evidence.status)
     if status is not None and status[1:] in _SENDER_STATUS:
         return SENDER
-    if any(c.rule in SENDER_RULES for c in candidates):
+    if any(c.sender for c in candidates):
         return SENDER
     return None
 
@@ -233,7 +233,7 @@ class RuleEngine:
                 if rule.applies(evidence.smtp_phase, cls, evidence.provider):
                     tier = _TIER["vendor"] if rule.vendor else _TIER["phrase"]
                     out.append(Candidate(rule.reason, rule.confidence, f"phrase:{rule.name}", tier, rank,
-                                         rule.local, rule.settled))
+                                         rule.local, rule.settled, rule.sender))
         found = lookup_status(evidence.status)
         if found is not None:
             reason, confidence, name = found

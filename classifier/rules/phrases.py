@@ -26,7 +26,7 @@ from importlib import resources
 from classifier.taxonomy import reason as taxonomy_reason
 
 _ALLOWED_KEYS = {"name", "reason", "confidence", "patterns", "phase", "class", "provider", "vendor", "local",
-                 "settled"}
+                 "settled", "sender"}
 _PHASE_KEYS = {"name", "phase", "reason", "confidence", "class"}
 
 
@@ -50,6 +50,9 @@ class PhraseRule:
     #: The text names the refused mailbox itself ("<a@b>: User unknown"): the SMTP phase
     #: does not turn the reading into a filter.
     settled: bool = False
+    #: The text states that the envelope sender was refused ("sender verify failed"): a
+    #: recipient-level reading of the same reply is about the sender's address.
+    sender: bool = False
 
     def applies(self, phase: str | None, cls: str | None, provider: str | None) -> bool:
         if self.phases and phase and phase not in self.phases:
@@ -171,7 +174,7 @@ def load(text: str) -> PhraseBook:
             patterns=patterns, phases=frozenset(entry.get("phase", ())),
             classes=frozenset(entry.get("class", ())), providers=frozenset(entry.get("provider", ())),
             vendor=bool(entry.get("vendor", False)), local=bool(entry.get("local", False)),
-            settled=bool(entry.get("settled", False)),
+            settled=bool(entry.get("settled", False)), sender=bool(entry.get("sender", False)),
         ))
     names = [r.name for r in rules]
     if len(names) != len(set(names)):
