@@ -63,9 +63,10 @@ INLINE_RECIPIENT = re.compile(
 # assistance write to help@...", "our help desk: ..."), or the reporting system's own: never
 # a failed recipient, whatever its local part (a failed "support@customer" stays one).
 _CONTACT_WORDS = re.compile(
-    r"\b(?:contact(?:ing)?|write(?: to)?|send (?:(?:an? )?(?:e-?mail|mail|message|note) )?to|(?<!in )reply to|"
-    r"e-?mail us|mail us|reach us|help ?desk|support (?:team|desk|at)|(?:for|need) (?:further )?(?:assistance|help)|"
-    r"questions?|administrator|report (?:this|it|abuse)|complaints?|mailto)\b", re.I)
+    r"\b(?:contact(?:ing)?|please (?:send|write|e-?mail|mail|reply|notify|forward)|(?<!in )reply to|"
+    r"e-?mail us|mail us|write to us|reach us|help ?desk|support (?:team|desk|at)|"
+    r"(?:for|need) (?:further )?(?:assistance|help)|questions?|administrator|report (?:this|it|abuse)|mailto)\b",
+    re.I)
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)|\n[ \t]*\n|\)\s*\n")
 
 

@@ -45,3 +45,12 @@ def test_contact_addresses_are_recognised_by_their_context(text):
 def test_failed_addresses_are_not_contacts(text):
     last = text.rstrip().rsplit(None, 1)[-1].strip("<>")
     assert not ndr.is_contact(text, text.rindex(last))
+
+
+@pytest.mark.parametrize("text", [
+    "Could not send message to rosa@partner.example",
+    "local delivery failed: unable to write to mailbox rosa@partner.example",
+    "Failed to send to rosa@partner.example: 550 5.1.1 user unknown",
+])
+def test_the_failed_address_in_a_failure_sentence_is_not_a_contact(text):
+    assert not ndr.is_contact(text, text.index("rosa@"))
