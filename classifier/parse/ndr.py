@@ -23,9 +23,12 @@ from classifier.parse.text import (
     unfold,
 )
 
-# Where a copy of the original message (or its headers) starts in a plain-text NDR.
+# Where a copy of the original message (or its headers) starts in a plain-text NDR. One
+# alternation, one pass: the line may start with blanks (spaces and tabs only: ``\s*`` at
+# every line start would run over each following blank line again, quadratic in a text of
+# blank lines) and a rule of dashes, after which the marker may be on the next line.
 ORIGINAL_MARKERS = re.compile(
-    r"^\s*(?:[-=_*#]{2,}\s*)?(?:"
+    r"^[ \t]*(?:[-=_*#]{2,}\s*)?(?:"
     r"this is a copy of|a copy of the (?:original )?message|original message|"
     r"below (?:this line )?is a copy|below is a copy|start of returned (?:message|content)|"
     r"returned message|the original message (?:follows|headers|was)|original message headers|"
@@ -157,7 +160,7 @@ _HEADERISH = re.compile(r"^(?:[A-Za-z][\w-]{1,40}:[ \t]|[ \t]+\S)")
 def _header_block_at(text: str, start: int) -> bool:
     """Three or more header fields in a row: a message header, not a "Subject: x" line."""
     fields = 0
-    for line in text[start: start + 3000].split("\n")[:12]:
+    for line in text[start: start + 3000].split("\n", 12)[:12]:
         if not line.strip():
             break
         if not _HEADERISH.match(line):

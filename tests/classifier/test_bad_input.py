@@ -80,3 +80,20 @@ def test_broken_encodings_do_not_crash():
            b"@@@ not base64 at all \xff\xfe\n")
     report, seconds, _ = timed(raw)
     assert seconds < 2 and report.recipients == ()
+
+
+def test_thousands_of_blank_lines_before_the_returned_message_are_read_in_one_pass():
+    """The search for where the original message starts ran from every blank line to the end
+    of the run of blank lines: minutes for a few thousand of them. The budget is 2 seconds."""
+    from classifier.parse import ndr
+
+    text = ("<x@example.net>: host mx.example.net said: 550 5.1.1 user unknown\n"
+            + " \n" * 8000 + "----- Original message -----\nFrom: a@example.com\nTo: x@example.net\n")
+    start = time.perf_counter()
+    report, original = ndr.split_original(text)
+    assert time.perf_counter() - start < 2
+    assert original.startswith("----- Original message -----") and "550 5.1.1" in report
+    raw = (b"From: MAILER-DAEMON@mx.example\nTo: a@example.com\nSubject: Undelivered Mail Returned to Sender\n\n"
+           + text.encode())
+    parsed, seconds, _ = timed(raw)
+    assert seconds < 2 and [r.recipient for r in parsed.recipients] == ["x@example.net"]
