@@ -15,7 +15,6 @@ import contextlib
 import email
 import email.header
 import email.policy
-import html
 import io
 import logging
 import re
@@ -23,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 
 from classifier.parse import limits
+from classifier.parse.text import html_to_text
 
 
 class MessageError(ValueError):
@@ -133,24 +133,10 @@ _UNFOLD = re.compile(r"\r?\n[ \t]+")
 _HEADER_LINE = re.compile(rb"^(?:From |[!-9;-~]{1,76}:)")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _CONTENT_TYPE = re.compile(rb"^content-type:", re.I | re.M)
-_TAGS = re.compile(r"<[^>]{0,2000}>")
-_BLOCK_TAGS = re.compile(r"<(?:br|/p|/div|/tr|/li|/h\d|/table|p|div|tr|li)\b[^>]{0,1000}>", re.I)
-_INVISIBLE = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.I | re.S)
-_SPACES = re.compile(r"[ \t\xa0]+")
-_BLANKS = re.compile(r"\n\s*\n(\s*\n)+")
 
 _DSN_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
 _ORIGINAL_TYPES = frozenset({"message/rfc822", "text/rfc822-headers", "message/rfc822-headers",
                              "message/global", "message/global-headers", "message/partial"})
-
-
-def html_to_text(markup: str) -> str:
-    """Cheap, bounded HTML-to-text: enough to read NDR prose, not a renderer."""
-    text = _INVISIBLE.sub(" ", markup[: limits.MAX_TEXT_CHARS * 2])
-    text = _BLOCK_TAGS.sub("\n", text)
-    text = html.unescape(_TAGS.sub("", text))
-    text = _SPACES.sub(" ", text)
-    return _BLANKS.sub("\n\n", text)
 
 
 def _precheck(raw: bytes) -> tuple[bytes, bool]:

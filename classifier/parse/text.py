@@ -5,7 +5,11 @@ anybody on the internet can write.
 """
 from __future__ import annotations
 
+import bisect
+import html
 import re
+
+from classifier.parse import limits
 
 # A practical address: dot-atom or quoted local part, a domain with at least one dot or a
 # literal. Deliberately not RFC 5322 complete: NDR prose is the input, not headers.
@@ -18,6 +22,14 @@ STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d])")
 REPLY = re.compile(r"(?<![\w.-])([245][0-5]\d)(?=[ -]|$)", re.M)
 REPLY_LEADING = re.compile(r"^\W{0,3}([245][0-5]\d)(?=[ \-:;.,]|$)")
 _WS = re.compile(r"\s+")
+# HTML, read as text. A tag ends at the first ">" or stops at the next "<" (a stray "<" is
+# text): every character is looked at by at most one tag, however many are left open.
+_TAGS = re.compile(r"<[^<>]{0,2000}>")
+_BLOCK_TAGS = re.compile(r"<(?:br|/p|/div|/tr|/li|/h\d|/table|p|div|tr|li)\b[^<>]{0,1000}>", re.I)
+_INVISIBLE_OPEN = re.compile(r"<(script|style|head)\b", re.I)
+_INVISIBLE_CLOSE = re.compile(r"</(script|style|head)\s*>", re.I)
+_SPACES = re.compile(r"[ \t\xa0]+")
+_BLANK_LINES = re.compile(r"\n(?:[^\S\n]*\n){2,}")
 _ANGLE = re.compile(r"<([^<>\s]{3,254})>")
 
 # SMTP phase when the text states it, as a stable token.
@@ -48,6 +60,39 @@ def join_multiline_reply(text: str) -> str:
     code = re.escape(head.group(1))
     again = re.compile(r"(?<=\s)" + code + r"[- ](?:[245]\.\d{1,3}\.\d{1,3}\s)?(?=\S)")
     return text[: head.end()] + again.sub("", text[head.end():])
+
+
+def html_to_text(markup: str) -> str:
+    """Cheap HTML-to-text, linear in the length of the markup whatever it holds (thousands
+    of unclosed tags, deep nesting, huge attributes): enough to read NDR prose, not a
+    renderer."""
+    text = _drop_invisible(markup[: limits.MAX_TEXT_CHARS * 2])
+    text = _BLOCK_TAGS.sub("\n", text)
+    text = html.unescape(_TAGS.sub("", text))
+    text = _SPACES.sub(" ", text)
+    return _BLANK_LINES.sub("\n\n", text)
+
+
+def _drop_invisible(text: str) -> str:
+    """Remove script, style and head elements. Their closing tags are found once, up front:
+    searching forward from each opening tag would read to the end of the text again for
+    every one left unclosed."""
+    if _INVISIBLE_OPEN.search(text) is None:
+        return text
+    closes: dict[str, list[tuple[int, int]]] = {}
+    for m in _INVISIBLE_CLOSE.finditer(text):
+        closes.setdefault(m.group(1).lower(), []).append((m.start(), m.end()))
+    out, pos = [], 0
+    for m in _INVISIBLE_OPEN.finditer(text):
+        ends = closes.get(m.group(1).lower())
+        if m.start() < pos or not ends:
+            continue
+        i = bisect.bisect_left(ends, (m.end(), 0))
+        if i < len(ends):
+            out += (text[pos:m.start()], " ")
+            pos = ends[i][1]
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def unfold(text: str) -> str:

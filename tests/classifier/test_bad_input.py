@@ -97,3 +97,36 @@ def test_thousands_of_blank_lines_before_the_returned_message_are_read_in_one_pa
            + text.encode())
     parsed, seconds, _ = timed(raw)
     assert seconds < 2 and [r.recipient for r in parsed.recipients] == ["x@example.net"]
+
+
+@pytest.mark.parametrize("junk", [
+    "<script>" * 16_000,                              # opened, never closed
+    "<style type='text/css'>p{}" * 5_000,
+    "<" * 120_000,                                    # brackets that never close
+    "<div>" * 25_000 + "deep" + "</div>" * 25_000,    # deep nesting
+    '<p title="' + "x" * 120_000 + '">',              # a huge attribute
+])
+def test_pathological_html_is_read_in_one_pass(junk):
+    """HTML parts are turned into text with expressions that look at each character a bounded
+    number of times; unclosed script tags used to cost seconds each (quadratic)."""
+    from classifier.parse.text import html_to_text
+
+    markup = "<p>Delivery to <b>x@example.net</b> failed:</p><p>550 5.1.1 user unknown</p>" + junk
+    start = time.perf_counter()
+    text = html_to_text(markup)
+    assert time.perf_counter() - start < 2
+    assert text.startswith("\nDelivery to x@example.net failed:\n\n550 5.1.1 user unknown\n")
+    raw = (b"From: MAILER-DAEMON@mx.example\nTo: a@example.com\nSubject: Undelivered Mail Returned to Sender\n"
+           b"Content-Type: text/html; charset=utf-8\n\n" + markup.encode())
+    report, seconds, _ = timed(raw)
+    assert seconds < 2
+    assert [(r.recipient, r.evidence.status) for r in report.recipients] == [("x@example.net", "5.1.1")]
+
+
+def test_html_script_style_and_head_are_dropped_and_tags_become_lines():
+    from classifier.parse.text import html_to_text
+
+    markup = ("<HTML><head><title>t</title></head><body><SCRIPT>var a = '<p>';</script >"
+              "<style>p {}</style><div>one</div><div>two &amp; three</div><script>unclosed")
+    assert html_to_text(markup).split() == ["one", "two", "&", "three", "unclosed"]
+    assert "\n\n\n" not in html_to_text("<p>a</p>" + "<br>\n \n" * 50 + "b")
