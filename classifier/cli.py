@@ -123,7 +123,11 @@ def classify(files: tuple[str, ...], jsonl: bool, text: str | None, status: str 
     Prints one JSON object per recipient found: file, recipient, status, reply_code, reason,
     category, hard, confidence, source, diagnostic. A file in which nothing was found gets one
     object with recipient and reason null; that is not an error. A file in mbox format is
-    read as the messages it holds.
+    read as the messages it holds. A file that cannot be read as an email gets that line with
+    an "error" field (and the reason on stderr), and the next file is read.
+
+    Exit status: 0 when every file could be opened (whether or not it held a bounce, or an
+    email at all); 2 when a file could not be opened (named on stderr) or on usage errors.
     """
     classifier = build(mode, registry)
     out = sys.stdout.buffer
@@ -147,7 +151,11 @@ def classify(files: tuple[str, ...], jsonl: bool, text: str | None, status: str 
                 failed.append(path)
                 click.echo(f"rebound classify: cannot read {path}: {exc.strerror or exc}", err=True)
                 continue
-            parsed.extend((path, _parse(message)) for message in mbox.split(raw))
+            for message in mbox.split(raw):
+                report = _parse(message)
+                if isinstance(report, str):
+                    click.echo(f"rebound classify: {path}: not read as an email: {report}", err=True)
+                parsed.append((path, report))
         for rows in classify_reports(parsed, classifier):
             for row in rows:
                 out.write(orjson.dumps(row, option=option) + b"\n")

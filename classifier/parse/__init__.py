@@ -11,7 +11,9 @@ The order of reading follows how much a format can be trusted:
 4. RFC 3834 auto-replies and out-of-office messages: ``vacation``, recipient = sender.
 
 Anything else is "not a bounce": a :class:`Report` without recipients. Input that is not
-mail at all raises :class:`MessageError` (a ``ValueError``) with a message that says why.
+mail at all raises :class:`MessageError` (a ``ValueError``) with a message that says why;
+it is the only exception :func:`parse_message` raises for what it is given (a failure no
+check foresaw becomes :class:`UnreadableMessage`, one of them).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from classifier.parse.load import (
     Loaded,
     MessageError,
     NotAnEmail,
+    UnreadableMessage,
     load,
 )
 from classifier.parse.report import MessageInfo, RecipientResult, Record, Report
@@ -39,7 +42,7 @@ from classifier.parse.text import (
 )
 
 __all__ = ["parse_message", "Report", "RecipientResult", "MessageInfo", "MessageError", "NotAnEmail",
-           "HeaderTooLarge"]
+           "HeaderTooLarge", "UnreadableMessage"]
 
 _EMBEDDED_DSN = re.compile(r"^(?:Final-Recipient|Original-Recipient)[ \t]*:", re.I | re.M)
 _KIND_OF_ACTION = {
@@ -52,7 +55,17 @@ _ACTION_WORDS = {"failure": "failed", "fail": "failed", "deferred": "delayed", "
 
 
 def parse_message(raw: bytes) -> Report:
-    """Read one raw RFC 5322 message (a DSN, NDR, ARF report or auto-reply)."""
+    """Read one raw RFC 5322 message (a DSN, NDR, ARF report or auto-reply). Raises
+    :class:`MessageError`, and nothing else, for input it cannot read."""
+    try:
+        return _parse(raw)
+    except MessageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever broke, the caller gets the documented error
+        raise UnreadableMessage(f"the message could not be read ({type(exc).__name__}: {str(exc)[:200]})") from exc
+
+
+def _parse(raw: bytes) -> Report:
     msg = load(raw)
     text = _unquote("\n\n".join(msg.texts)[: limits.MAX_TEXT_CHARS * 2])
     report_text, quoted = ndr.split_original(text)

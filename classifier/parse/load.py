@@ -11,6 +11,7 @@ text, and the headers of the returned original message when it is attached.
 """
 from __future__ import annotations
 
+import codecs
 import contextlib
 import email
 import email.header
@@ -37,10 +38,16 @@ class HeaderTooLarge(MessageError):
     pass
 
 
+class UnreadableMessage(MessageError):
+    """The parser failed on the input in a way no check foresaw (a bug or a new kind of
+    breakage): the input is reported as unreadable instead of crashing the caller."""
+
+
 with contextlib.redirect_stderr(io.StringIO()):  # flanker's address grammar chatters on import
     from flanker import mime as _flanker_mime
     from flanker.mime.message.part import Stream as _FlankerStream
     from flanker.mime.message.part import _decode_body as _flanker_decode
+    from flanker.mime.message.part import _decode_transfer_encoding as _flanker_transfer_decode
 logging.getLogger("flanker").setLevel(logging.ERROR)
 
 
@@ -283,7 +290,28 @@ def _stream_body(part):
         else:
             head, body = raw, ""
     m = _CTE.search(head)
-    return _flanker_decode(part.content_type, m.group(1).lower() if m else "7bit", body)
+    encoding = m.group(1).lower() if m else "7bit"
+    try:
+        return _flanker_decode(part.content_type, encoding, body)
+    except Exception:  # noqa: BLE001 - flanker decodes strictly, then guesses, then gives up
+        return _lenient_decode(part.content_type, encoding, body)
+
+
+def _lenient_decode(ctype, encoding: str, body):
+    """A body flanker could not decode (bytes that do not fit the charset, a charset that is
+    not one): its transfer encoding undone by flanker's own forgiving decoders, its
+    charset decoded with what does not fit replaced."""
+    try:
+        data = _flanker_transfer_decode(encoding, body)
+    except Exception:  # noqa: BLE001 - undecodable base64/quoted-printable: read as it is
+        data = body
+    if isinstance(data, bytes):
+        try:
+            charset = ctype.get_charset() if ctype.main == "text" else None
+        except Exception:  # noqa: BLE001
+            charset = None
+        data = decode_bytes(data, charset)
+    return data
 
 
 def _flanker_body(part) -> str:
@@ -350,7 +378,7 @@ def decode_header(value) -> str:
         return value
     try:
         return str(email.header.make_header(email.header.decode_header(value)))
-    except (LookupError, UnicodeError, ValueError, email.errors.HeaderParseError):
+    except Exception:  # noqa: BLE001 - LookupError, UnicodeError, ValueError, HeaderParseError, ...
         return value
 
 
@@ -359,11 +387,27 @@ def _payload_text(part) -> str:
     if payload is None:
         inner = part.get_payload()
         return inner if isinstance(inner, str) else ""
-    charset = part.get_content_charset() or "utf-8"
+    return decode_bytes(payload[: limits.MAX_TEXT_CHARS * 4], part.get_content_charset())
+
+
+#: Codecs Python has under names a charset parameter may carry, which are not character
+#: sets: they raise on ordinary text whatever the error handler (``idna``, ``punycode``,
+#: ``undefined``) or interpret escape sequences (``unicode_escape``).
+_NOT_CHARSETS = frozenset({"idna", "punycode", "undefined", "unicode-escape", "raw-unicode-escape"})
+
+
+def decode_bytes(payload: bytes, charset: str | None) -> str:
+    """Bytes of a part as text in its declared charset; an unknown, broken or hostile charset
+    (``x-unknown``, a NUL in the name, a codec that is not a character set) and bytes that
+    do not fit it never raise: what cannot be decoded is replaced, and a charset Python
+    cannot use is read as UTF-8."""
     try:
-        return payload.decode(charset, "replace")[: limits.MAX_TEXT_CHARS * 4]
-    except LookupError:
-        return payload.decode("utf-8", "replace")[: limits.MAX_TEXT_CHARS * 4]
+        codec = codecs.lookup((charset or "utf-8").strip())
+        if codec.name in _NOT_CHARSETS:
+            raise LookupError(codec.name)
+        return payload.decode(codec.name, "replace")
+    except Exception:  # noqa: BLE001 - LookupError, ValueError (NUL), UnicodeError, ...
+        return payload.decode("utf-8", "replace")
 
 
 def _walk_stdlib(part, loaded: Loaded, depth: int, count: list[int]) -> None:

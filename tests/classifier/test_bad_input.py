@@ -4,6 +4,7 @@ The time limits are generous guards (the real figures are in bench/), not benchm
 """
 from __future__ import annotations
 
+import base64
 import os
 import time
 import tracemalloc
@@ -130,3 +131,59 @@ def test_html_script_style_and_head_are_dropped_and_tags_become_lines():
               "<style>p {}</style><div>one</div><div>two &amp; three</div><script>unclosed")
     assert html_to_text(markup).split() == ["one", "two", "&", "three", "unclosed"]
     assert "\n\n\n" not in html_to_text("<p>a</p>" + "<br>\n \n" * 50 + "b")
+
+
+NDR_TEXT = (b"\x1b$B$3$s$K$A$O\x1b(B mislabelled ISO-2022-JP \xff\xfe\x80\n"
+            b"<x@example.net>: host mx.example.net said: 550 5.1.1 user unknown +AGE- +ZZZ-\n")
+ENCODED = {
+    b"8bit": NDR_TEXT,
+    b"base64": base64.encodebytes(NDR_TEXT)[:-3] + b"@@@\n=",       # cut short and junk at the end
+    b"quoted-printable": b"=ZZ=\xff=C3=28 " + NDR_TEXT.replace(b"\xff", b"=FF") + b"=\n=",
+}
+
+
+def ndr_with_charset(charset: bytes, encoding: bytes, multipart: bool) -> bytes:
+    part = (b"Content-Type: text/plain; charset=" + charset + b"\nContent-Transfer-Encoding: " + encoding
+            + b"\n\n" + ENCODED[encoding])
+    head = b"From: MAILER-DAEMON@mx.example\nTo: a@example.com\nSubject: Undelivered Mail Returned to Sender\n"
+    if multipart:
+        return head + b"Content-Type: multipart/mixed; boundary=zz\n\n--zz\n" + part + b"\n--zz--\n"
+    return head + part
+
+
+@pytest.mark.parametrize("charset", [b"x-unknown", b"utf-7", b"iso-2022-jp", b"idna", b"punycode", b"undefined",
+                                     b"unicode_escape", b"rot13", b"base64", b"utf-8\x00", b'""', b"x" * 300])
+@pytest.mark.parametrize("encoding", list(ENCODED))
+def test_unknown_and_broken_charsets_never_crash_the_parser(charset, encoding):
+    """A charset Python does not know, or knows as something that is not a character set
+    (idna, punycode, undefined: they raised UnicodeError, a NUL in the name ValueError), and
+    bytes that do not fit it, in base64 or quoted-printable that is itself broken: the text
+    is still read, what does not decode is replaced."""
+    report = parse_message(ndr_with_charset(charset, encoding, multipart=True))
+    assert [(r.recipient, r.evidence.status) for r in report.recipients] == [("x@example.net", "5.1.1")]
+    if b"\x00" in charset:             # in the message's own header block: binary, not mail
+        with pytest.raises(NotAnEmail, match="binary"):
+            parse_message(ndr_with_charset(charset, encoding, multipart=False))
+    else:
+        report = parse_message(ndr_with_charset(charset, encoding, multipart=False))
+        assert [(r.recipient, r.evidence.status) for r in report.recipients] == [("x@example.net", "5.1.1")]
+
+
+def test_text_that_is_not_in_its_declared_charset_is_no_crash():
+    for multipart in (False, True):
+        report = parse_message(ndr_with_charset(b"utf-16", b"base64", multipart))   # ASCII read as UTF-16
+        assert not report.is_bounce
+
+
+@pytest.mark.parametrize("word", [b"=?x-unknown?Q?abc?=", b"=?utf-7?B?KwBh?=", b"=?utf-8?B?!!!?=", b"=?utf-8?Q?=ZZ=?=",
+                                  b"=?iso-2022-jp?B?GyRCJCIbKEI?=", b"=?idna?Q?abc?=", b"=?undefined?Q?abc?=",
+                                  b"=?rot13?Q?abc?=", b"=?utf-16?B?/w==?=", b"=?utf-8*en?Q?x?=", b"=?"])
+def test_broken_encoded_words_in_headers_never_crash_the_parser(word):
+    raw = (b"From: " + word + b" <MAILER-DAEMON@mx.example>\nTo: " + word + b" <a@example.com>\nSubject: "
+           + word + b" Undelivered Mail\nContent-Type: multipart/report; boundary=zz\n\n"
+           b"--zz\nContent-Type: text/plain\n\n<x@example.net>: 550 5.1.1 user unknown\n"
+           b"--zz\nContent-Type: message/rfc822\n\nFrom: " + word + b" <a@example.com>\nSubject: " + word
+           + b"\nMessage-ID: <m1@example.com>\n\nhello\n--zz--\n")
+    report = parse_message(raw)
+    assert [r.recipient for r in report.recipients] == ["x@example.net"]
+    assert report.message.original_message_id == "m1@example.com"

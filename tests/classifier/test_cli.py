@@ -79,3 +79,22 @@ def test_installed_entry_point_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["reason"] == "speeding"
     assert "unreachable" not in proc.stderr      # flanker's grammar noise is kept quiet
+
+
+def test_a_file_that_fails_does_not_stop_the_others(tmp_path):
+    """One line per file, in order, whatever each file holds; a file that is not an email
+    gets its line with "recipient" null and an "error", and its reason on stderr."""
+    broken = tmp_path / "broken-charset.eml"       # a charset name Python knows as a non-charset codec
+    broken.write_bytes(b"From: MAILER-DAEMON@mx.example\nTo: a@example.com\nSubject: Undelivered Mail\n"
+                       b"Content-Type: text/plain; charset=idna\nContent-Transfer-Encoding: quoted-printable\n\n"
+                       b"<x@example.net>: host mx.example.net said: 550 5.1.1 user unknown =FF=FE\n")
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\x00\x01\x02 binary junk")
+    files = [str(FIXTURES / "postfix-userunknown.eml"), str(broken), str(junk), str(FIXTURES / "arf-abuse.eml")]
+    result, lines = run("--jsonl", *files)
+    assert result.exit_code == 0
+    assert [line["file"] for line in lines] == files
+    assert [line["reason"] for line in lines] == ["userunknown", "userunknown", None, "feedback"]
+    assert lines[1]["recipient"] == "x@example.net"
+    assert lines[2]["recipient"] is None and "mail header" in lines[2]["error"]
+    assert f"{junk}: not read as an email" in result.stderr and "broken-charset" not in result.stderr
