@@ -36,6 +36,11 @@ _HOST = re.compile(r"(?:[a-z0-9-]+\.)+[a-z]{2,24}", re.I)
 _MS_NAME = re.compile(r"[A-Z][A-Z0-9]{2,}(?:\.[A-Za-z][A-Za-z0-9]*)+")
 _IP6_SCAN = re.compile(r"(?<![\w:])[0-9a-f]{1,4}::?[0-9a-f]{0,4}:[0-9a-f:]*", re.I)
 _REPLY_BEFORE = frozenset(" \n;:'\"(#<[\x1e")
+# Control characters (C0 but tab, newline, carriage return and the record separator that
+# joins the batch; DEL; C1) become spaces: they say nothing about a reason, and a NUL is the
+# record separator of the hashed features (classifier.model.hashing).
+_CONTROLS = str.maketrans({c: " " for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x1E), 0x1F,
+                                             *range(0x7F, 0xA0)]})
 
 
 def _token(m: re.Match[str]) -> str:
@@ -73,7 +78,7 @@ def normalise_batch(texts: Sequence[str]) -> list[str]:
     """Normalise many diagnostic texts at once; the result has the same length and order."""
     if not texts:
         return []
-    joined = "\x1e".join(t.replace("\x1e", " ") for t in texts)
+    joined = "\x1e".join(t.replace("\x1e", " ") for t in texts).translate(_CONTROLS)
     joined = _URL.sub(" urltok ", joined)
     if "@" in joined:
         joined = _AT_RIGHT.sub("@", joined)[::-1]
@@ -85,4 +90,5 @@ def normalise_batch(texts: Sequence[str]) -> list[str]:
 
 
 def normalise(text: str) -> str:
+    """One text, exactly as :func:`normalise_batch` would normalise it in a batch."""
     return normalise_batch([text])[0]

@@ -140,3 +140,20 @@ def test_lean_prediction_path_equals_the_pipeline(split_model):
     model, held = split_model
     X = held[:400] + held[:50]                       # with repeats, scored once each
     np.testing.assert_allclose(model.predict_proba(X), model.pipeline_.predict_proba(X), atol=1e-6)
+
+
+def test_control_characters_in_a_diagnostic_do_not_break_a_batch(default):
+    """A NUL (the hashed features' record separator) or another control character in one
+    diagnostic broke the prediction of the whole batch; they now count as spaces, in a batch
+    and alone alike."""
+    dirty = ["550 5.1.1 user\x00unknown <a@example.org>", "552 mailbox\x07full\x1e\x1f\x7f\x85",
+             "\x00", "421 4.7.0 try\x1b again later\x0b\x0c"]
+    clean = ["550 5.1.1 user unknown <a@example.org>", "552 mailbox full", "", "421 4.7.0 try again later"]
+    assert normalise_batch(dirty) == normalise_batch(clean) == [normalise(t) for t in dirty]
+    batch = [Evidence(diagnostic=t) for t in dirty] + [Evidence(diagnostic="550 5.2.2 mailbox full")]
+    proba = default.predict_proba(batch)
+    assert proba.shape == (5, len(default.classes_))
+    alone = np.vstack([default.predict_proba([e]) for e in batch])
+    assert np.allclose(proba, alone)
+    assert np.allclose(proba[:4], default.predict_proba([Evidence(diagnostic=t) for t in clean]))
+    assert default.explain(batch[0], "userunknown", top=3)
