@@ -45,8 +45,11 @@ from classifier.rules.engine import RuleEngine, RuleResult, constrain_party, har
 from classifier.verdict import Verdict
 
 log = logging.getLogger(__name__)
-#: Distinct pieces of evidence whose verdicts are kept (a few hundred bytes each).
+#: Distinct pieces of evidence whose verdicts are kept ...
 CACHE_SIZE = 50_000
+#: ... and the bytes they may take at most (estimated; diagnostics longer than
+#: classifier.events.MAX_CACHED_DIAGNOSTIC are never cached).
+CACHE_BYTES = 32 * 1024 * 1024
 #: How many of the model's strongest features a model-decided verdict names.
 EXPLAIN_TOP = 4
 
@@ -55,16 +58,16 @@ class Classifier:
     """Classify failure evidence; return None for events that need no verdict (opens, ...)."""
 
     def __init__(self, rules: RuleEngine | None = None, model=None, mode: str = "combined",
-                 thresholds: Thresholds = THRESHOLDS, cache_size: int = CACHE_SIZE):
+                 thresholds: Thresholds = THRESHOLDS, cache_size: int = CACHE_SIZE,
+                 cache_bytes: int = CACHE_BYTES):
         if mode not in MODES:
             raise ValueError(f"unknown classifier mode {mode!r}; one of {', '.join(MODES)}")
         self.mode = mode
         self.rules = rules or _default_engine()
         self.thresholds = thresholds
         self._model_source = model
-        self._cache: dict[Evidence, Verdict] = {}
+        self._cache = VerdictCache(cache_size, cache_bytes)
         self._cache_owner: object = None
-        self._cache_size = cache_size
         self._lock = threading.Lock()
 
     # -- the model -----------------------------------------------------------------------
@@ -115,7 +118,7 @@ class Classifier:
             model, version = self._model()
             cache = self._cache_for(model)
         except Exception as exc:       # noqa: BLE001 - whatever broke, the rules still work
-            model, version, cache = self._model_unavailable(exc), "", {}
+            model, version, cache = self._model_unavailable(exc), "", VerdictCache(0, 0)
         pending: dict[Evidence, list[int]] = {}
         for i, e in enumerate(evidences):
             if not _classifiable(e):
@@ -131,7 +134,7 @@ class Classifier:
             if v is None:
                 pending[e] = [i]
             else:
-                out[i] = self._remember(cache, e, v)
+                out[i] = cache.put(e, v)
         if pending:
             batch = list(pending)
             opinions: list = [None] * len(batch)
@@ -140,7 +143,7 @@ class Classifier:
                     opinions = self._opinions(model, version, batch)
                 except Exception as exc:   # noqa: BLE001
                     self._model_unavailable(exc)
-                    cache = {}
+                    cache = VerdictCache(0, 0)
             for e, opinion in zip(batch, opinions):
                 if self.mode == "model":
                     rule = provider = None
@@ -151,7 +154,7 @@ class Classifier:
                                               t=self.thresholds))
                 if opinion is None:
                     v = replace(v, explanation=v.explanation + ("model-unavailable",))
-                v = self._remember(cache, e, v)
+                v = cache.put(e, v)
                 for i in pending[e]:
                     out[i] = v
         return out
@@ -213,17 +216,45 @@ class Classifier:
         return self.rules.evaluate(evidence)
 
     # -- cache -------------------------------------------------------------------------------
-    def _cache_for(self, model) -> dict[Evidence, Verdict]:
+    def _cache_for(self, model) -> VerdictCache:
         with self._lock:
             if model is not self._cache_owner:      # a newly activated model: forget old verdicts
-                self._cache = {}
+                self._cache = VerdictCache(self._cache.max_entries, self._cache.max_bytes)
                 self._cache_owner = model
             return self._cache
 
-    def _remember(self, cache: dict, e: Evidence, v: Verdict) -> Verdict:
-        if len(cache) >= self._cache_size:
-            cache.clear()
-        cache[e] = v
+
+class VerdictCache:
+    """Verdicts by evidence, bounded in entries and in estimated bytes, and emptied when
+    either bound is reached (what repeats comes back within seconds). Evidence that is not
+    :attr:`~classifier.events.Evidence.cacheable` is never stored."""
+
+    #: Bytes of one entry beyond its strings: the evidence, the verdict and the dict slot.
+    ENTRY_BYTES = 600
+
+    def __init__(self, max_entries: int, max_bytes: int):
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self._verdicts: dict[Evidence, Verdict] = {}
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._verdicts)
+
+    def get(self, e: Evidence) -> Verdict | None:
+        return self._verdicts.get(e)
+
+    def put(self, e: Evidence, v: Verdict) -> Verdict:
+        """Remember ``v`` for ``e`` when it fits; return ``v``."""
+        if not e.cacheable:
+            return v
+        size = self.ENTRY_BYTES + len(e.diagnostic) + len(e.remote_mta or "") + len(e.provider_class or "")
+        if len(self._verdicts) >= self.max_entries or self.bytes + size > self.max_bytes:
+            self._verdicts.clear()
+            self.bytes = 0
+            if size > self.max_bytes:
+                return v
+        self._verdicts[e] = v
+        self.bytes += size
         return v
 
 
@@ -277,4 +308,4 @@ def _default_active():
     return _ACTIVE
 
 
-__all__ = ["MODES", "Classifier", "build"]
+__all__ = ["MODES", "Classifier", "VerdictCache", "build"]

@@ -39,6 +39,12 @@ _FAILURES = frozenset({Kind.BOUNCE, Kind.DEFERRAL, Kind.DROP})
 STREAMS = ("marketing", "transactional")
 
 
+#: Evidence with a longer diagnostic is never kept in a verdict cache: what repeats (a
+#: campaign's bounces, one provider's block) is short, and caching text of any length would
+#: let a few huge diagnostics fill memory however few entries a cache holds.
+MAX_CACHED_DIAGNOSTIC = 2000
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """What the classifier may look at for one failed recipient.
@@ -60,6 +66,11 @@ class Evidence:
         # an echoed subject is message content, and noise to the model (classifier.privacy)
         if self.diagnostic:
             object.__setattr__(self, "diagnostic", mask_subjects(self.diagnostic))
+
+    @property
+    def cacheable(self) -> bool:
+        """Small enough to be a key of a verdict cache (see :data:`MAX_CACHED_DIAGNOSTIC`)."""
+        return len(self.diagnostic) <= MAX_CACHED_DIAGNOSTIC
 
 
 @dataclass(frozen=True, slots=True)

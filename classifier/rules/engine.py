@@ -179,7 +179,7 @@ class RuleEngine:
         self._cached = functools.lru_cache(maxsize=32768)(self._evaluate)
 
     def evaluate(self, evidence: Evidence) -> RuleResult:
-        return self._cached(evidence)
+        return self._cached(evidence) if evidence.cacheable else self._evaluate(evidence)
 
     def _evaluate(self, evidence: Evidence) -> RuleResult:
         report = report_verdict(evidence)

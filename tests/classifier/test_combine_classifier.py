@@ -13,6 +13,7 @@ from classifier.events import Evidence, Kind
 from classifier.model.estimator import BounceModel
 from classifier.model.registry import ActiveModel, Registry, load_default
 from classifier.parse import parse_message
+from classifier.rules.engine import RuleEngine
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -193,3 +194,22 @@ def test_a_model_that_breaks_after_activation_leaves_the_rules_in_charge(tmp_pat
     assert "model unavailable" in caplog.text
     with pytest.raises(Exception, match="skops"):
         Classifier(model=ActiveModel(reg.root, check_every=0), mode="model").classify(DEACTIVATED)
+
+
+def test_huge_diagnostics_leave_the_verdict_caches_small():
+    """Verdicts are cached per evidence; a cache bounded only by its number of entries held
+    50,000 diagnostics of any length. Long diagnostics are not cached at all, and the total
+    is bounded in bytes."""
+    c = Classifier(rules=RuleEngine(), mode="rules", cache_bytes=200_000)
+    huge = [Evidence(diagnostic=f"550 5.1.1 user {i} unknown " + "x" * 100_000, status="5.1.1") for i in range(300)]
+    verdicts = c.classify_many(huge)
+    assert {v.reason for v in verdicts} == {"userunknown"}
+    assert len(c._cache) == 0 and c.rules._cached.cache_info().currsize == 0
+
+    long = [Evidence(diagnostic=f"550 5.1.1 user {i} unknown " + "y" * 1_500) for i in range(1_000)]
+    c.classify_many(long)
+    assert 0 < len(c._cache) < 200 and c._cache.bytes <= 200_000
+
+    short = Evidence(diagnostic="552 5.2.2 mailbox full", status="5.2.2")
+    first = c.classify(short)
+    assert c.classify(short) is first                # what repeats is still served from the cache
