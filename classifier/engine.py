@@ -68,6 +68,7 @@ class Classifier:
         self._model_source = model
         self._cache = VerdictCache(cache_size, cache_bytes)
         self._cache_owner: object = None
+        self._unavailable: str | None = None     # the model failure last logged
         self._lock = threading.Lock()
 
     # -- the model -----------------------------------------------------------------------
@@ -89,6 +90,18 @@ class Classifier:
     @property
     def model_version(self) -> str | None:
         return self._model()[1] if self.mode != "rules" else None
+
+    def model_status(self) -> dict | None:
+        """The model as operators should see it (``/readyz``): the version in use (None when
+        none could be loaded) and the last activation that failed, while it stands."""
+        if self.mode == "rules":
+            return None
+        try:
+            version = self._model()[1]
+        except Exception:                          # noqa: BLE001 - reported below
+            version = None
+        failure = getattr(self._model_source, "failure", None)
+        return {"version": version, "activation_failed": failure.to_dict() if failure else None}
 
     def _opinions(self, model, version: str, batch: list[Evidence]) -> list[ModelOpinion]:
         """The model's opinion of each piece of evidence, from one ``predict_proba`` call.
@@ -117,6 +130,7 @@ class Classifier:
         try:
             model, version = self._model()
             cache = self._cache_for(model)
+            self._unavailable = None
         except Exception as exc:       # noqa: BLE001 - whatever broke, the rules still work
             model, version, cache = self._model_unavailable(exc), "", VerdictCache(0, 0)
         pending: dict[Evidence, list[int]] = {}
@@ -166,8 +180,10 @@ class Classifier:
         nothing to fall back to."""
         if self.mode == "model":
             raise exc
-        log.error("classifier model unavailable, deciding with the rules alone: %s: %s",
-                  type(exc).__name__, exc)
+        message = f"{type(exc).__name__}: {exc}"
+        if message != self._unavailable:          # once, not on every request
+            self._unavailable = message
+            log.error("classifier model unavailable, deciding with the rules alone: %s", message)
 
     def _without_model(self, e: Evidence) -> Verdict | None:
         """The verdict when the model need not be asked, else None."""

@@ -157,19 +157,40 @@ def test_model_files_that_are_not_safe_skops_files_are_refused_and_the_service_k
     assert classify(api, PROBE)["results"][0]["reason"] == "mailboxfull"
 
 
-def test_a_model_file_broken_behind_the_registry_s_back_leaves_the_rules_in_charge(service, registry, two_models):
+def test_a_model_broken_behind_the_registry_s_back_leaves_the_last_good_model_in_charge(service, registry, two_models):
+    """Activated by hand, a model file that cannot be loaded does not replace the model the
+    service uses (not even when that one's own file breaks: it is in memory); /readyz says
+    which activation failed and why, and the answers stay the same request after request."""
+    import requests
+
     api = service
     reg = Registry(registry)
     version = reg.save(two_models["mailboxfull"], {}, activate=True)
     assert classify(api, PROBE)["model"] == version
+    ready = requests.get(api.base + "/readyz", timeout=10).json()
+    assert ready["model"] == {"version": version, "activation_failed": None}
+
     (registry / "models" / version / "model.skops").write_bytes(b"not a model any more")
     other = reg.save(two_models["suspend"], {})
     (registry / "models" / other / "model.skops").write_bytes(b"nor this")
     reg.activate(other)                    # by hand, without the CLI's check
-    answer = classify(api, [PROBE, {"diagnostic": "550 5.1.1 user unknown", "smtp_phase": "RCPT"}])
-    assert answer["model"] is None
-    assert [r["reason"] for r in answer["results"]] == ["onhold", "userunknown"]
-    assert "model-unavailable" in answer["results"][0]["explanation"]
+    for _ in range(5):
+        answer = classify(api, [PROBE, {"diagnostic": "550 5.1.1 user unknown", "smtp_phase": "RCPT"}])
+        assert answer["model"] == version
+        assert [r["reason"] for r in answer["results"]] == ["mailboxfull", "userunknown"]
+        assert "model-unavailable" not in answer["results"][0]["explanation"]
+    ready = requests.get(api.base + "/readyz", timeout=10)
+    assert ready.status_code == 200
+    failed = ready.json()["model"]["activation_failed"]
+    assert failed["version"] == other and "not a skops model file" in failed["error"] and failed["since"]
+    assert ready.json()["model"]["version"] == version
+
+    assert activate(registry, version).exit_code == 1          # the CLI refuses the broken file
+    good = reg.save(two_models["suspend"], {})
+    assert activate(registry, good).exit_code == 0
+    assert classify(api, PROBE)["results"][0]["reason"] == "suspend"
+    assert requests.get(api.base + "/readyz", timeout=10).json()["model"] == {"version": good,
+                                                                             "activation_failed": None}
 
 
 def _varied_events(tenant: str) -> list[Event]:

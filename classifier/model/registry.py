@@ -16,12 +16,16 @@ names any other type, or that is not a skops file at all, is refused with
 once per ``check_every`` seconds (a ``stat``; the file is replaced atomically, so a new
 inode or mtime means a new activation) and loads the newly active model, so ``rebound
 models activate`` takes effect without a restart. With no active model it serves the
-default model shipped in the package.
+default model shipped in the package. A newly active model that cannot be loaded (a file
+broken or put in place by hand) does not replace the one in use: the last good model goes
+on serving, the failure is logged once and kept in :attr:`ActiveModel.failure`, and the
+activation is tried again only when the pointer or that model's file changes.
 """
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import re
 import threading
@@ -36,6 +40,7 @@ import skops.io as sio
 from classifier.model.estimator import BounceModel
 from classifier.model.location import default_root  # noqa: F401  (re-exported)
 
+log = logging.getLogger(__name__)
 DEFAULT_DIR = Path(__file__).resolve().parent / "default"
 MODEL_FILE, METADATA_FILE, POINTER_FILE = "model.skops", "metadata.json", "active.json"
 DEFAULT_VERSION = "default"
@@ -225,8 +230,21 @@ class Registry:
         return self.load(ref)
 
 
+@dataclass(frozen=True)
+class ActivationFailure:
+    """An activated model that could not be loaded: which, why, and since when (UTC)."""
+
+    version: str
+    error: str
+    since: str
+
+    def to_dict(self) -> dict:
+        return {"version": self.version, "error": self.error, "since": self.since}
+
+
 class ActiveModel:
-    """The model a running service should use now; follows activations without a restart."""
+    """The model a running service should use now; follows activations without a restart,
+    and keeps the last good model when a newly activated one cannot be loaded."""
 
     def __init__(self, root: Path | str | None, check_every: float = 5.0, clock=time.monotonic):
         self.registry = Registry(root) if root is not None else None
@@ -236,13 +254,22 @@ class ActiveModel:
         self._loaded: LoadedModel | None = None
         self._seen: tuple | None = None
         self._checked_at = float("-inf")
+        #: The activation that failed, while the model in use is another (or none).
+        self.failure: ActivationFailure | None = None
+        self._failed_error: Exception | None = None
 
-    def _pointer_stamp(self) -> tuple | None:
-        try:
-            st = os.stat(self.registry.pointer)
-        except FileNotFoundError:
+    def _stamp(self) -> tuple | None:
+        """What says that something changed on disk: the pointer file's identity, and after a
+        failed activation that model file's too (repaired in place, it is tried again)."""
+        if self.registry is None:
             return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
+        stamp = _file_stamp(self.registry.pointer)
+        if stamp is None:
+            return None
+        failed = self.failure.version if self.failure else None
+        if failed and _VERSION_RE.match(failed):
+            return stamp + (_file_stamp(self.registry.models / failed / MODEL_FILE),)
+        return stamp
 
     def get(self) -> LoadedModel:
         now = self._clock()
@@ -252,14 +279,42 @@ class ActiveModel:
             if self._loaded is not None and now - self._checked_at < self.check_every:
                 return self._loaded
             self._checked_at = now
-            stamp = self._pointer_stamp() if self.registry else None
-            if self._loaded is None or stamp != self._seen:
-                version = self.registry.active_version() if stamp else None
-                if self._loaded is None or version != (None if self._loaded.version == DEFAULT_VERSION
-                                                       else self._loaded.version):
-                    self._loaded = self.registry.load(version) if version else load_default()
-                self._seen = stamp
+            stamp = self._stamp()
+            if self._seen is None or stamp != self._seen[0]:
+                self._seen = (stamp,)
+                self._follow(stamp)
+            if self._loaded is None:
+                raise self._failed_error          # nothing good loaded yet: the caller decides
             return self._loaded
+
+    def _follow(self, stamp: tuple | None) -> None:
+        """Load the model the pointer names, unless it is the one in use; on failure keep the
+        one in use and record (and log, once per failure) why."""
+        version = None
+        try:
+            version = self.registry.active_version() if stamp else None
+            current = self._loaded.version if self._loaded else None
+            if self._loaded is not None and (version or DEFAULT_VERSION) == current:
+                self._clear_failure()
+                return
+            self._loaded = self.registry.load(version) if version else load_default()
+            self._clear_failure()
+        except (ModelFileError, RegistryError, OSError, ValueError) as exc:   # ValueError: a broken metadata.json
+            failure = ActivationFailure(version or "?", f"{type(exc).__name__}: {exc}",
+                                        datetime.now(timezone.utc).isoformat())
+            if self.failure is None or (self.failure.version, self.failure.error) != (failure.version, failure.error):
+                log.error("model %s could not be activated, %s: %s", failure.version,
+                          f"still serving {self._loaded.version}" if self._loaded else "no model loaded",
+                          failure.error)
+                self.failure = failure
+            self._failed_error = exc
+            self._seen = (self._stamp(),)        # with the failed file's stamp: retried when it changes
+
+    def _clear_failure(self) -> None:
+        if self.failure is not None:
+            log.info("model %s active; the failed activation of %s is over", self._loaded.version,
+                     self.failure.version)
+        self.failure = self._failed_error = None
 
     @property
     def version(self) -> str:
@@ -270,3 +325,11 @@ class ActiveModel:
 
     def predict_proba(self, X):
         return self.get().model.predict_proba(X)
+
+
+def _file_stamp(path: Path) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)

@@ -179,19 +179,49 @@ def test_build_uses_the_registry_active_model_else_the_packaged_one(tmp_path):
     assert build("rules", reg.root).model_version is None
 
 
-def test_a_model_that_breaks_after_activation_leaves_the_rules_in_charge(tmp_path, caplog):
+def test_a_broken_activation_keeps_the_last_good_model_logs_once_and_settles(tmp_path, caplog):
+    """A model activated behind the CLI's back that cannot be loaded does not replace the one
+    in use, is logged once (not on every request or poll) and reported; the classifier does
+    not go back and forth between the model and the rules. Repaired, it is taken up."""
     reg = Registry(tmp_path / "models")
-    reg.save(_tiny_model("zork", "quux"), {"training_data_fingerprint": "good"}, activate=True)
-    broken = reg.save(_tiny_model("quux", "zork"), {"training_data_fingerprint": "broken"})
-    c = Classifier(model=ActiveModel(reg.root, check_every=0))
-    assert c.classify(GIBBERISH).explanation[-1] != "model-unavailable"
+    good = reg.save(_tiny_model("zork", "quux"), {"training_data_fingerprint": "good"}, activate=True)
+    fine = _tiny_model("quux", "zork")
+    broken = reg.save(fine, {"training_data_fingerprint": "broken"})
+    active = ActiveModel(reg.root, check_every=0)
+    c = Classifier(model=active, mode="model")
+    e = Evidence(diagnostic="zork gamma", reply_code="550")
+    before = c.classify(e)
+    assert before.reason == "mailboxfull" and c.model_status() == {"version": good, "activation_failed": None}
+
     reg.activate(broken)
     (reg.models / broken / "model.skops").write_bytes(b"not a zip file at all")
-    v = c.classify(DEACTIVATED)
+    caplog.clear()
+    answers = [c.classify(Evidence(diagnostic="zork gamma", reply_code="550", remote_mta=f"mx{i}")) for i in range(20)]
+    assert {(v.reason, v.source) for v in answers} == {("mailboxfull", "model")}
+    assert c.model_version == good
+    failure = active.failure
+    assert failure.version == broken and "not a skops model file" in failure.error
+    assert c.model_status() == {"version": good, "activation_failed": failure.to_dict()}
+    assert [r.message.count("could not be activated") for r in caplog.records] == [1]
+    assert active.failure is failure                 # not tried again while nothing changed on disk
+
+    from classifier.model.registry import save_model
+    save_model(fine, reg.models / broken / "model.skops")     # repaired in place
+    assert c.classify(e).reason == "blocked" and c.model_version == broken
+    assert active.failure is None and c.model_status()["activation_failed"] is None
+
+
+def test_with_no_good_model_loaded_yet_the_rules_decide_and_it_is_logged_once(tmp_path, caplog):
+    reg = Registry(tmp_path / "models")
+    broken = reg.save(_tiny_model("quux", "zork"), {"training_data_fingerprint": "broken"}, activate=True)
+    (reg.models / broken / "model.skops").write_bytes(b"not a zip file at all")
+    c = Classifier(model=ActiveModel(reg.root, check_every=0))
+    verdicts = [c.classify(DEACTIVATED) for _ in range(5)]
     rules = Classifier(mode="rules").classify(DEACTIVATED)
-    assert (v.reason, v.source) == (rules.reason, "rule")
-    assert v.explanation[-1] == "model-unavailable"
-    assert "model unavailable" in caplog.text
+    assert {(v.reason, v.source, v.explanation[-1]) for v in verdicts} == {(rules.reason, "rule", "model-unavailable")}
+    assert sum("model unavailable" in r.message for r in caplog.records) == 1
+    assert sum("could not be activated" in r.message for r in caplog.records) == 1
+    assert c.model_status()["version"] is None and c.model_status()["activation_failed"]["version"] == broken
     with pytest.raises(Exception, match="skops"):
         Classifier(model=ActiveModel(reg.root, check_every=0), mode="model").classify(DEACTIVATED)
 

@@ -18,9 +18,11 @@ def healthz():
 
 @bp.get("/readyz", doc_ui=False)
 def readyz():
-    """Ready to take traffic: Redis answers. Load balancers stop sending when this fails."""
+    """Ready to take traffic: Redis answers. Load balancers stop sending when this fails.
+    Also says which model this worker uses and which activation failed, if one did (the
+    worker then keeps its last good model)."""
     services().store.ping()
-    return {"status": "ready"}
+    return {"status": "ready", "model": services().classifier.model_status()}
 
 
 @bp.get("/metrics", doc_ui=False)
