@@ -18,7 +18,7 @@ from classifier.combine import MODES
 from classifier.engine import Classifier, build
 from classifier.events import Evidence
 from classifier.model.location import default_root
-from classifier.parse import MessageError, Report, limits, mbox, parse_message
+from classifier.parse import Budget, MessageError, OverBudget, Report, limits, mbox, parse_message
 
 #: Bytes read from one input: the parser looks at a bounded prefix only (one byte more
 #: tells it the message was cut), so a huge file costs no more memory than that.
@@ -60,9 +60,12 @@ def _parse(raw: bytes) -> Report | str:
 
 def classify_reports(parsed: list[tuple[str, Report | str]], classifier: Classifier) -> list[list[dict]]:
     """Output rows per parsed file (a parse error is given as its message), classifying the
-    recipients of all files in one batch."""
+    recipients of all files in one batch, within a budget of one message's time per file."""
     evidences = [r.evidence for _, report in parsed if not isinstance(report, str) for r in report.recipients]
-    verdicts = iter(classifier.classify_many(evidences))
+    try:
+        verdicts = iter(classifier.classify_many(evidences, Budget(limits.TIME_BUDGET * max(1, len(parsed)))))
+    except OverBudget as exc:
+        return [[_empty(name, error=report if isinstance(report, str) else str(exc))] for name, report in parsed]
     out = []
     for name, report in parsed:
         if isinstance(report, str):
@@ -151,13 +154,11 @@ def classify(files: tuple[str, ...], jsonl: bool, text: str | None, status: str 
                 failed.append(path)
                 click.echo(f"rebound classify: cannot read {path}: {exc.strerror or exc}", err=True)
                 continue
-            for message in mbox.split(raw):
-                report = _parse(message)
-                if isinstance(report, str):
-                    click.echo(f"rebound classify: {path}: not read as an email: {report}", err=True)
-                parsed.append((path, report))
+            parsed.extend((path, _parse(message)) for message in mbox.split(raw))
         for rows in classify_reports(parsed, classifier):
             for row in rows:
+                if "error" in row:
+                    click.echo(f"rebound classify: {row['file']}: not classified: {row['error']}", err=True)
                 out.write(orjson.dumps(row, option=option) + b"\n")
     out.flush()
     if failed:

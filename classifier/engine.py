@@ -40,6 +40,7 @@ from classifier.combine import (
     settled,
 )
 from classifier.events import Evidence, Kind
+from classifier.parse.budget import Budget
 from classifier.rules import provider_classes
 from classifier.rules.engine import RuleEngine, RuleResult, constrain_party, hardness, report_verdict
 from classifier.verdict import Verdict
@@ -122,10 +123,14 @@ class Classifier:
     def classify(self, evidence: Evidence) -> Verdict | None:
         return self.classify_many((evidence,))[0]
 
-    def classify_many(self, evidences: Iterable[Evidence]) -> list[Verdict | None]:
+    def classify_many(self, evidences: Iterable[Evidence], budget: Budget | None = None) -> list[Verdict | None]:
         """Verdicts for a batch, in order; the model runs once, for the evidence the rules do
-        not settle. Equal to ``[classify(e) for e in evidences]``, only faster."""
+        not settle. Equal to ``[classify(e) for e in evidences]``, only faster. With a
+        ``budget`` (the message's, see :mod:`classifier.parse.budget`), it is checked before the
+        rules and before the model: :class:`~classifier.parse.budget.OverBudget` when spent."""
         evidences = list(evidences)
+        if budget is not None:
+            budget.check("rules")
         out: list[Verdict | None] = [None] * len(evidences)
         try:
             model, version = self._model()
@@ -153,6 +158,8 @@ class Classifier:
             batch = list(pending)
             opinions: list = [None] * len(batch)
             if model is not None:
+                if budget is not None:
+                    budget.check("model")
                 try:
                     opinions = self._opinions(model, version, batch)
                 except Exception as exc:   # noqa: BLE001

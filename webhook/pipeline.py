@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from classifier.events import Event
+from classifier.parse.budget import Budget
 from store import ApplyResult
 from webhook import metrics
 from webhook.services import services
@@ -22,9 +23,11 @@ class Ingested:
     verdicts: list[dict]
 
 
-def ingest(tenant: str, events: list[Event], raw: bytes | None = None) -> Ingested:
-    """Classify and store ``events``; returns only once Redis has accepted every write."""
-    stream = IngestStream(tenant, raw)
+def ingest(tenant: str, events: list[Event], raw: bytes | None = None, budget: Budget | None = None) -> Ingested:
+    """Classify and store ``events``; returns only once Redis has accepted every write.
+    ``budget``: the time left to the message the events come from (nothing is stored when
+    classification finds it spent: OverBudget)."""
+    stream = IngestStream(tenant, raw, budget)
     try:
         stream.add(events)
         return stream.finish()
@@ -39,8 +42,9 @@ class IngestStream:
     batch while the rest is parsed; ``finish`` waits for every write (one round trip in
     all). Nothing is acknowledged before ``finish`` returns."""
 
-    def __init__(self, tenant: str, raw: bytes | None = None):
+    def __init__(self, tenant: str, raw: bytes | None = None, budget: Budget | None = None):
         svc = services()
+        self.budget = budget
         self.classifier = svc.classifier
         self.store = svc.store
         self.stream = svc.store.stream(tenant, raw=raw)
@@ -60,7 +64,7 @@ class IngestStream:
             if key not in verdicts and key not in new:
                 new[key] = event.evidence()
         if new:
-            verdicts.update(zip(new, self.classifier.classify_many(new.values())))
+            verdicts.update(zip(new, self.classifier.classify_many(new.values(), self.budget)))
         items = [(event, verdicts[key]) for event, key in zip(events, keys)]
         self.items.extend(items)
         self.stream.add(items)

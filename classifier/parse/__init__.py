@@ -22,6 +22,7 @@ import re
 from classifier.events import Evidence, Kind
 from classifier.parse import arf, correlation, limits, mta, ndr
 from classifier.parse import dsn as dsn_mod
+from classifier.parse.budget import Budget, OverBudget
 from classifier.parse.load import (
     HeaderTooLarge,
     Loaded,
@@ -42,7 +43,7 @@ from classifier.parse.text import (
 )
 
 __all__ = ["parse_message", "Report", "RecipientResult", "MessageInfo", "MessageError", "NotAnEmail",
-           "HeaderTooLarge", "UnreadableMessage"]
+           "HeaderTooLarge", "UnreadableMessage", "Budget", "OverBudget"]
 
 _EMBEDDED_DSN = re.compile(r"^(?:Final-Recipient|Original-Recipient)[ \t]*:", re.I | re.M)
 _KIND_OF_ACTION = {
@@ -54,19 +55,24 @@ _ACTION_WORDS = {"failure": "failed", "fail": "failed", "deferred": "delayed", "
                  "deliverable": "delivered", "success": "delivered"}
 
 
-def parse_message(raw: bytes) -> Report:
+def parse_message(raw: bytes, budget: Budget | None = None) -> Report:
     """Read one raw RFC 5322 message (a DSN, NDR, ARF report or auto-reply). Raises
-    :class:`MessageError`, and nothing else, for input it cannot read."""
+    :class:`MessageError`, and nothing else, for input it cannot read, and
+    :class:`~classifier.parse.budget.OverBudget` (one of them) when ``budget`` (by default the
+    message's own, :data:`~classifier.parse.limits.TIME_BUDGET`) is spent after a stage;
+    the caller passes the same budget on to classification."""
+    budget = budget or Budget()
     try:
-        return _parse(raw)
+        return _parse(raw, budget)
     except MessageError:
         raise
     except Exception as exc:  # noqa: BLE001 - whatever broke, the caller gets the documented error
         raise UnreadableMessage(f"the message could not be read ({type(exc).__name__}: {str(exc)[:200]})") from exc
 
 
-def _parse(raw: bytes) -> Report:
+def _parse(raw: bytes, budget: Budget) -> Report:
     msg = load(raw)
+    budget.check("extraction")
     text = _unquote("\n\n".join(msg.texts)[: limits.MAX_TEXT_CHARS * 2])
     report_text, quoted = ndr.split_original(text)
     original = msg.original or correlation.quoted_original(quoted)
@@ -80,11 +86,10 @@ def _parse(raw: bytes) -> Report:
         fmt = "dsn"
         module = mta.detect(msg)
         records = _from_dsn(dsn)
-        if not msg.out_of_time():
-            # a module that recognised the headers but not the text (a relay's headers on
-            # another MTA's report) must not hide what the generic scanner can read
-            texts = (module.extract(msg, ctx) if module else []) or ndr.scan(text, exclude=ctx.exclude)
-            _merge_text(records, texts)
+        # a module that recognised the headers but not the text (a relay's headers on
+        # another MTA's report) must not hide what the generic scanner can read
+        texts = (module.extract(msg, ctx) if module else []) or ndr.scan(text, exclude=ctx.exclude)
+        _merge_text(records, texts)
         _complete_from_report(records, msg, report_text, ctx.exclude)
     else:
         bouncy = looks_like_bounce(msg)
@@ -106,6 +111,7 @@ def _parse(raw: bytes) -> Report:
     dsn_message = dsn.message if dsn is not None else {}
     info = _message_info(msg, fmt, module, dsn_message, original)
     results = tuple(_result(rec, module, info) for rec in records[: limits.MAX_RECIPIENTS])
+    budget.check("classification")
     return Report(message=info, recipients=results)
 
 

@@ -20,5 +20,6 @@ MAX_DEPTH = 8
 MAX_TEXT_CHARS = 64 * 1024
 #: Recipients reported for one message (a DSN may list many; a list bomb may list millions).
 MAX_RECIPIENTS = 500
-#: Wall-clock budget of one parse, in seconds; exceeding it stops further analysis.
-TIME_BUDGET = 1.0
+#: Wall-clock budget of one message, raw bytes to verdict, in seconds: checked between the
+#: stages (parse, extraction, rules, model; see classifier.parse.budget).
+TIME_BUDGET = 2.0

@@ -19,7 +19,6 @@ import email.policy
 import io
 import logging
 import re
-import time
 from dataclasses import dataclass, field
 
 from classifier.parse import limits
@@ -98,10 +97,6 @@ class Loaded:
     original: Headers | None = None
     truncated: bool = False
     parser: str = "flanker"
-    deadline: float = 0.0
-
-    def out_of_time(self) -> bool:
-        return time.monotonic() > self.deadline
 
     @property
     def head(self) -> str:
@@ -183,7 +178,6 @@ def _binary_ratio(chunk: bytes) -> float:
 def load(raw: bytes) -> Loaded:
     """Parse ``raw`` within the limits of :mod:`classifier.parse.limits`."""
     data, truncated = _precheck(raw)
-    deadline = time.monotonic() + limits.TIME_BUDGET
     try:
         loaded = _from_flanker(data)
     except (Exception, RecursionError):  # flanker raises many types on broken MIME
@@ -191,7 +185,6 @@ def load(raw: bytes) -> Loaded:
         if not (loaded.texts or loaded.dsn or loaded.feedback):
             loaded = _repair(data, loaded)
     loaded.truncated = truncated
-    loaded.deadline = deadline
     return loaded
 
 

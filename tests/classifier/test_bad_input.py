@@ -187,3 +187,26 @@ def test_broken_encoded_words_in_headers_never_crash_the_parser(word):
     report = parse_message(raw)
     assert [r.recipient for r in report.recipients] == ["x@example.net"]
     assert report.message.original_message_id == "m1@example.com"
+
+
+def stage_clock(*readings: float):
+    """A clock that reads ``readings`` one call after the other: a stage "took" the time
+    between two readings, whatever the machine's speed."""
+    it = iter(readings)
+    return lambda: next(it)
+
+
+@pytest.mark.parametrize("readings,stage", [
+    ((0.0, 2.5), "extraction"),               # the MIME parse took 2.5 s
+    ((0.0, 0.1, 2.5), "classification"),      # extraction took 2.4 s
+])
+def test_a_slow_stage_stops_the_message_with_an_over_budget_error(readings, stage):
+    from classifier.parse import Budget, OverBudget
+
+    raw = (b"From: MAILER-DAEMON@mx.example\nTo: a@example.com\nSubject: Undelivered Mail Returned to Sender\n\n"
+           b"<x@example.net>: host mx.example.net said: 550 5.1.1 user unknown\n")
+    with pytest.raises(OverBudget, match="over budget: the message took more than 2 s") as info:
+        parse_message(raw, Budget(2.0, clock=stage_clock(*readings)))
+    assert info.value.stage == stage and isinstance(info.value, MessageError)
+    assert [r.recipient for r in parse_message(raw, Budget(2.0, clock=stage_clock(0.0, 1.0, 1.9))).recipients] == \
+        ["x@example.net"]

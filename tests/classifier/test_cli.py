@@ -97,4 +97,4 @@ def test_a_file_that_fails_does_not_stop_the_others(tmp_path):
     assert [line["reason"] for line in lines] == ["userunknown", "userunknown", None, "feedback"]
     assert lines[1]["recipient"] == "x@example.net"
     assert lines[2]["recipient"] is None and "mail header" in lines[2]["error"]
-    assert f"{junk}: not read as an email" in result.stderr and "broken-charset" not in result.stderr
+    assert f"{junk}: not classified: " in result.stderr and "broken-charset" not in result.stderr

@@ -243,3 +243,23 @@ def test_huge_diagnostics_leave_the_verdict_caches_small():
     short = Evidence(diagnostic="552 5.2.2 mailbox full", status="5.2.2")
     first = c.classify(short)
     assert c.classify(short) is first                # what repeats is still served from the cache
+
+
+@pytest.mark.parametrize("readings,stage,batches", [
+    ((0.0, 2.5), "rules", 0),                 # parse and extraction spent the budget
+    ((0.0, 1.0, 2.5), "model", 0),            # the rules did
+    ((0.0, 1.0, 1.5), None, 1),               # in time
+])
+def test_the_budget_is_checked_before_the_rules_and_before_the_model(default_model, readings, stage, batches):
+    from classifier.parse import Budget, OverBudget
+
+    it = iter(readings)
+    model = CountingModel(default_model)
+    c = Classifier(model=model)
+    budget = Budget(2.0, clock=lambda: next(it))
+    if stage is None:
+        assert c.classify_many([GIBBERISH], budget)[0].reason
+    else:
+        with pytest.raises(OverBudget, match=f"stopped before {stage}"):
+            c.classify_many([GIBBERISH], budget)
+    assert len(model.batches) == batches       # an over-budget message never reaches the model

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from classifier.address import AddressError, normalise
 from classifier.events import Event
-from classifier.parse import MessageError, Report, parse_message
+from classifier.parse import Budget, MessageError, OverBudget, Report, parse_message
 from webhook.api.schemas import ErrorOut
 from webhook.api.tenant import blueprint
 from webhook.errors import ApiError
@@ -95,12 +95,15 @@ def post_inbound(path: TenantPath):
     raw = request.get_data(cache=False)
     if not raw.strip():
         raise ApiError(400, "empty_message", "the body is empty; send one raw RFC 5322 message")
+    budget = Budget()                     # one message's time, parse to verdict
     try:
-        report = parse_message(raw)
+        report = parse_message(raw, budget)
+        events, listed = to_events(g.tenant, report, raw)
+        result = ingest(g.tenant, events, raw=raw, budget=budget) if events else None
+    except OverBudget as exc:
+        raise ApiError(400, "over_budget", str(exc)) from None
     except MessageError as exc:
         raise ApiError(400, "invalid_message", str(exc)) from None
-    events, listed = to_events(g.tenant, report, raw)
-    result = ingest(g.tenant, events, raw=raw) if events else None
     verdicts = iter(result.verdicts if result else ())
     for row in listed:
         if row["stored"]:
