@@ -116,7 +116,7 @@ class BounceModel(ClassifierMixin, BaseEstimator):
         features = self.pipeline_.named_steps["features"]
         rows, cols, vals, n, where = features.entries(X)
         coo = sp.coo_matrix((vals, (rows, cols)), shape=(n, features.n_features_out_))
-        return self._calibrated(self._scores(coo))[where]   # distinct rows scored once
+        return self.proba_from_features(coo)[where]          # distinct rows scored once
 
     def proba_from_features(self, features) -> np.ndarray:
         """The classifier stage alone, on a matrix of :class:`EvidenceFeatures`."""

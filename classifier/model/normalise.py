@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from classifier.rules.status_codes import STATUS_RE
+
 _URL = re.compile(r"(?:https?://|www\.|HTTPS?://)[^\s<>\"')\]]+")
 _AT_RIGHT = re.compile(r"@[^\s<>()\[\]\"',;:@]*")      # the domain after an @
 _REV_ADDR = " kotrdda "                                  # " addrtok " reversed
@@ -31,7 +33,6 @@ _REV_ADDR = " kotrdda "                                  # " addrtok " reversed
 _TOKEN = re.compile(r"\b[^\W\d]*+(?:\d|\.\w)[\w.-]*")
 _IP4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _IP6 = re.compile(r"[0-9a-f]{1,4}(?::[0-9a-f]{0,4}){2,7}", re.I)
-_STATUS = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")
 _HOST = re.compile(r"(?:[a-z0-9-]+\.)+[a-z]{2,24}", re.I)
 _MS_NAME = re.compile(r"[A-Z][A-Z0-9]{2,}(?:\.[A-Za-z][A-Za-z0-9]*)+")
 _IP6_SCAN = re.compile(r"(?<![\w:])[0-9a-f]{1,4}::?[0-9a-f]{0,4}:[0-9a-f:]*", re.I)
@@ -54,14 +55,14 @@ def _token(m: re.Match[str]) -> str:
             return f" rc{core} "
         return " 0 "
     if core[0].isdigit():
-        if _STATUS.fullmatch(core):
+        if STATUS_RE.fullmatch(core):
             return f" st{core.replace('.', '_')} "
         if _IP4.fullmatch(core):
             return " iptok "
         head = core[:3]
         if core[3:4] == "-" and head.isdigit() and head[0] in "245":   # 550-5.1.1 ...
             rest = core[4:]
-            return f" rc{head} " + (f" st{rest.replace('.', '_')} " if _STATUS.fullmatch(rest) else " ")
+            return f" rc{head} " + (f" st{rest.replace('.', '_')} " if STATUS_RE.fullmatch(rest) else " ")
     if "." in core:
         if _MS_NAME.fullmatch(core):
             return core.replace(".", "_")

@@ -320,12 +320,6 @@ class ActiveModel:
     def version(self) -> str:
         return self.get().version
 
-    def predict(self, X):
-        return self.get().model.predict(X)
-
-    def predict_proba(self, X):
-        return self.get().model.predict_proba(X)
-
 
 def _file_stamp(path: Path) -> tuple | None:
     try:

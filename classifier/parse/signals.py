@@ -41,9 +41,8 @@ def looks_like_bounce(msg: Loaded) -> bool:
         return True
     sender = h.get("from")
     subject = h.get("subject")
-    return_path = h.get("return-path").strip()
-    from_daemon = bool(_DAEMON_FROM.search(sender)) or return_path in ("<>", "")  and "return-path" in h
-    if from_daemon and (_BOUNCE_SUBJECT.search(subject) or _DAEMON_FROM.search(sender)):
+    null_sender = "return-path" in h and h.get("return-path").strip() in ("<>", "")
+    if _DAEMON_FROM.search(sender) or (null_sender and _BOUNCE_SUBJECT.search(subject)):
         return True
     if _BOUNCE_SUBJECT.search(subject):
         # a bounce-like subject alone is not enough: a returned original or a forwarded
@@ -60,9 +59,6 @@ def is_autoreply(msg: Loaded) -> bool:
         return True
     if any(n in h for n in ("x-autoreply", "x-autorespond", "x-autoresponder", "x-mailautoreply")):
         return True
-    if h.get("precedence").lower() == "auto_reply" or h.get("x-auto-response-suppress") and \
-            _AUTOREPLY_SUBJECT.search(h.get("subject")):
-        return True
-    if _AUTOREPLY_SUBJECT.search(h.get("subject")):
+    if h.get("precedence").lower() == "auto_reply" or _AUTOREPLY_SUBJECT.search(h.get("subject")):
         return True
     return auto.startswith("auto-generated") and any(_AUTOREPLY_BODY.search(t[:2000]) for t in msg.texts[:1])

@@ -144,10 +144,6 @@ def find_status(text: str) -> str | None:
     return first
 
 
-def find_statuses(text: str) -> list[str]:
-    return [f"{m.group(1)}.{int(m.group(2))}.{int(m.group(3))}" for m in STATUS.finditer(text)]
-
-
 def find_reply(text: str) -> str | None:
     """The SMTP reply code in a diagnostic: at its start, else the first failure (4xx/5xx)
     code that is not obviously a port, a size or an id; a 2xx only when nothing failed."""

@@ -66,11 +66,11 @@ def test_active_model_follows_activation_without_being_recreated(tmp_path, two_m
     live = ActiveModel(tmp_path, check_every=0)
     assert live.version == DEFAULT_VERSION          # nothing active yet: the packaged model
     reg.activate(va)
-    assert live.predict([PROBE])[0] == "blocked"
+    assert live.get().model.predict([PROBE])[0] == "blocked"
     reg.activate(vb)
-    assert live.predict([PROBE])[0] == "mailboxfull"
+    assert live.get().model.predict([PROBE])[0] == "mailboxfull"
     reg.rollback()
-    assert live.version == va and live.predict([PROBE])[0] == "blocked"
+    assert live.version == va and live.get().model.predict([PROBE])[0] == "blocked"
 
 
 def test_active_model_checks_at_most_once_per_interval(tmp_path, two_models):

@@ -191,7 +191,3 @@ def detect(msg: Loaded) -> Module | None:
         if module.detect(msg):
             return module
     return None
-
-
-def by_name(name: str) -> Module | None:
-    return next((m for m in table() if m.name == name), None)
