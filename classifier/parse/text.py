@@ -10,6 +10,7 @@ import html
 import re
 
 from classifier.parse import limits
+from classifier.rules.status_codes import STATUS_RE as STATUS
 
 # A practical address: dot-atom or quoted local part, a domain with at least one dot or a
 # literal. Deliberately not RFC 5322 complete: NDR prose is the input, not headers.
@@ -18,7 +19,6 @@ ADDRESS = re.compile(
     r"""@((?:[\w-]{1,63}\.)+[\w-]{2,63}|\[[0-9A-Fa-f:.IPv]{3,45}\])(?![\w-])""",
     re.UNICODE,
 )
-STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d])")
 REPLY = re.compile(r"(?<![\w.-])([245][0-5]\d)(?=[ -]|$)", re.M)
 REPLY_LEADING = re.compile(r"^\W{0,3}([245][0-5]\d)(?=[ \-:;.,]|$)")
 _WS = re.compile(r"\s+")

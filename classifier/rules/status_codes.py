@@ -147,7 +147,10 @@ REPLY: dict[str, tuple[str, float]] = {
 # transient "4.1.1" (seen during directory outages) is not a reason to suppress anybody.
 CLASS_DEPENDENT_HARDNESS = frozenset({"userunknown", "hasmoved", "hostunknown", "notaccept", "norelaying"})
 
-STATUS_RE = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+#: An enhanced status code (RFC 3463) in text, not inside a longer number or an IP address
+#: ("2.70.156" in "247.2.70.156" is none). The one definition: the parsers and the model's
+#: features read codes with it.
+STATUS_RE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?!\d)")
 REPLY_RE = re.compile(r"^\s*([245]\d\d)\b")
 
 
