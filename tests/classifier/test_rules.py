@@ -198,3 +198,21 @@ def test_vendor_rules_can_be_limited_to_a_provider():
 def test_phrase_families(text, reason):
     code = text.split()[1]
     assert verdict(text, code, text[:3]).reason == reason
+
+
+@pytest.mark.parametrize("text,status", [
+    ("host gmail-smtp-in.l.google.com[247.2.70.156] said: 552 5.7.0 message rejected", "5.7.0"),
+    ("232.4.165.83 does not like recipient. Remote host said: 550 user unknown", None),
+    ("Remote server 10.4.1.1 said: 4.2.2 mailbox full", "4.2.2"),
+])
+def test_one_status_code_expression_for_parsing_rules_and_model(text, status):
+    """An IP address is not a status code: the parser, the rule tables and the model's code
+    tokens read the same code from the same text (one expression, imported)."""
+    from classifier.model.features import code_tokens
+    from classifier.parse.text import find_status
+    from classifier.rules.status_codes import parse_status
+
+    assert find_status(text) == status
+    assert (".".join(parse_status(text)) if parse_status(text) else None) == status
+    tokens = code_tokens(None, None, None, None, None, text)
+    assert [t for t in tokens if t.startswith("sf=")] == [f"sf={status or 'none'}"]
