@@ -69,7 +69,7 @@ class Classifier:
         self._model_source = model
         self._cache = VerdictCache(cache_size, cache_bytes)
         self._cache_owner: object = None
-        self._unavailable: str | None = None     # the model failure last logged
+        self._unavailable: str | None = None     # the model failure last logged (logged once)
         self._lock = threading.Lock()
 
     # -- the model -----------------------------------------------------------------------
@@ -135,7 +135,6 @@ class Classifier:
         try:
             model, version = self._model()
             cache = self._cache_for(model)
-            self._unavailable = None
         except Exception as exc:       # noqa: BLE001 - whatever broke, the rules still work
             model, version, cache = self._model_unavailable(exc), "", VerdictCache(0, 0)
         pending: dict[Evidence, list[int]] = {}

@@ -299,9 +299,11 @@ class ActiveModel:
                 return
             self._loaded = self.registry.load(version) if version else load_default()
             self._clear_failure()
-        except (ModelFileError, RegistryError, OSError, ValueError) as exc:   # ValueError: a broken metadata.json
-            failure = ActivationFailure(version or "?", f"{type(exc).__name__}: {exc}",
-                                        datetime.now(timezone.utc).isoformat())
+        except Exception as exc:  # noqa: BLE001 - ModelFileError, RegistryError, a broken metadata.json, ...
+            error = f"{type(exc).__name__}: {exc}"
+            if self.registry is not None:        # /readyz shows it: paths relative to the registry
+                error = error.replace(f"{self.registry.root}{os.sep}", "")
+            failure = ActivationFailure(version or "?", error, datetime.now(timezone.utc).isoformat())
             if self.failure is None or (self.failure.version, self.failure.error) != (failure.version, failure.error):
                 log.error("model %s could not be activated, %s: %s", failure.version,
                           f"still serving {self._loaded.version}" if self._loaded else "no model loaded",
