@@ -18,7 +18,15 @@ from classifier.combine import MODES
 from classifier.engine import Classifier, build
 from classifier.events import Evidence
 from classifier.model.location import default_root
-from classifier.parse import Budget, MessageError, OverBudget, Report, limits, mbox, parse_message
+from classifier.parse import (
+    Budget,
+    MessageError,
+    OverBudget,
+    Report,
+    limits,
+    mbox,
+    parse_message,
+)
 
 #: Bytes read from one input: the parser looks at a bounded prefix only (one byte more
 #: tells it the message was cut), so a huge file costs no more memory than that.
@@ -44,11 +52,6 @@ def _read_from(fh) -> bytes:
 #: Files parsed before their recipients are classified together: the model runs once per
 #: chunk, and memory stays bounded however many files are given.
 CHUNK_FILES = 2000
-
-
-def classify_raw(raw: bytes, classifier: Classifier, name: str) -> list[dict]:
-    """One output object per recipient found in ``raw`` (one null object if none)."""
-    return classify_reports([(name, _parse(raw))], classifier)[0]
 
 
 def _parse(raw: bytes) -> Report | str:
