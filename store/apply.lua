@@ -151,7 +151,8 @@ for _, op in ipairs(ops) do
       -- a lift only undoes what started before it: a late "delivered" must not lift a
       -- suppression caused by a bounce that happened after the delivery
       for k, sup in pairs(s) do
-        if (k == key or code_of(k) == key) and sup.t <= op.t then
+        -- (string.lower: opt-outs stored before subscription names were normalised)
+        if (k == key or string.lower(k) == key or code_of(k) == key) and sup.t <= op.t then
           s[k] = nil
           fx[#fx + 1] = '-' .. k
           changed = true

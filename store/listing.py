@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -28,13 +27,13 @@ from store import records
 from store.keys import BUCKETS, Keys
 from store.policy import Policy
 from store.reasons import SUPPRESSION_REASONS, TENANT_SETTABLE
+from store.subscriptions import stored_subscription, subscription_name
 from store.validation import syntax_error
 
 PIPELINED_BUCKETS = 16
 EXPORT_COLUMNS = ["address", "code", "subscription", "stream", "since", "until", "note", "by", "import",
                   "event_id", "provider", "reason", "status", "diagnostic"]
 IMPORT_COLUMNS = {"address", "code", "subscription", "stream", "since", "until", "note"}
-SUBSCRIPTION = re.compile(r"^[a-z0-9_.:-]{1,64}$")
 
 
 class CursorError(ValueError):
@@ -57,7 +56,7 @@ class Filters:
             return False
         if self.stream and not (s.stream == self.stream if s.stream else policy.blocks(s.code, self.stream)):
             return False
-        if self.subscription and s.subscription != self.subscription:
+        if self.subscription and stored_subscription(s.subscription) != subscription_name(self.subscription):
             return False
         if self.since is not None and s.since < self.since:
             return False
@@ -220,13 +219,11 @@ def _import_row(values: dict, defaults: ImportDefaults) -> dict:
     code = values.get("code") or defaults.code
     if code not in TENANT_SETTABLE:
         raise ValueError(f"code: {code!r} cannot be imported; use one of {', '.join(sorted(TENANT_SETTABLE))}")
-    subscription = (values.get("subscription") or defaults.subscription or "").lower() or None
+    subscription = subscription_name(values.get("subscription") or defaults.subscription)
     if code == "unsubscribed" and not subscription:
         raise ValueError("code 'unsubscribed' needs a subscription")
     if code != "unsubscribed":
         subscription = None
-    if subscription and not SUBSCRIPTION.match(subscription):
-        raise ValueError(f"subscription: {subscription!r} is not a subscription name")
     stream = values.get("stream") or defaults.stream or None
     if stream not in (None, "marketing", "transactional"):
         raise ValueError(f"stream: {stream!r} is not marketing or transactional")

@@ -32,6 +32,7 @@ from classifier.events import STREAMS, Event, Kind
 from classifier.taxonomy import CATEGORIES, SENDER_SIDE
 from classifier.verdict import Verdict
 from store.reasons import SUPPRESSION_REASONS, TENANT_SETTABLE, check_code
+from store.subscriptions import SubscriptionError, subscription_name
 
 DAY = 86400
 Stream = Literal["marketing", "transactional"]
@@ -326,6 +327,13 @@ def _bounce_ops(event: Event, verdict: Verdict | None, policy: Policy, t: int) -
     return [op]
 
 
+def _subscription_or(raw: str | None, bad: str | None) -> str | None:
+    try:
+        return subscription_name(raw)
+    except SubscriptionError:
+        return bad
+
+
 def plan(event: Event, verdict: Verdict | None, policy: Policy) -> list[dict]:
     """The operations that apply ``event`` to its recipient's record, in order."""
     t = int(event.time.timestamp())
@@ -336,10 +344,17 @@ def plan(event: Event, verdict: Verdict | None, policy: Policy) -> list[dict]:
         rule = policy.complaint
         return [{"op": "suppress", "sup": suppression(rule.suppress, t, evidence(event, verdict), rule.for_days)}]
     if kind is Kind.UNSUBSCRIBE:
-        code = "unsubscribed" if event.subscription else "unsubscribed_all"
-        return [{"op": "suppress", "sup": suppression(code, t, evidence(event, None), sub=event.subscription)}]
+        # a name that breaks the rules (an ESP's list name, say) still opts the person out:
+        # of everything, the safe side (store/subscriptions.py)
+        sub = _subscription_or(event.subscription, None)
+        code = "unsubscribed" if sub else "unsubscribed_all"
+        return [{"op": "suppress", "sup": suppression(code, t, evidence(event, None), sub=sub)}]
     if kind is Kind.RESUBSCRIBE:
-        key = f"unsubscribed:{event.subscription}" if event.subscription else "unsubscribed_all"
+        # ... while such a resubscription lifts nothing: it cannot say what it is about
+        sub = _subscription_or(event.subscription, "")
+        if sub == "":
+            return []
+        key = f"unsubscribed:{sub}" if sub else "unsubscribed_all"
         return [{"op": "lift", "keys": [key], "t": t}]
     ops: list[dict] = []
     if kind is Kind.DELIVERED:

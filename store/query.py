@@ -29,6 +29,7 @@ from store.platform import tenant_tag
 from store.policy import DAY, Policy, month_end, month_of, policy_from_raw
 from store.reads import ReadBatch
 from store.reasons import ORDER, SUPPRESSION_REASONS
+from store.subscriptions import stored_subscription, subscription_name
 from store.validation import disposable_match, domain_and_parents, plain_domain, role_names, syntax_error
 
 STREAMS = ("marketing", "transactional")
@@ -157,6 +158,7 @@ class Query:
     def check(self, tenant: str, addresses: list[str], *, stream: str | None = None,
               subscription: str | None = None, now: float | None = None) -> list[Answer]:
         now = time.time() if now is None else now
+        subscription = subscription_name(subscription)       # SubscriptionError: the caller's 400
         answers: list[Answer] = []
         errors: dict[int, str] = {}
         valid: list[str] = []
@@ -182,7 +184,7 @@ class Query:
                 valid.append(n)
                 domains[domain_of(n)] = None
         found = self.lookup(tenant, list(dict.fromkeys(valid)), stream, list(domains))
-        judge = Judge(found, stream, subscription.lower() if subscription else None, now, self.complaint_tenants)
+        judge = Judge(found, stream, subscription, now, self.complaint_tenants)
         for i, answer in enumerate(answers):
             if i in errors:
                 if found.policy.blocks("invalid_syntax", stream):
@@ -325,7 +327,7 @@ class Judge:
                     continue
             elif not wanted[code]:
                 continue
-            if sub and subscription and sub != subscription:
+            if sub and subscription and stored_subscription(sub) != subscription:
                 continue
             since = s["t"]
             if code == "invalid_domain" and self._domain_fixed(since, domain):

@@ -15,6 +15,7 @@ from store.ingest import Ingest
 from store.keys import Keys, bucket_of
 from store.policy import Policy, month_of, suppression
 from store.reasons import TENANT_SETTABLE
+from store.subscriptions import subscription_name
 
 AUDIT_MAXLEN = 100_000
 #: Derived from counters rather than stored: unsuppressing them restarts the counts.
@@ -75,6 +76,7 @@ class Suppressions:
     def suppress(self, tenant: str, address: str, *, actor: str, note: str | None = None,
                  code: str = "manual", subscription: str | None = None, stream: str | None = None,
                  until: int | None = None) -> list[str]:
+        subscription = subscription_name(subscription)
         check_settable(code, subscription)
         now = int(time.time())
         if until is not None and until <= now:

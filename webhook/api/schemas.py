@@ -6,16 +6,19 @@ silently ignored field) and they are what /openapi.json is generated from.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, RootModel, field_validator
 
 from classifier.address import AddressError, normalise
+from store.subscriptions import subscription_name
 
 EventType = Literal["bounce", "deferral", "complaint", "unsubscribe", "resubscribe", "drop",
                     "delivered", "send", "open", "click"]
 StreamName = Literal["marketing", "transactional"]
 MAX_FUTURE = timedelta(hours=24)
+#: Normalised by the store's one rule (store/subscriptions.py): a bad name is a 400 naming the rule.
+Subscription = Annotated[str, Field(max_length=256), AfterValidator(subscription_name)]
 
 
 class _Strict(BaseModel):
@@ -58,7 +61,7 @@ class EventIn(_Strict):
     remote_mta: str | None = Field(None, max_length=255)
     smtp_phase: str | None = Field(None, max_length=32)
     stream: StreamName | None = None
-    subscription: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    subscription: Subscription | None = None
     feedback_type: str | None = Field(None, max_length=64)
     message_id: str | None = Field(None, max_length=998)
 
@@ -91,13 +94,13 @@ class AddressPath(BaseModel):
 
 class CheckQuery(_Query):
     stream: StreamName | None = None
-    subscription: str | None = Field(None, max_length=64)
+    subscription: Subscription | None = None
 
 
 class CheckIn(_Strict):
     addresses: list[str] = Field(min_length=1, max_length=10_000)
     stream: StreamName | None = None
-    subscription: str | None = Field(None, max_length=64)
+    subscription: Subscription | None = None
 
 
 class Reason(BaseModel):
@@ -131,7 +134,7 @@ class SuppressIn(_Strict):
     note: str | None = Field(None, max_length=1000)
     code: str = Field("manual", description="manual (default), unsubscribed (with subscription), "
                                             "unsubscribed_all, unconfirmed_opt_in, previously_bounced, ...")
-    subscription: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    subscription: Subscription | None = None
     stream: StreamName | None = Field(None, description="block only this stream (default: the streams the policy names)")
     until: AwareDatetime | None = None
 
@@ -161,7 +164,7 @@ class ExportQuery(_Query):
 
     code: str | None = Field(None, description="comma-separated reason codes")
     stream: StreamName | None = Field(None, description="only suppressions that block this stream")
-    subscription: str | None = Field(None, max_length=64)
+    subscription: Subscription | None = None
     since: AwareDatetime | None = Field(None, description="started at or after")
     before: AwareDatetime | None = Field(None, description="started before")
     domain: str | None = Field(None, max_length=253, description="addresses at this domain or its subdomains")
@@ -185,7 +188,7 @@ class SuppressionsOut(BaseModel):
 class ImportQuery(_Query):
     code: str = Field("manual", description="code for rows without a code column")
     note: str | None = Field(None, max_length=1000)
-    subscription: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    subscription: Subscription | None = None
     stream: StreamName | None = None
 
 
