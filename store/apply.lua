@@ -17,7 +17,8 @@ Returns 0 for a duplicate, otherwise a JSON list of effects ("+key" added, "-key
 
 The record (a JSON object; only what is non-empty is stored, to keep it small):
   s  suppressions, by key (code, or code:subscription): t since, u until, e evidence,
-     n times re-confirmed, sub subscription, st the one stream it blocks
+     n times re-confirmed, sub subscription, st the one stream it blocks ('*': every
+     stream; none: the policy's streams for the code)
   c  bounce category -> recent event times (the "n within a window" rules)
   x  bounce category -> times a temporary suppression was imposed (escalation)
   f  stream -> {month, messages this month, time the cap was reached or 0}
@@ -58,10 +59,32 @@ for key, sup in pairs(s) do
   end
 end
 
+local function listed(list, v)
+  for _, x in ipairs(list or {}) do
+    if x == v then return true end
+  end
+  return false
+end
+
+-- the streams an existing suppression blocks only ever widen, to the union with the new
+-- one's: st nil is the policy's streams for the code (sup.ps says which, when known), a
+-- stream name that stream only, '*' every stream
+local function widen(cur, sup)
+  if cur.st == sup.st or cur.st == '*' then return end
+  if sup.st == nil then
+    if listed(sup.ps, cur.st) then cur.st = nil else cur.st = '*' end
+  elseif cur.st == nil then
+    if not listed(sup.ps, sup.st) then cur.st = '*' end
+  else
+    cur.st = '*'
+  end
+end
+
 local function suppress(sup)
   if sup.u and sup.u <= now then return end     -- reported after it would have ended
   local cur = s[sup.key]
   if cur then
+    widen(cur, sup)
     if cur.u and (not sup.u or sup.u > cur.u) then cur.u = sup.u end
     if sup.t < cur.t then cur.t = sup.t end
     cur.e = sup.e

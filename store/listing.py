@@ -54,7 +54,8 @@ class Filters:
             return False
         if self.codes and s.code not in self.codes:
             return False
-        if self.stream and not (s.stream == self.stream if s.stream else policy.blocks(s.code, self.stream)):
+        if self.stream and not (s.stream in (self.stream, records.ALL_STREAMS) if s.stream
+                                else policy.blocks(s.code, self.stream)):
             return False
         if self.subscription and stored_subscription(s.subscription) != subscription_name(self.subscription):
             return False
@@ -84,11 +85,10 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
 
 
 def reason_row(s: records.Suppression, policy: Policy) -> dict:
-    scope = (f"subscription:{s.subscription}" if s.subscription
-             else f"stream:{s.stream}" if s.stream else SUPPRESSION_REASONS[s.code])
+    scope, streams = records.stream_limits(s.code, s.subscription, s.stream, list(policy.streams.get(s.code, [])),
+                                           SUPPRESSION_REASONS[s.code])
     return {"code": s.code, "scope": scope, "since": records.iso(s.since), "until": records.iso(s.until),
-            "streams": [s.stream] if s.stream else list(policy.streams.get(s.code, [])),
-            "evidence": records.evidence_out(s.evidence)}
+            "streams": streams, "evidence": records.evidence_out(s.evidence)}
 
 
 class Listing:
@@ -225,8 +225,8 @@ def _import_row(values: dict, defaults: ImportDefaults) -> dict:
     if code != "unsubscribed":
         subscription = None
     stream = values.get("stream") or defaults.stream or None
-    if stream not in (None, "marketing", "transactional"):
-        raise ValueError(f"stream: {stream!r} is not marketing or transactional")
+    if stream not in (None, records.ALL_STREAMS, *records.STREAMS):
+        raise ValueError(f"stream: {stream!r} is not marketing, transactional or * (every stream)")
     since = _time(values.get("since", ""), "since")
     if since is not None and since > time.time() + 86400:
         raise ValueError(f"since: {values['since']!r} is in the future")

@@ -274,9 +274,15 @@ def evidence(event: Event, verdict: Verdict | None) -> dict:
 
 
 def suppression(code: str, t: int, evidence: dict, for_days: float | None = None,
-                sub: str | None = None, stream: str | None = None) -> dict:
-    """One suppression as apply.lua stores it; keyed by code (or code:subscription)."""
+                sub: str | None = None, stream: str | None = None, policy: Policy | None = None) -> dict:
+    """One suppression as apply.lua stores it; keyed by code (or code:subscription).
+
+    ``policy`` tells apply.lua which streams the policy blocks for ``code`` (``ps``, not
+    stored): when this suppression meets one of the same key limited to another stream, the
+    stored one widens to the union of both, never the narrower set."""
     s = {"key": f"{code}:{sub}" if sub else code, "t": t, "e": evidence}
+    if policy is not None:
+        s["ps"] = policy.streams.get(code, list(STREAMS))
     if for_days is not None:
         s["u"] = t + int(for_days * DAY)
     if sub:
@@ -319,11 +325,12 @@ def _bounce_ops(event: Event, verdict: Verdict | None, policy: Policy, t: int) -
           "keep": max(rule.hard_after, rule.soft_after) if rule.suppress else 32}
     if rule.suppress:
         ev = evidence(event, verdict)
-        op["sup"] = suppression(rule.suppress, t, ev, rule.for_days)
+        op["sup"] = suppression(rule.suppress, t, ev, rule.for_days, policy=policy)
         if rule.escalate:
             esc = rule.escalate
             op["esc"] = {"n": esc.after, "win": int(esc.within_days * DAY),
-                         "sup": suppression(esc.to or rule.suppress, t, {**ev, "esc": 1}, esc.for_days)}
+                         "sup": suppression(esc.to or rule.suppress, t, {**ev, "esc": 1}, esc.for_days,
+                                            policy=policy)}
     return [op]
 
 
@@ -342,13 +349,14 @@ def plan(event: Event, verdict: Verdict | None, policy: Policy) -> list[dict]:
         return _bounce_ops(event, verdict, policy, t)
     if kind is Kind.COMPLAINT:
         rule = policy.complaint
-        return [{"op": "suppress", "sup": suppression(rule.suppress, t, evidence(event, verdict), rule.for_days)}]
+        return [{"op": "suppress", "sup": suppression(rule.suppress, t, evidence(event, verdict), rule.for_days,
+                                                      policy=policy)}]
     if kind is Kind.UNSUBSCRIBE:
         # a name that breaks the rules (an ESP's list name, say) still opts the person out:
         # of everything, the safe side (store/subscriptions.py)
         sub = _subscription_or(event.subscription, None)
         code = "unsubscribed" if sub else "unsubscribed_all"
-        return [{"op": "suppress", "sup": suppression(code, t, evidence(event, None), sub=sub)}]
+        return [{"op": "suppress", "sup": suppression(code, t, evidence(event, None), sub=sub, policy=policy)}]
     if kind is Kind.RESUBSCRIBE:
         # ... while such a resubscription lifts nothing: it cannot say what it is about
         sub = _subscription_or(event.subscription, "")

@@ -323,7 +323,7 @@ class Judge:
             code = key.partition(":")[0]
             stream, sub = s.get("st"), s.get("sub")
             if stream:
-                if asked and asked != stream:
+                if asked and asked != stream and stream != records.ALL_STREAMS:
                     continue
             elif not wanted[code]:
                 continue
@@ -332,12 +332,11 @@ class Judge:
             since = s["t"]
             if code == "invalid_domain" and self._domain_fixed(since, domain):
                 continue
-            out.append({"code": code,
-                        "scope": f"subscription:{sub}" if sub else f"stream:{stream}" if stream
-                        else SUPPRESSION_REASONS[code],
+            scope, streams = records.stream_limits(code, sub, stream, self.streams_of[code],
+                                                   SUPPRESSION_REASONS[code])
+            out.append({"code": code, "scope": scope,
                         "since": records.iso(since), "until": records.iso(until),
-                        "streams": [stream] if stream else self.streams_of[code],
-                        "evidence": records.evidence_out(s.get("e") or {})})
+                        "streams": streams, "evidence": records.evidence_out(s.get("e") or {})})
         if rec.get("f") and self.p.tracks_frequency:
             self._frequency(rec["f"], out)
         if rec.get("g") and self.p.tracks_engagement:

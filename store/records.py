@@ -8,6 +8,25 @@ from datetime import datetime, timezone
 import orjson
 
 
+#: A stored suppression's ``st`` when it blocks every stream whatever the policy says: what a
+#: suppression limited to one stream widens to when a later one for other streams meets it
+#: (apply.lua ``widen``).
+ALL_STREAMS = "*"
+STREAMS = ("marketing", "transactional")
+
+
+def stream_limits(code: str, sub: str | None, st: str | None, policy_streams: list[str],
+                  default_scope: str) -> tuple[str, list[str]]:
+    """(scope, streams blocked) of a stored suppression: its subscription, the one stream it
+    is limited to (``st``), every stream (:data:`ALL_STREAMS`), or the policy's streams."""
+    if st == ALL_STREAMS:
+        streams = list(STREAMS)
+    else:
+        streams = [st] if st else policy_streams
+    scope = (f"subscription:{sub}" if sub else f"stream:{st}" if st and st != ALL_STREAMS else default_scope)
+    return scope, streams
+
+
 @dataclass(frozen=True, slots=True)
 class Suppression:
     key: str            # code, or code:subscription
@@ -17,7 +36,7 @@ class Suppression:
     evidence: dict
     subscription: str | None = None
     count: int = 1
-    stream: str | None = None     # the one stream it blocks, when restricted
+    stream: str | None = None     # the one stream it blocks, when restricted; ALL_STREAMS: every one
 
     def active(self, now: float) -> bool:
         return self.until is None or self.until > now

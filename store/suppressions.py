@@ -13,7 +13,7 @@ import redis
 
 from store.ingest import Ingest
 from store.keys import Keys, bucket_of
-from store.policy import Policy, month_of, suppression
+from store.policy import Policy, month_of, policy_from_raw, suppression
 from store.reasons import TENANT_SETTABLE
 from store.subscriptions import subscription_name
 
@@ -58,6 +58,9 @@ class Suppressions:
         self.keys = keys
         self.ingest = ingest
 
+    def _policy(self, tenant: str) -> Policy:
+        return policy_from_raw(self.r.get(self.keys.policy(tenant)))
+
     def _audit(self, pipe, tenant: str, entry: dict) -> None:
         pipe.xadd(self.keys.audit(tenant), {"json": orjson.dumps(entry)}, maxlen=AUDIT_MAXLEN, approximate=True)
 
@@ -82,7 +85,7 @@ class Suppressions:
         if until is not None and until <= now:
             raise ValueError("until is in the past")
         evidence = {"by": actor, **({"note": note} if note else {})}
-        sup = suppression(code, now, evidence, sub=subscription, stream=stream)
+        sup = suppression(code, now, evidence, sub=subscription, stream=stream, policy=self._policy(tenant))
         if until is not None:
             sup["u"] = int(until)
         entry = {k: v for k, v in {"kind": "suppress", "code": code, "by": actor, "note": note,
@@ -147,11 +150,12 @@ class Suppressions:
         is in the audit trail's one entry per import. Returns how many suppressions were new.
         """
         now = int(time.time())
+        policy = self._policy(tenant)
         batch = []
         for row in rows:
             evidence = {"import": import_id, **({"note": row["note"]} if row.get("note") else {})}
             sup = suppression(row["code"], int(row.get("since") or now), evidence,
-                              sub=row.get("subscription"), stream=row.get("stream"))
+                              sub=row.get("subscription"), stream=row.get("stream"), policy=policy)
             if row.get("until"):
                 sup["u"] = int(row["until"])
             batch.append((row["address"], orjson.dumps([{"op": "suppress", "sup": sup}])))
