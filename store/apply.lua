@@ -172,10 +172,11 @@ for _, op in ipairs(ops) do
   elseif op.op == 'lift' then
     for _, key in ipairs(op.keys) do
       -- a lift only undoes what started before it: a late "delivered" must not lift a
-      -- suppression caused by a bounce that happened after the delivery
+      -- suppression caused by a bounce that happened after the delivery; a person's lift
+      -- (op.any) undoes it whenever it started
       for k, sup in pairs(s) do
         -- (string.lower: opt-outs stored before subscription names were normalised)
-        if (k == key or string.lower(k) == key or code_of(k) == key) and sup.t <= op.t then
+        if (k == key or string.lower(k) == key or code_of(k) == key) and (op.any or sup.t <= op.t) then
           s[k] = nil
           fx[#fx + 1] = '-' .. k
           changed = true
@@ -187,7 +188,7 @@ for _, op in ipairs(ops) do
       if c[k] then
         local kept = {}
         for _, ts in ipairs(c[k]) do
-          if ts > op.t then kept[#kept + 1] = ts end
+          if ts > op.t and not op.any then kept[#kept + 1] = ts end
         end
         if #kept ~= #c[k] then changed = true end
         c[k] = (#kept > 0) and kept or nil

@@ -230,6 +230,8 @@ def _import_row(values: dict, defaults: ImportDefaults) -> dict:
     since = _time(values.get("since", ""), "since")
     if since is not None and since > time.time() + 86400:
         raise ValueError(f"since: {values['since']!r} is in the future")
+    if since is not None:
+        since = min(since, int(time.time()) + records.MAX_AHEAD_SECONDS)
     row = {"address": address, "code": code, "subscription": subscription, "stream": stream,
            "since": since, "until": _time(values.get("until", ""), "until"),
            "note": values.get("note") or defaults.note}

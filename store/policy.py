@@ -10,7 +10,7 @@ Operations (all times are epoch seconds of the event, not of its arrival):
 - ``count``: add the event to a bounce category's window; at the threshold, suppress
   (and, for temporary suppressions, count towards escalation to a permanent one);
 - ``suppress`` / ``lift``: add or remove a suppression (a lift only undoes what started
-  before it);
+  before it, except a person's lift, ``any``, which undoes it whenever it started);
 - ``reset``: forget counted bounces older than the event (a delivery proves the mailbox works);
 - ``msg``: one message sent to the address, counted once per message for the monthly
   frequency cap and the "sends without engagement" streak;

@@ -8,6 +8,12 @@ from datetime import datetime, timezone
 import orjson
 
 
+#: Event times are the ESP's or client's clocks: one further ahead of ours than this is taken
+#: as this far ahead (the reported time stays in the history; imports' ``since`` likewise), so
+#: that clock skew or a malicious time cannot start a suppression that a delivery could not
+#: reach, or look newer than everything that really follows it.
+MAX_AHEAD_SECONDS = 300
+
 #: A stored suppression's ``st`` when it blocks every stream whatever the policy says: what a
 #: suppression limited to one stream widens to when a later one for other streams meets it
 #: (apply.lua ``widen``).

@@ -13,12 +13,15 @@ replays are safe because the apply script applies each event at most once.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
+from datetime import datetime, timezone
 
 import redis
 
 from store.policy import Policy, plan
 from store.raw import keeps_raw
+from store.records import MAX_AHEAD_SECONDS
 
 try:
     from hiredis import pack_command as _pack
@@ -35,7 +38,9 @@ class ApplyStream:
 
     def __init__(self, ingest, tenant: str, policy: Policy, raw: bytes | None = None, now: float | None = None):
         self.ingest, self.tenant, self.policy = ingest, tenant, policy
-        self.now = str(int(time.time() if now is None else now))
+        received = time.time() if now is None else now
+        self.now = str(int(received))
+        self.latest = datetime.fromtimestamp(int(received) + MAX_AHEAD_SECONDS, timezone.utc)
         #: the request's body, kept with the first event that needs it (store/raw.py); its ref
         self.raw, self.ref = raw or None, None
         self.pending: list[tuple] = []
@@ -52,7 +57,11 @@ class ApplyStream:
         from store.ingest import history_entry, idempotency_digest
 
         ingest, tenant, policy, now = self.ingest, self.tenant, self.policy, self.now
+        latest = self.latest
         for event, verdict in items:
+            if event.time > latest:
+                event = dataclasses.replace(event, time=latest,
+                                            extra={**event.extra, "reported_time": event.time.isoformat()})
             ref = None
             if keeps_raw(event) and self.raw is not None:
                 if self.ref is None:              # the first event that needs it: keep it now

@@ -43,8 +43,10 @@ def unsuppress_ops(policy: Policy, codes: list[str] | None, t: int) -> list[dict
     ops: list[dict] = []
     stored = sorted(wanted & TENANT_SETTABLE)
     if stored:
-        ops += [{"op": "lift", "keys": stored, "t": t},
-                {"op": "reset", "ks": list(policy.bounces), "t": t}]
+        # a person's lift is not a late event: it lifts what is there, whenever it started
+        # (a since ahead of the clock must not let a suppression outlive it)
+        ops += [{"op": "lift", "keys": stored, "t": t, "any": 1},
+                {"op": "reset", "ks": list(policy.bounces), "t": t, "any": 1}]
     if wanted & COUNTER_CODES:
         caps = {st: cap for st, cap in policy.frequency_cap.per_month.items() if cap}
         ops.append({"op": "clear", "t": t, "mon": month_of(t), "caps": caps,
