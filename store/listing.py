@@ -175,10 +175,7 @@ class ImportDefaults:
 def _time(value: str, column: str) -> int | None:
     if not value:
         return None
-    try:
-        return records.parse_time(value)
-    except ValueError:
-        raise ValueError(f"{column}: {value!r} is not an ISO 8601 date or time") from None
+    return records.parse_time(value, column)
 
 
 def parse_import(lines: Iterable[str], defaults: ImportDefaults) -> Iterator[tuple[int, dict | None, str | None]]:

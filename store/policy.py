@@ -43,8 +43,19 @@ MessageKind = Literal["send", "delivered"]
 NOT_BOUNCES = frozenset({"complaint", "auto_reply", "delivered"})
 
 
+#: Bounds of policy values: what a sane policy stays within, so that a typo (days for
+#: seconds, an extra zero) is a 400 naming the field instead of a time past the year 9999 or a
+#: counter that keeps a million timestamps per address (also in the README).
+MAX_DAYS = 3650            # windows and durations: ten years
+MAX_SHARING_DAYS = 365
+MAX_COUNT = 100            # bounces before suppressing, episodes before escalating
+MAX_SENDS = 10_000         # sends without engagement
+MAX_PER_MONTH = 100_000    # frequency cap per stream and month
+MAX_LIST = 10_000          # entries of the validation lists
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _settable(v: str | None) -> str | None:
@@ -59,10 +70,10 @@ def _settable(v: str | None) -> str | None:
 class Escalation(_Strict):
     """A temporary suppression imposed ``after`` times within the window becomes permanent."""
 
-    after: int = Field(3, ge=1)
-    within_days: float = Field(90, gt=0)
+    after: int = Field(3, ge=1, le=MAX_COUNT)
+    within_days: float = Field(90, gt=0, le=MAX_DAYS)
     to: str | None = Field(None, description="code of the permanent suppression (default: the same code)")
-    for_days: float | None = Field(None, gt=0)
+    for_days: float | None = Field(None, gt=0, le=MAX_DAYS)
 
     @field_validator("to")
     @classmethod
@@ -78,13 +89,13 @@ class BounceRule(_Strict):
     """
 
     suppress: str | None
-    hard_after: int = Field(1, ge=1)
-    soft_after: int = Field(3, ge=1)
-    within_days: float | None = Field(None, gt=0)
-    for_days: float | None = Field(None, gt=0)   # None: until lifted
+    hard_after: int = Field(1, ge=1, le=MAX_COUNT)
+    soft_after: int = Field(3, ge=1, le=MAX_COUNT)
+    within_days: float | None = Field(None, gt=0, le=MAX_DAYS)
+    for_days: float | None = Field(None, gt=0, le=MAX_DAYS)   # None: until lifted
     escalate: Escalation | None = None
     recheck_dns_after_days: float | None = Field(
-        None, gt=0, description="after this long, the suppression holds only while DNS still finds the domain broken")
+        None, gt=0, le=MAX_DAYS, description="after this long, the suppression holds only while DNS still finds the domain broken")
 
     @field_validator("suppress")
     @classmethod
@@ -94,7 +105,7 @@ class BounceRule(_Strict):
 
 class ComplaintRule(_Strict):
     suppress: str = "previous_spam"
-    for_days: float | None = Field(None, gt=0)
+    for_days: float | None = Field(None, gt=0, le=MAX_DAYS)
 
     @field_validator("suppress")
     @classmethod
@@ -112,15 +123,15 @@ class FrequencyCap(_Strict):
     @classmethod
     def _positive(cls, v: dict) -> dict:
         for stream, cap in v.items():
-            if cap is not None and cap < 1:
-                raise ValueError(f"per_month.{stream} must be at least 1, or null for no cap")
+            if cap is not None and not 1 <= cap <= MAX_PER_MONTH:
+                raise ValueError(f"per_month.{stream} must be 1 to {MAX_PER_MONTH}, or null for no cap")
         return v
 
 
 class LowEngagement(_Strict):
     """Suppress (on the streams the policy names) after this many sends without an open or click."""
 
-    after_sends: int | None = Field(None, ge=1)
+    after_sends: int | None = Field(None, ge=1, le=MAX_SENDS)
 
 
 class Sharing(_Strict):
@@ -128,14 +139,14 @@ class Sharing(_Strict):
 
     give: bool = False
     receive: bool = False
-    within_days: float = Field(90, gt=0)
+    within_days: float = Field(90, gt=0, le=MAX_SHARING_DAYS)
 
 
 class Validation(_Strict):
-    roles_extra: list[str] = []
-    roles_exempt: list[str] = []
-    disposable_extra: list[str] = []
-    disposable_exempt: list[str] = []
+    roles_extra: list[str] = Field([], max_length=MAX_LIST)
+    roles_exempt: list[str] = Field([], max_length=MAX_LIST)
+    disposable_extra: list[str] = Field([], max_length=MAX_LIST)
+    disposable_exempt: list[str] = Field([], max_length=MAX_LIST)
 
     @field_validator("*")
     @classmethod

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -48,9 +49,32 @@ class Suppression:
         return self.until is None or self.until > now
 
 
+#: The times Rebound accepts from people and clients (imports, manual suppressions, events):
+#: from the epoch to the start of 2100. Anything outside is a mistake (a year 9999, a negative
+#: epoch, NaN) and is refused, with the field named, rather than stored.
+EARLIEST = 0
+LATEST = 4_102_444_800           # 2100-01-01T00:00:00Z
+_MIN_STORED = -62_135_596_800    # 0001-01-01T00:00:00Z: what a datetime can show
+_MAX_STORED = 253_402_300_799    # 9999-12-31T23:59:59Z
+
+
+def check_time(ts: float, name: str) -> int:
+    """``ts`` as whole epoch seconds, or ValueError naming ``name`` when it is out of range."""
+    if not (isinstance(ts, (int, float)) and math.isfinite(ts) and EARLIEST <= ts < LATEST):
+        raise ValueError(f"{name}: {ts!r} is out of range (1970-01-01 to 2100-01-01, UTC)")
+    return int(ts)
+
+
 def iso(ts: float | None) -> str | None:
-    if ts is None:
+    """A stored time as ISO 8601 (UTC, ``Z``). Total: whatever a record holds (records written
+    before the bounds, NaN, infinities), it answers and never raises: None for no time or no
+    number, the first or last representable instant for one beyond them."""
+    if ts is None or isinstance(ts, bool) or not isinstance(ts, (int, float)):
         return None
+    if ts != ts:                 # NaN
+        return None
+    if ts < _MIN_STORED or ts > _MAX_STORED:
+        ts = _MIN_STORED if ts < 0 else _MAX_STORED
     return _iso(int(ts)) if ts == int(ts) else _iso_exact(ts)
 
 
@@ -64,12 +88,16 @@ def _iso_exact(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def parse_time(text: str) -> int:
-    """ISO 8601 (``2026-11-26``, ``2026-11-26T10:00:00Z``, with an offset) -> epoch seconds (UTC if naive)."""
-    d = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+def parse_time(text: str, name: str = "time") -> int:
+    """ISO 8601 (``2026-11-26``, ``2026-11-26T10:00:00Z``, with an offset) -> epoch seconds
+    (UTC if naive); ValueError naming ``name`` when it is no such time or out of range."""
+    try:
+        d = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{name}: {text!r} is not an ISO 8601 date or time") from None
     if d.tzinfo is None:
         d = d.replace(tzinfo=timezone.utc)
-    return int(d.timestamp())
+    return check_time(d.timestamp(), name)
 
 
 def decode(raw: bytes | str | None) -> dict:

@@ -19,6 +19,7 @@ from classifier.address import domain_of
 from classifier.events import Event
 from classifier.verdict import Verdict
 from store.keys import Keys
+from store.records import iso
 
 RETENTION_DAYS = 40
 RECENT_KEPT = 200
@@ -123,7 +124,7 @@ class SenderHealth:
             s = orjson.loads(raw)
             if (category and s["category"] != category) or (domain and s["domain"] != domain):
                 continue
-            s["time"] = datetime.fromtimestamp(s["time"], timezone.utc).isoformat().replace("+00:00", "Z")
+            s["time"] = iso(s["time"])
             examples.append(s)
             if len(examples) >= recent:
                 break

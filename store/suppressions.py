@@ -15,6 +15,7 @@ from store.ingest import Ingest
 from store.keys import Keys, bucket_of
 from store.policy import Policy, month_of, policy_from_raw, suppression
 from store.reasons import TENANT_SETTABLE
+from store.records import check_time
 from store.subscriptions import subscription_name
 
 AUDIT_MAXLEN = 100_000
@@ -84,8 +85,10 @@ class Suppressions:
         subscription = subscription_name(subscription)
         check_settable(code, subscription)
         now = int(time.time())
-        if until is not None and until <= now:
-            raise ValueError("until is in the past")
+        if until is not None:
+            until = check_time(until, "until")
+            if until <= now:
+                raise ValueError("until is in the past")
         evidence = {"by": actor, **({"note": note} if note else {})}
         sup = suppression(code, now, evidence, sub=subscription, stream=stream, policy=self._policy(tenant))
         if until is not None:

@@ -236,9 +236,9 @@ def _iso(value: str | None, name: str) -> int | None:
     if value is None:
         return None
     try:
-        return parse_time(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 date or time", param_hint=name) from None
+        return parse_time(value, name)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=name) from None
 
 
 @suppressions.command("export")

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, RootModel, field_validator
 
 from classifier.address import AddressError, normalise
+from store.records import check_time
 from store.subscriptions import subscription_name
 
 EventType = Literal["bounce", "deferral", "complaint", "unsubscribe", "resubscribe", "drop",
@@ -76,6 +77,8 @@ class EventIn(_Strict):
     def _not_future(cls, v: datetime | None) -> datetime | None:
         if v is not None and v - datetime.now(timezone.utc) > MAX_FUTURE:
             raise ValueError("time is more than 24 hours in the future")
+        if v is not None:
+            check_time(v.timestamp(), "time")          # no negative epoch
         return v
 
 
