@@ -178,19 +178,57 @@ def _time(value: str, column: str) -> int | None:
     return records.parse_time(value, column)
 
 
+class ImportFileError(ValueError):
+    """The file itself is broken (not UTF-8, a NUL byte, bad quoting, a field over the csv
+    module's limit): reading cannot go on, so nothing of it is imported."""
+
+    def __init__(self, line: int, problem: str):
+        super().__init__(f"line {line}: {problem}; nothing was imported")
+        self.line = line
+
+
+def _no_nul(lines: Iterable[str]) -> Iterator[str]:
+    for n, line in enumerate(lines, 1):
+        if "\x00" in line:
+            raise ImportFileError(n, "the file holds a NUL byte (a binary or UTF-16 file?)")
+        yield line
+
+
+def _csv_rows(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of each record; ImportFileError when the file is broken."""
+    reader = csv.reader(_no_nul(lines), strict=True)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ImportFileError(reader.line_num, f"not valid CSV ({exc})") from None
+        except UnicodeDecodeError:
+            raise ImportFileError(reader.line_num + 1, "not UTF-8") from None
+        yield reader.line_num, row
+
+
+def check_import_file(lines: Iterable[str]) -> int:
+    """The first of an import's two passes: read the whole file as CSV, so that a broken file
+    is refused (ImportFileError) before any of it is stored. Imports are atomic that far:
+    a broken file imports nothing; bad *rows* (an invalid address, an unknown code) are
+    reported and skipped, and the rest is stored. Returns the number of records."""
+    return sum(1 for _ in _csv_rows(lines))
+
+
 def parse_import(lines: Iterable[str], defaults: ImportDefaults) -> Iterator[tuple[int, dict | None, str | None]]:
-    """(line number, row, error) for each data line of a CSV.
+    """(line number, row, error) for each data line of a CSV (run :func:`check_import_file`
+    over the same lines first: this raises ImportFileError only when it meets the break).
 
     With a header line, the columns are named (``address`` required; ``code``,
     ``subscription``, ``stream``, ``since``, ``until``, ``note`` optional; others, such as the
     rest of an export, ignored). Without one, the first column is the address.
     """
-    reader = csv.reader(lines)
     columns: list[str] | None = None
-    for row in reader:
+    for line, row in _csv_rows(lines):
         if not row or all(not c.strip() for c in row):
             continue
-        line = reader.line_num
         if columns is None:
             first = [c.strip().lower().lstrip("\ufeff") for c in row]
             if "address" in first:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
+import shutil
 import sys
+import tempfile
 import uuid
 
 import click
@@ -193,8 +195,8 @@ def suppressions_import(tenant: str, file: str, code: str, note: str | None, sub
     if code not in TENANT_SETTABLE:
         raise click.UsageError(f"--code {code!r} cannot be imported; one of {', '.join(sorted(TENANT_SETTABLE))}")
     defaults = ImportDefaults(code=code, note=note, stream=stream, subscription=subscription.lower() if subscription else None)
-    raw = sys.stdin.buffer if file == "-" else open(file, "rb")
-    size = None if file == "-" else os.fstat(raw.fileno()).st_size
+    raw = _import_source(file)
+    size = os.fstat(raw.fileno()).st_size
     import_id = uuid.uuid4().hex[:12]
     progress = Progress(size, f"importing {os.path.basename(file)}", "bytes")
     total = new = rejected = 0
@@ -219,15 +221,32 @@ def suppressions_import(tenant: str, file: str, code: str, note: str | None, sub
                     rows = []
             if rows:
                 new += store.suppressions.import_rows(tenant, rows, actor=ACTOR, import_id=import_id)
-        except UnicodeDecodeError:
-            raise click.ClickException(f"{file} is not UTF-8 (after line {total}); the lines before were imported") from None
         finally:
             progress.close()
-            if raw is not sys.stdin.buffer:
-                raw.close()
+            raw.close()
             store.suppressions.audit_import(tenant, actor=ACTOR, import_id=import_id, imported=new,
                                             rejected=rejected, source=os.path.basename(file))
     click.echo(orjson.dumps({"import_id": import_id, "rows": total, "new": new, "rejected": rejected}).decode())
+
+
+def _import_source(file: str):
+    """The file to import, checked whole first (stdin spooled to a temporary file): a broken
+    file (not UTF-8, a NUL byte, bad quoting) imports nothing."""
+    from store.listing import ImportFileError, check_import_file
+
+    if file == "-":
+        raw = tempfile.TemporaryFile()
+        shutil.copyfileobj(sys.stdin.buffer, raw)
+        raw.seek(0)
+    else:
+        raw = open(file, "rb")
+    try:
+        check_import_file(codecs.iterdecode(raw, "utf-8-sig"))
+    except ImportFileError as exc:
+        raw.close()
+        raise click.ClickException(f"{file}: {exc}") from None
+    raw.seek(0)
+    return raw
 
 
 def _iso(value: str | None, name: str) -> int | None:
