@@ -124,7 +124,7 @@ class FrequencyCap(_Strict):
     def _positive(cls, v: dict) -> dict:
         for stream, cap in v.items():
             if cap is not None and not 1 <= cap <= MAX_PER_MONTH:
-                raise ValueError(f"per_month.{stream} must be 1 to {MAX_PER_MONTH}, or null for no cap")
+                raise ValueError(f"per_month.{stream} must be at least 1 and at most {MAX_PER_MONTH}, or null for no cap")
         return v
 
 
