@@ -1,6 +1,8 @@
 """Rebound's suppression store: the Redis data model, the policy, and the query logic."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import orjson
 import redis
 from redis.backoff import NoBackoff
@@ -22,7 +24,15 @@ from store.suppressions import NotSuppressed, Suppressions
 from store.tenants import ApiKey, TenantError, Tenants
 
 __all__ = ["Store", "ApplyResult", "Answer", "ApiKey", "CredentialSet", "CredentialsError", "CredentialsUnreadable",
-           "DnsChecker", "NotSuppressed", "Policy", "TenantError"]
+           "DnsChecker", "NotSuppressed", "Policy", "PolicyConflict", "TenantError"]
+
+
+#: Attempts of a policy update that keeps meeting concurrent ones before giving up.
+POLICY_RETRIES = 50
+
+
+class PolicyConflict(RuntimeError):
+    """A policy update lost the race too many times in a row (the caller may retry)."""
 
 
 def connect(url: str, *, timeout: float = 2.0) -> redis.Redis:
@@ -80,12 +90,34 @@ class Store:
         return orjson.loads(raw) if raw else {}
 
     def set_policy_overrides(self, tenant: str, overrides: dict) -> Policy:
-        policy = policy_from_overrides(overrides)      # validate before storing
-        if overrides:
-            self.r.set(self.keys.policy(tenant), orjson.dumps(overrides))
-        else:
-            self.r.delete(self.keys.policy(tenant))
-        return policy
+        """Replace the overrides (validated first: pydantic's ValidationError names the field)."""
+        return self.update_policy_overrides(tenant, lambda _current: overrides)
+
+    def update_policy_overrides(self, tenant: str, change: Callable[[dict], dict]) -> Policy:
+        """Read, change (``change(current) -> new``, e.g. ``store.policy.merge_patch``) and
+        write the overrides as one atomic step: WATCH/MULTI, retried when another update
+        came in between, so two concurrent updates (the API, the CLI) never lose one.
+        ``change`` may raise to refuse; an invalid result raises ValidationError; either way
+        nothing is written."""
+        key = self.keys.policy(tenant)
+        with self.r.pipeline(transaction=True) as pipe:
+            for _ in range(POLICY_RETRIES):
+                try:
+                    pipe.watch(key)
+                    raw = pipe.get(key)
+                    new = change(orjson.loads(raw) if raw else {})
+                    policy = policy_from_overrides(new)          # validate before storing
+                    pipe.multi()
+                    if new:
+                        pipe.set(key, orjson.dumps(new))
+                    else:
+                        pipe.delete(key)
+                    pipe.execute()
+                    return policy
+                except redis.WatchError:
+                    continue
+        raise PolicyConflict(f"the policy of {tenant!r} changed {POLICY_RETRIES} times while it was being updated; "
+                             "try again")
 
     def apply(self, tenant: str, items, raw: bytes | None = None, now: float | None = None) -> ApplyResult:
         return self.ingest.apply(tenant, items, self.policy(tenant), raw=raw, now=now)

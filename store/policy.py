@@ -233,12 +233,62 @@ DEFAULTS: dict = _load_defaults()
 DEFAULT_POLICY = Policy.model_validate(DEFAULTS)
 
 
-def merge(base: dict, overrides: dict) -> dict:
-    """Deep-merge tenant overrides onto the defaults (dicts merge, everything else replaces)."""
+def merge(base: dict, patch: dict, *, null_removes: bool = False) -> dict:
+    """The one deep merge of policy documents: objects merge, anything else replaces.
+
+    ``null_removes`` False: tenant overrides onto the defaults (``null`` is a value, e.g.
+    ``for_days: null``, never expires). True: an RFC 7396 merge patch onto the overrides
+    (``null`` removes the override, restoring the default); used by the policy API's PATCH
+    and ``rebound policy set --file``."""
     out = dict(base)
-    for k, v in overrides.items():
-        out[k] = merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+    for k, v in patch.items():
+        if v is None and null_removes:
+            out.pop(k, None)
+        elif isinstance(v, dict) and (null_removes or isinstance(base.get(k), dict)):
+            out[k] = merge(base[k] if isinstance(base.get(k), dict) else {}, v, null_removes=null_removes)
+        else:
+            out[k] = v
     return out
+
+
+def merge_patch(overrides: dict, patch: dict) -> dict:
+    """RFC 7396 merge patch of a tenant's overrides."""
+    return merge(overrides, patch, null_removes=True)
+
+
+def set_path(overrides: dict, path: str, value) -> dict:
+    """The overrides with ``a.b.c`` set to ``value`` (``null`` a value here, as in PUT)."""
+    parts = path.split(".")
+    doc = dict(overrides)
+    cur = doc
+    for p in parts[:-1]:
+        nxt = cur.get(p)
+        cur[p] = dict(nxt) if isinstance(nxt, dict) else {}
+        cur = cur[p]
+    cur[parts[-1]] = value
+    return doc
+
+
+def unset_path(overrides: dict, path: str) -> dict | None:
+    """The overrides without ``a.b.c`` (objects it leaves empty dropped); None if not set."""
+    parts = path.split(".")
+    head, rest = parts[0], ".".join(parts[1:])
+    if head not in overrides:
+        return None
+    doc = dict(overrides)
+    if not rest:
+        del doc[head]
+        return doc
+    if not isinstance(doc[head], dict):
+        return None
+    inner = unset_path(doc[head], rest)
+    if inner is None:
+        return None
+    if inner:
+        doc[head] = inner
+    else:
+        del doc[head]
+    return doc
 
 
 def policy_from_overrides(overrides: dict | None) -> Policy:

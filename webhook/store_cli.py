@@ -81,38 +81,12 @@ def _value(text: str):
         return text
 
 
-def _set_path(doc: dict, path: str, value) -> None:
-    parts = path.split(".")
-    for p in parts[:-1]:
-        nxt = doc.get(p)
-        if not isinstance(nxt, dict):
-            nxt = doc[p] = {}
-        doc = nxt
-    doc[parts[-1]] = value
-
-
-def _unset_path(doc: dict, path: str) -> bool:
-    parts = path.split(".")
-    stack = [doc]
-    for p in parts[:-1]:
-        doc = doc.get(p)
-        if not isinstance(doc, dict):
-            return False
-        stack.append(doc)
-    if parts[-1] not in doc:
-        return False
-    del doc[parts[-1]]
-    for parent, p in zip(reversed(stack[:-1]), reversed(parts[:-1])):   # drop emptied objects
-        if parent[p] == {}:
-            del parent[p]
-    return True
-
-
-def _save(store, tenant: str, overrides: dict) -> None:
+def _save(store, tenant: str, change) -> None:
+    """Apply ``change`` to the overrides atomically (Store.update_policy_overrides)."""
     from pydantic import ValidationError
 
     try:
-        store.set_policy_overrides(tenant, overrides)
+        store.update_policy_overrides(tenant, change)
     except ValidationError as exc:
         lines = [f"{'.'.join(map(str, e['loc'])) or '(policy)'}: {e['msg'].removeprefix('Value error, ')}"
                  for e in exc.errors(include_url=False)]
@@ -134,24 +108,32 @@ def policy_set(tenant: str, assignments: tuple[str, ...], file) -> None:
     """
     if not assignments and file is None:
         raise click.UsageError("give PATH=VALUE assignments or --file")
-    with tenant_store(tenant) as store:
-        overrides = store.policy_overrides(tenant)
-        if file is not None:
-            from webhook.api.policy import merge_patch
+    from store.policy import merge_patch, set_path
 
-            try:
-                doc = orjson.loads(file.read())
-            except orjson.JSONDecodeError as exc:
-                raise click.ClickException(f"--file is not JSON: {exc}") from None
-            if not isinstance(doc, dict):
-                raise click.ClickException("--file must hold a JSON object")
+    doc = None
+    if file is not None:
+        try:
+            doc = orjson.loads(file.read())
+        except orjson.JSONDecodeError as exc:
+            raise click.ClickException(f"--file is not JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            raise click.ClickException("--file must hold a JSON object")
+    pairs = []
+    for a in assignments:
+        path, eq, value = a.partition("=")
+        if not eq or not path:
+            raise click.UsageError(f"{a!r} is not PATH=VALUE")
+        pairs.append((path.strip(), _value(value)))
+
+    def change(overrides: dict) -> dict:
+        if doc is not None:
             overrides = merge_patch(overrides, doc)
-        for a in assignments:
-            path, eq, value = a.partition("=")
-            if not eq or not path:
-                raise click.UsageError(f"{a!r} is not PATH=VALUE")
-            _set_path(overrides, path.strip(), _value(value))
-        _save(store, tenant, overrides)
+        for path, value in pairs:
+            overrides = set_path(overrides, path, value)
+        return overrides
+
+    with tenant_store(tenant) as store:
+        _save(store, tenant, change)
         click.echo(orjson.dumps(store.policy_overrides(tenant)).decode())
 
 
@@ -160,12 +142,22 @@ def policy_set(tenant: str, assignments: tuple[str, ...], file) -> None:
 @click.argument("paths", nargs=-1, required=True)
 def policy_unset(tenant: str, paths: tuple[str, ...]) -> None:
     """Remove overrides (back to the defaults), e.g. `rebound policy unset acme sharing`."""
-    with tenant_store(tenant) as store:
-        overrides = store.policy_overrides(tenant)
-        missing = [p for p in paths if not _unset_path(overrides, p)]
+    from store.policy import unset_path
+
+    def change(overrides: dict) -> dict:
+        missing = []
+        for p in paths:
+            rest = unset_path(overrides, p)
+            if rest is None:
+                missing.append(p)
+            else:
+                overrides = rest
         if missing:
             raise click.ClickException(f"not overridden: {', '.join(missing)}")
-        _save(store, tenant, overrides)
+        return overrides
+
+    with tenant_store(tenant) as store:
+        _save(store, tenant, change)
         click.echo(orjson.dumps(store.policy_overrides(tenant)).decode())
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import g
 from pydantic import ValidationError
 
-from store.policy import DEFAULTS
+from store import PolicyConflict
+from store.policy import DEFAULTS, merge_patch
 from webhook.api.schemas import ErrorOut, PolicyDoc, PolicyOut
 from webhook.api.tenant import blueprint
 from webhook.errors import ApiError, pydantic_details
@@ -13,31 +14,20 @@ from webhook.services import services
 bp = blueprint("policy", "policy", "How events turn into suppressions, per tenant")
 
 
-def merge_patch(target: dict, patch: dict) -> dict:
-    """RFC 7396: objects merge, null removes, anything else replaces."""
-    out = dict(target)
-    for k, v in patch.items():
-        if v is None:
-            out.pop(k, None)
-        elif isinstance(v, dict):
-            out[k] = merge_patch(out[k] if isinstance(out.get(k), dict) else {}, v)
-        else:
-            out[k] = v
-    return out
-
-
 def _out(tenant: str) -> dict:
     store = services().store
     return {"policy": store.policy(tenant).model_dump(mode="json"), "overrides": store.policy_overrides(tenant)}
 
 
-def _store(tenant: str, overrides: dict) -> dict:
+def _store(tenant: str, change) -> dict:
     try:
-        services().store.set_policy_overrides(tenant, overrides)
+        services().store.update_policy_overrides(tenant, change)
     except ValidationError as exc:
         details = pydantic_details(exc)
         first = details[0] if details else {"field": "", "problem": "invalid"}
         raise ApiError(400, "invalid_policy", f"{first['field']}: {first['problem']}", details) from None
+    except PolicyConflict as exc:
+        raise ApiError(409, "conflict", str(exc)) from None
     return _out(tenant)
 
 
@@ -51,13 +41,13 @@ def get_policy():
 def put_policy(body: PolicyDoc):
     """Replace the overrides (``{}``: back to the defaults). Here ``null`` is a value, e.g.
     ``"for_days": null`` for a suppression that never expires."""
-    return _store(g.tenant, body.root)
+    return _store(g.tenant, lambda _current: body.root)
 
 
 @bp.patch("/policy", responses={200: PolicyOut, 400: ErrorOut, 401: ErrorOut})
 def patch_policy(body: PolicyDoc):
     """Merge into the overrides (RFC 7396): ``null`` removes an override, restoring the default."""
-    return _store(g.tenant, merge_patch(services().store.policy_overrides(g.tenant), body.root))
+    return _store(g.tenant, lambda current: merge_patch(current, body.root))
 
 
 @bp.get("/policy/defaults", responses={200: None, 401: ErrorOut})
