@@ -24,7 +24,7 @@ from store.suppressions import NotSuppressed, Suppressions
 from store.tenants import ApiKey, TenantError, Tenants
 
 __all__ = ["Store", "ApplyResult", "Answer", "ApiKey", "CredentialSet", "CredentialsError", "CredentialsUnreadable",
-           "DnsChecker", "NotSuppressed", "Policy", "PolicyConflict", "TenantError"]
+           "DnsChecker", "NotSuppressed", "Policy", "PolicyConflict", "SharingNotAllowed", "TenantError"]
 
 
 #: Attempts of a policy update that keeps meeting concurrent ones before giving up.
@@ -33,6 +33,10 @@ POLICY_RETRIES = 50
 
 class PolicyConflict(RuntimeError):
     """A policy update lost the race too many times in a row (the caller may retry)."""
+
+
+class SharingNotAllowed(PermissionError):
+    """A policy that gives bounces to the shared pool, for a tenant the operator has not allowed."""
 
 
 def connect(url: str, *, timeout: float = 2.0) -> redis.Redis:
@@ -103,10 +107,15 @@ class Store:
         with self.r.pipeline(transaction=True) as pipe:
             for _ in range(POLICY_RETRIES):
                 try:
-                    pipe.watch(key)
+                    pipe.watch(key, self.keys.sharing_givers())
                     raw = pipe.get(key)
                     new = change(orjson.loads(raw) if raw else {})
                     policy = policy_from_overrides(new)          # validate before storing
+                    if policy.sharing.give and not pipe.hexists(self.keys.sharing_givers(), tenant):
+                        raise SharingNotAllowed(
+                            "sharing.give: this tenant may not give its bounces to other tenants; the "
+                            "operator allows it (`rebound platform allow-giver TENANT`); receiving "
+                            "(sharing.receive) needs no permission")
                     pipe.multi()
                     if new:
                         pipe.set(key, orjson.dumps(new))
@@ -119,12 +128,25 @@ class Store:
         raise PolicyConflict(f"the policy of {tenant!r} changed {POLICY_RETRIES} times while it was being updated; "
                              "try again")
 
+    def ingest_policy(self, tenant: str) -> Policy:
+        """The tenant's policy for ingesting events: as stored, except that its bounces go to
+        the shared pool only while the operator allows it (store/platform.py), read in the
+        same round trip."""
+        pipe = self.r.pipeline(transaction=False)
+        pipe.get(self.keys.policy(tenant))
+        pipe.hexists(self.keys.sharing_givers(), tenant)
+        raw, allowed = pipe.execute()
+        policy = policy_from_raw(raw)
+        if policy.sharing.give and not allowed:
+            policy = policy.model_copy(update={"sharing": policy.sharing.model_copy(update={"give": False})})
+        return policy
+
     def apply(self, tenant: str, items, raw: bytes | None = None, now: float | None = None) -> ApplyResult:
-        return self.ingest.apply(tenant, items, self.policy(tenant), raw=raw, now=now)
+        return self.ingest.apply(tenant, items, self.ingest_policy(tenant), raw=raw, now=now)
 
     def stream(self, tenant: str, raw: bytes | None = None):
         """The same as :meth:`apply`, fed while the batch is still arriving (store/stream.py)."""
-        return self.ingest.open(tenant, self.policy(tenant), raw)
+        return self.ingest.open(tenant, self.ingest_policy(tenant), raw)
 
     def check(self, tenant: str, addresses: list[str], **kw) -> list[Answer]:
         return self.query.check(tenant, addresses, **kw)

@@ -132,3 +132,7 @@ class Keys:
 
     def platform_audit(self) -> str:
         return f"{self.p}:p:{{pd}}:audit"
+
+    def sharing_givers(self) -> str:
+        """Hash: tenant -> the operator's entry allowing it to give bounces to the shared pool."""
+        return f"{self.p}:p:{{pd}}:givers"

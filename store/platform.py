@@ -8,6 +8,11 @@
 - Shared bounces (``globally_bounced``): tenants that opt in to give report their hard
   bounces here; tenants that opt in to receive see them for a window. Other tenants are
   known only by a short keyed tag, and answers never name them or show their diagnostics.
+  Giving needs the operator's permission (:meth:`Platform.allow_giver`): a tenant's bounces
+  change other tenants' answers, so a tenant could otherwise make any address unsendable
+  everywhere by reporting made-up bounces. Receiving stays the tenant's own choice. Only the
+  bounces of tenants allowed *now* count: taking a tenant off the list takes its bounces
+  out of every answer at once.
 """
 from __future__ import annotations
 
@@ -109,6 +114,29 @@ class Platform:
             self._audit(pipe, {"action": "unblock_domain", "domain": domain, "by": actor, "note": note})
             pipe.execute()
         return removed
+
+    # -- who may give bounces to the shared pool ---------------------------------------------
+    def allow_giver(self, tenant: str, *, actor: str, note: str | None = None) -> bool:
+        entry = {"t": int(time.time()), "by": actor, **({"note": note} if note else {})}
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hset(self.keys.sharing_givers(), tenant, orjson.dumps(entry))
+        self._audit(pipe, {"action": "allow_giver", "tenant": tenant, **entry})
+        return bool(pipe.execute()[0])
+
+    def disallow_giver(self, tenant: str, *, actor: str, note: str) -> bool:
+        """Take the permission back; the tenant's shared bounces stop counting at once."""
+        removed = self.r.hdel(self.keys.sharing_givers(), tenant)
+        if removed:
+            pipe = self.r.pipeline(transaction=False)
+            self._audit(pipe, {"action": "disallow_giver", "tenant": tenant, "by": actor, "note": note})
+            pipe.execute()
+        return bool(removed)
+
+    def givers(self) -> dict[str, dict]:
+        return {k.decode(): orjson.loads(v) for k, v in sorted(self.r.hgetall(self.keys.sharing_givers()).items())}
+
+    def may_give(self, tenant: str) -> bool:
+        return bool(self.r.hexists(self.keys.sharing_givers(), tenant))
 
     def blocked_domains(self) -> dict[str, dict]:
         return {k.decode(): orjson.loads(v) for k, v in sorted(self.r.hgetall(self.keys.blocked_domains()).items())}

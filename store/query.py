@@ -13,6 +13,7 @@ Every reason that applies is returned, in the order of ``store.reasons``, each w
 """
 from __future__ import annotations
 
+import functools
 import time
 import zlib
 from collections import defaultdict
@@ -60,6 +61,12 @@ class Lookup:
     companies: dict[str, dict]
     blocked: dict[str, dict]
     dns: dict[str, DomainFact]
+    givers: frozenset[str] = frozenset()     # tags of the tenants allowed to give bounces now
+
+
+@functools.lru_cache(maxsize=1024)
+def _giver_tag(tenant: bytes) -> str:
+    return tenant_tag(tenant.decode())
 
 
 def _loads_map(names: list[str], values: list) -> dict[str, dict]:
@@ -129,6 +136,7 @@ class Query:
         dns_domains = [d for d in domains if not d.startswith("[")] if self.dns else []
         batch = ReadBatch(self.r)
         batch.get(self.keys.policy(tenant))
+        batch.hkeys(self.keys.sharing_givers())
         if candidates:
             batch.hmget(self.keys.companies(tenant), candidates)
             batch.hmget(self.keys.blocked_domains(), candidates)
@@ -138,12 +146,13 @@ class Query:
         replies = batch.execute()
 
         policy = policy_from_raw(replies[0])
-        i = 1
+        givers = frozenset(map(_giver_tag, replies[1]))
+        i = 2
         companies = blocked = {}
         if candidates:
-            companies = _loads_map(candidates, replies[1])
-            blocked = _loads_map(candidates, replies[2])
-            i = 3
+            companies = _loads_map(candidates, replies[2])
+            blocked = _loads_map(candidates, replies[3])
+            i = 4
         facts: dict[str, DomainFact] = {}
         if self.dns:
             if dns_domains and (policy.blocks("invalid_domain", stream)):
@@ -152,7 +161,7 @@ class Query:
         recs = self._collect(tenant_order, replies[i:i + len(tenant_order)])
         i += len(tenant_order)
         platform = self._collect(platform_order, replies[i:])
-        return Lookup(policy, tenant, recs, platform, companies, blocked, facts)
+        return Lookup(policy, tenant, recs, platform, companies, blocked, facts, givers)
 
     # -- answering ------------------------------------------------------------------------
     def check(self, tenant: str, addresses: list[str], *, stream: str | None = None,
@@ -299,7 +308,9 @@ class Judge:
         sharing = self.p.sharing
         if rec.get("b") and sharing.receive and self.blocks("globally_bounced"):
             window = sharing.within_days * DAY
-            others = [v for tn, v in rec["b"].items() if tn != self.me and v[0] > self.now - window]
+            givers = self.f.givers
+            others = [v for tn, v in rec["b"].items()
+                      if tn != self.me and tn in givers and v[0] > self.now - window]
             if others:
                 latest = max(others, key=lambda v: v[0])
                 ev = {"reason": latest[1], "tenants": len(others)}

@@ -38,6 +38,10 @@ class ReadBatch:
         self.commands.append(("HMGET", key, *fields))
         return self
 
+    def hkeys(self, key) -> "ReadBatch":
+        self.commands.append(("HKEYS", key))
+        return self
+
     def echo(self, value) -> "ReadBatch":
         self.commands.append(("ECHO", value))
         return self

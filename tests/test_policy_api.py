@@ -10,12 +10,12 @@ def test_get_put_patch_policy(api, make_tenant):
     body = api.get("/v1/policy").json()
     assert body["overrides"] == {} and body["policy"]["bounces"]["mailbox_full"]["for_days"] == 7
 
-    r = api.patch("/v1/policy", json={"frequency_cap": {"per_month": {"marketing": 8}}, "sharing": {"give": True}})
+    r = api.patch("/v1/policy", json={"frequency_cap": {"per_month": {"marketing": 8}}, "sharing": {"receive": True}})
     assert r.status_code == 200, r.text
     assert r.json()["policy"]["frequency_cap"]["per_month"] == {"marketing": 8, "transactional": None}
     r = api.patch("/v1/policy", json={"sharing": None})           # RFC 7396: null restores the default
     assert r.json()["overrides"] == {"frequency_cap": {"per_month": {"marketing": 8}}}
-    assert r.json()["policy"]["sharing"]["give"] is False
+    assert r.json()["policy"]["sharing"]["receive"] is False
 
     # PUT replaces; there null is a value: a mailbox_full suppression that never expires
     r = api.put("/v1/policy", json={"bounces": {"mailbox_full": {"for_days": None, "escalate": None}}})

@@ -299,10 +299,16 @@ def test_company_opted_out_covers_the_domain_for_this_tenant(api, make_tenant):
 
 # -- globally_bounced ----------------------------------------------------------------------------------------
 
-def test_globally_bounced_is_opt_in_on_both_sides_and_a_delivery_clears_it(api, make_tenant):
+def allow_giver(operator, api) -> None:
+    r = operator.put(f"/v1/platform/sharing/givers/{api.tenant}", json={"note": "trusted sender"})
+    assert r.status_code == 200, r.text
+
+
+def test_globally_bounced_is_opt_in_on_both_sides_and_a_delivery_clears_it(api, make_tenant, operator):
     giver, receiver, bystander = api, make_tenant("Receiver"), make_tenant("Bystander")
     post(giver, bounce("g0", "shared@example.org", "5.1.1"))
     assert ask(receiver, "shared@example.org")["sendable"] is True          # nobody shares yet
+    allow_giver(operator, giver)
     policy(giver, sharing={"give": True})
     policy(receiver, sharing={"receive": True, "within_days": 30})
     post(giver, bounce("g1", "shared@example.org", "5.1.1"))
@@ -319,8 +325,9 @@ def test_globally_bounced_is_opt_in_on_both_sides_and_a_delivery_clears_it(api, 
     assert ask(receiver, "shared@example.org")["sendable"] is True
 
 
-def test_globally_bounced_ends_after_the_window(api, make_tenant):
+def test_globally_bounced_ends_after_the_window(api, make_tenant, operator):
     receiver = make_tenant("Receiver")
+    allow_giver(operator, api)
     policy(api, sharing={"give": True})
     policy(receiver, sharing={"receive": True, "within_days": 10})
     post(api, bounce("old", "stale@example.org", "5.1.1", ago(days=11)))

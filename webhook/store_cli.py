@@ -85,8 +85,12 @@ def _save(store, tenant: str, change) -> None:
     """Apply ``change`` to the overrides atomically (Store.update_policy_overrides)."""
     from pydantic import ValidationError
 
+    from store import SharingNotAllowed
+
     try:
         store.update_policy_overrides(tenant, change)
+    except SharingNotAllowed as exc:
+        raise click.ClickException(f"the policy was not changed: {exc}") from None
     except ValidationError as exc:
         lines = [f"{'.'.join(map(str, e['loc'])) or '(policy)'}: {e['msg'].removeprefix('Value error, ')}"
                  for e in exc.errors(include_url=False)]
@@ -359,15 +363,41 @@ def platform_unblock_address(address: str, note: str) -> None:
     click.echo(orjson.dumps({"address": a, "blocked": False}).decode())
 
 
+@platform.command("allow-giver")
+@click.argument("tenant")
+@click.option("--note")
+def platform_allow_giver(tenant: str, note: str | None) -> None:
+    """TENANT may give its hard bounces to the shared pool (its policy's sharing.give)."""
+    with _store() as store:
+        if not store.tenants.exists(tenant):
+            raise click.ClickException(f"no tenant {tenant!r} (see `rebound tenants list`)")
+        store.platform.allow_giver(tenant, actor=ACTOR, note=note)
+    click.echo(orjson.dumps({"tenant": tenant, "may_give": True}).decode())
+
+
+@platform.command("disallow-giver")
+@click.argument("tenant")
+@click.option("--note", required=True, help="why (audited)")
+def platform_disallow_giver(tenant: str, note: str) -> None:
+    """TENANT's bounces stop counting for other tenants, at once."""
+    with _store() as store:
+        if not store.platform.disallow_giver(tenant, actor=ACTOR, note=note):
+            raise click.ClickException(f"{tenant} is not allowed to give")
+    click.echo(orjson.dumps({"tenant": tenant, "may_give": False}).decode())
+
+
 @platform.command("list")
 def platform_list() -> None:
-    """Every blocked domain and address, one JSON object per line."""
+    """Every blocked domain and address, and the tenants allowed to give bounces, one JSON
+    object per line."""
     emit = _cli().emit
     with _store() as store:
         for domain, entry in store.platform.blocked_domains().items():
             emit({"domain": domain, **entry})
         for address, entry in store.platform.blocked_addresses():
             emit({"address": address, **entry})
+        for tenant, entry in store.platform.givers().items():
+            emit({"giver": tenant, **entry})
 
 
 # -- sender health and DNS ------------------------------------------------------------------------

@@ -9,7 +9,9 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from classifier.address import AddressError, normalise
 from store.companies import clean_domain
-from webhook.api.schemas import AddressPath, BlockAddressIn, DomainPath, ErrorOut, ListQuery, NoteIn, RequiredNoteIn
+from webhook.api.schemas import (
+    AddressPath, BlockAddressIn, DomainPath, ErrorOut, ListQuery, NoteIn, RequiredNoteIn, TenantPath,
+)
 from webhook.auth import require_operator
 from webhook.errors import ApiError
 from webhook.services import services
@@ -93,3 +95,27 @@ def unblock_address(path: AddressPath, body: RequiredNoteIn):
 def audit():
     """The operator's changes to the platform lists, newest first."""
     return {"entries": services().store.platform.audit()}
+
+
+@bp.get("/sharing/givers", responses={200: None, 401: ErrorOut, 403: ErrorOut})
+def list_givers():
+    """Tenants allowed to give their hard bounces to the shared pool (``globally_bounced``)."""
+    return {"givers": services().store.platform.givers()}
+
+
+@bp.put("/sharing/givers/<tenant>", responses={200: None, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut})
+def allow_giver(path: TenantPath, body: NoteIn):
+    """Allow this tenant to give; it still opts in with its policy's ``sharing.give``."""
+    store = services().store
+    if not store.tenants.exists(path.tenant):
+        raise ApiError(404, "no_such_tenant", f"no tenant {path.tenant!r}")
+    store.platform.allow_giver(path.tenant, actor=g.actor, note=body.note)
+    return {"tenant": path.tenant, "may_give": True}
+
+
+@bp.delete("/sharing/givers/<tenant>", responses={200: None, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut})
+def disallow_giver(path: TenantPath, body: RequiredNoteIn):
+    """Take the permission back: the tenant's shared bounces stop counting at once."""
+    if not services().store.platform.disallow_giver(path.tenant, actor=g.actor, note=body.note):
+        raise ApiError(404, "not_listed", f"{path.tenant} is not allowed to give")
+    return {"tenant": path.tenant, "may_give": False}

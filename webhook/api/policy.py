@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import g
 from pydantic import ValidationError
 
-from store import PolicyConflict
+from store import PolicyConflict, SharingNotAllowed
 from store.policy import DEFAULTS, merge_patch
 from webhook.api.schemas import ErrorOut, PolicyDoc, PolicyOut
 from webhook.api.tenant import blueprint
@@ -28,6 +28,8 @@ def _store(tenant: str, change) -> dict:
         raise ApiError(400, "invalid_policy", f"{first['field']}: {first['problem']}", details) from None
     except PolicyConflict as exc:
         raise ApiError(409, "conflict", str(exc)) from None
+    except SharingNotAllowed as exc:
+        raise ApiError(403, "sharing_not_allowed", str(exc)) from None
     return _out(tenant)
 
 
@@ -37,14 +39,14 @@ def get_policy():
     return _out(g.tenant)
 
 
-@bp.put("/policy", responses={200: PolicyOut, 400: ErrorOut, 401: ErrorOut})
+@bp.put("/policy", responses={200: PolicyOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut})
 def put_policy(body: PolicyDoc):
     """Replace the overrides (``{}``: back to the defaults). Here ``null`` is a value, e.g.
     ``"for_days": null`` for a suppression that never expires."""
     return _store(g.tenant, lambda _current: body.root)
 
 
-@bp.patch("/policy", responses={200: PolicyOut, 400: ErrorOut, 401: ErrorOut})
+@bp.patch("/policy", responses={200: PolicyOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut})
 def patch_policy(body: PolicyDoc):
     """Merge into the overrides (RFC 7396): ``null`` removes an override, restoring the default."""
     return _store(g.tenant, lambda current: merge_patch(current, body.root))

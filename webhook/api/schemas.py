@@ -228,6 +228,10 @@ class DomainPath(BaseModel):
     domain: str = Field(max_length=253)
 
 
+class TenantPath(BaseModel):
+    tenant: str = Field(max_length=63)
+
+
 class NoteIn(_Strict):
     note: str | None = Field(None, max_length=1000)
 
