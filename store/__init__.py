@@ -15,7 +15,7 @@ from store.ignored import Ignored
 from store.ingest import ApplyResult, Ingest
 from store.keys import Keys
 from store.listing import Listing
-from store.platform import Platform
+from store.platform import COMPLAINTS_KEPT, Platform
 from store.policy import Policy, policy_from_overrides, policy_from_raw
 from store.query import Answer, Query
 from store.review import Review
@@ -63,6 +63,8 @@ class Store:
                  history_max: int = 100, raw_seconds: int = 30 * 86400, raw_max_bytes: int = 1 << 20,
                  history_seconds: int = 0, dns: dict | None = None, complaint_tenants: int = 0,
                  key_cache_seconds: float = 0, secret_keys=None, review_max: int = 10_000):
+        if not 0 <= complaint_tenants <= COMPLAINTS_KEPT:
+            raise ValueError(f"complaint_tenants must be 0 to {COMPLAINTS_KEPT} (complaining tenants kept per address)")
         self.r = client
         self.keys = Keys(prefix)
         self.tenants = Tenants(client, self.keys, key_cache_seconds)

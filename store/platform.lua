@@ -4,12 +4,14 @@ Change one address's platform-wide record (shared by every tenant), atomically.
 KEYS[1]  hash of platform records for the address's platform bucket
 ARGV[1]  normalised address (field in KEYS[1])
 ARGV[2]  JSON operation:
-  {"op": "bounce", "tn": tenant, "t": time, "r": reason, "s": status}
-      a hard bounce at a tenant that shares bounces; the latest per tenant, at most 4 tenants
+  {"op": "bounce", "tn": tenant, "t": time, "r": reason, "s": status, "keep": n}
+      a hard bounce at a tenant that shares bounces; the latest per tenant, at most `keep`
+      tenants (store/platform.py BOUNCES_KEPT)
   {"op": "delivered", "t": time}
       a delivery at a sharing tenant: forget shared bounces that happened before it
-  {"op": "complaint", "tn": tenant, "t": time}
-      a complaint at a tenant (for "complained at N tenants" -> platform_blocked)
+  {"op": "complaint", "tn": tenant, "t": time, "keep": n}
+      a complaint at a tenant (for "complained at N tenants" -> platform_blocked); at most
+      `keep` tenants (store/platform.py COMPLAINTS_KEPT, the bound of REBOUND_COMPLAINT_TENANTS)
   {"op": "block", "o": {...}} / {"op": "unblock"}
       the operator's list of people who want no mail from anyone, and known traps
 
@@ -42,7 +44,7 @@ if op.op == 'bounce' then
   local cur = b[op.tn]
   if not cur or cur[1] < op.t then
     b[op.tn] = {op.t, op.r, op.s or ''}
-    newest(b, 4)
+    newest(b, op.keep or 4)
     rec.b = b
     changed = true
   end
@@ -60,7 +62,7 @@ elseif op.op == 'complaint' then
   local k = rec.k or {}
   if not k[op.tn] or k[op.tn] < op.t then
     k[op.tn] = op.t
-    newest(k, 16)
+    newest(k, op.keep or 16)
     rec.k = k
     changed = true
   end

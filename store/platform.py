@@ -27,6 +27,12 @@ from store.keys import PLATFORM_BUCKETS, Keys, platform_bucket_of
 
 PLATFORM_LUA = resources.files("store").joinpath("platform.lua").read_text("utf-8")
 BLOCK_KINDS = ("opt_out", "trap")
+#: Complaining tenants remembered per address (the most recent ones): the largest useful
+#: ``complaint_tenants`` (REBOUND_COMPLAINT_TENANTS), since a higher threshold could never be
+#: reached. Bounded because the record is read on every check of the address.
+COMPLAINTS_KEPT = 16
+#: Tenants' shared bounces remembered per address (the most recent ones).
+BOUNCES_KEPT = 4
 AUDIT_MAXLEN = 100_000
 
 
@@ -52,13 +58,13 @@ class Platform:
 
     def bounce_command(self, address: str, tenant: str, t: int, reason: str, status: str | None) -> tuple:
         return self.command(address, {"op": "bounce", "tn": tenant_tag(tenant), "t": t, "r": reason,
-                                      "s": status or ""})
+                                      "s": status or "", "keep": BOUNCES_KEPT})
 
     def delivery_command(self, address: str, t: int) -> tuple:
         return self.command(address, {"op": "delivered", "t": t})
 
     def complaint_command(self, address: str, tenant: str, t: int) -> tuple:
-        return self.command(address, {"op": "complaint", "tn": tenant_tag(tenant), "t": t})
+        return self.command(address, {"op": "complaint", "tn": tenant_tag(tenant), "t": t, "keep": COMPLAINTS_KEPT})
 
     def queue(self, pipe, address: str, op: dict) -> None:
         self.script(keys=[self.keys.platform_records(platform_bucket_of(address))],

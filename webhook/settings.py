@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from store.platform import COMPLAINTS_KEPT
+
 PREFIX = "REBOUND_"
 
 
@@ -76,7 +78,7 @@ class Settings(BaseModel):
     dns_negative_cache_seconds: int = Field(3600, ge=1, description="How long a domain found not to accept mail (NXDOMAIN, null MX, no MX/A/AAAA) is cached.")
     dns_concurrency: int = Field(64, ge=1, le=1024, description="Domains resolved at once by a bulk check (which waits at most REBOUND_DNS_TIMEOUT in total).")
     dns_canary: str = Field("gmail.com", description="A domain known to accept mail; while it does not resolve, negative DNS answers are not trusted. Empty: no canary.")
-    complaint_tenants: int = Field(0, ge=0, description="An address that complained at this many different tenants becomes platform_blocked (0: never).")
+    complaint_tenants: int = Field(0, ge=0, le=COMPLAINTS_KEPT, description=f"An address that complained at this many different tenants becomes platform_blocked (0: never; at most {COMPLAINTS_KEPT}, the complaining tenants remembered per address).")
     classifier: Literal["combined", "rules", "model"] = Field(
         "combined", description="How failures are classified: rules and model `combined`, `rules` only (the model is "
                                 "never loaded), or `model` only (see \"How a verdict is decided\").")
