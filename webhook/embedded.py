@@ -1,15 +1,35 @@
 """The embedded default: a private redis-server under the data directory.
 
 With no REBOUND_REDIS_URL, Rebound runs its own Redis on a Unix socket (no port to clash
-with, no network exposure), with AOF on so acknowledged events survive a restart. A second
-command finding it already running reuses it and leaves it alone.
+with, no network exposure), with AOF on so acknowledged events survive a restart.
+
+Several processes may use it at once: two `rebound serve` on the same data directory, a
+CLI command while the service runs, gunicorn's workers. Last one out turns off the lights:
+
+- Each user holds an exclusive ``flock`` on a file of its own under ``redis/users/`` for as
+  long as it uses the server (forked gunicorn workers share their master's). The kernel
+  releases it however the process ends, ``kill -9`` included.
+- Starting, registering, unregistering and stopping happen under one lock (``redis/lock``),
+  so a user that arrives while the last one leaves never finds the server half stopped.
+- A user that leaves last stops the server itself (``stop``), so it is gone when the
+  command returns.
+- A small supervisor process (this file run as a script) is redis-server's parent: it waits
+  on the users' locks and stops the server when none is held any more, so a user killed
+  outright never leaves it orphaned; and redis-server dies with its supervisor
+  (``PR_SET_PDEATHSIG``).
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import fcntl
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
+import uuid
 from pathlib import Path
 
 import redis
@@ -35,60 +55,173 @@ def _answers(sock: Path) -> bool:
         return False
 
 
+def _shutdown(sock: Path) -> None:
+    """Ask the server to stop (it writes its AOF and removes its socket first)."""
+    try:
+        redis.Redis(unix_socket_path=str(sock), socket_timeout=10, retry=Retry(NoBackoff(), 0)).shutdown()
+    except redis.RedisError:
+        pass                                 # shutdown closes the connection: expected
+
+
+class _Layout:
+    """The files of one embedded server under ``<data dir>/redis``."""
+
+    def __init__(self, directory: Path):
+        self.dir = directory
+        self.sock = directory / "redis.sock"
+        self.users = directory / "users"
+        self.lock = directory / "lock"
+        self.log = directory / "redis.log"
+        self.supervisor_pid = directory / "supervisor.pid"
+        self.redis_pid = directory / "redis.pid"
+
+    @contextlib.contextmanager
+    def locked(self):
+        """The lock under which users come and go and the server starts and stops."""
+        with open(self.lock, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def live_users(self) -> list[Path]:
+        """User files whose lock is held; files left by processes that died are removed."""
+        live = []
+        for path in sorted(self.users.glob("*.lock")):
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                live.append(path)
+            else:
+                path.unlink(missing_ok=True)     # its owner is gone
+            finally:
+                os.close(fd)
+        return live
+
+
 class EmbeddedRedis:
     def __init__(self, data_dir: Path):
-        self.dir = (data_dir / "redis").resolve()
-        self.sock = self.dir / "redis.sock"
-        self.proc: subprocess.Popen | None = None
+        self.layout = _Layout((data_dir / "redis").resolve())
+        self.dir = self.layout.dir
+        self.sock = self.layout.sock
+        self._user: tuple[int, Path] | None = None
 
     @property
     def url(self) -> str:
         return f"unix://{self.sock}"
 
     def start(self, timeout: float = 15.0) -> "EmbeddedRedis":
-        if _answers(self.sock):
-            return self                              # someone else's: reuse, never stop it
+        """Use the server (starting it if nobody runs it); pair with :meth:`stop`."""
+        if self._user is not None:
+            return self
         binary = shutil.which("redis-server")
-        if binary is None:
+        if binary is None and not _answers(self.sock):
             raise EmbeddedRedisError(MISSING)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.dir, 0o700)
+        layout = self.layout
+        layout.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(layout.dir, 0o700)
+        layout.users.mkdir(exist_ok=True)
+        with layout.locked():
+            self._register()
+            try:
+                if not _answers(self.sock):
+                    self._launch(binary, timeout)
+            except BaseException:
+                self._unregister()
+                raise
+        return self
+
+    def stop(self) -> None:
+        """Stop using the server; the last user stops it."""
+        if self._user is None:
+            return
+        with self.layout.locked():
+            self._unregister()
+            if not self.layout.live_users():
+                _shutdown(self.sock)
+
+    def _register(self) -> None:
+        path = self.layout.users / f"{os.getpid()}-{uuid.uuid4().hex[:8]}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._user = (fd, path)
+
+    def _unregister(self) -> None:
+        fd, path = self._user
+        path.unlink(missing_ok=True)
+        os.close(fd)
+        self._user = None
+
+    def _launch(self, binary: str, timeout: float) -> None:
         if self.sock.exists():
-            self.sock.unlink()                       # stale socket of a crashed run
-        log = self.dir / "redis.log"
-        self.proc = subprocess.Popen(
-            [binary, "--port", "0", "--unixsocket", str(self.sock), "--unixsocketperm", "700",
-             "--dir", str(self.dir), "--appendonly", "yes", "--appendfsync", "everysec",
-             "--save", "", "--daemonize", "no", "--logfile", str(log)],
+            self.sock.unlink()                   # stale socket of a crashed run
+        supervisor = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), str(self.layout.dir), binary],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True)
         deadline = time.monotonic() + timeout
         while not _answers(self.sock):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
+            if supervisor.poll() is not None or time.monotonic() > deadline:
+                log = self.layout.log
                 tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
-                self.stop()
+                supervisor.kill()
                 raise EmbeddedRedisError(f"the embedded redis-server did not start; its log ends with:\n{tail}")
             time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            try:
-                redis.Redis(unix_socket_path=str(self.sock), socket_timeout=5,
-                            retry=Retry(NoBackoff(), 0)).shutdown()
-            except redis.RedisError:
-                pass                                 # shutdown closes the connection: expected
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
 
     def __enter__(self) -> "EmbeddedRedis":
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+# -- the supervisor (this file run as a script by EmbeddedRedis._launch) -------------------------
+
+def _die_with_parent() -> None:
+    """In redis-server before exec: SIGTERM when the supervisor dies, however it dies."""
+    PR_SET_PDEATHSIG = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def supervise(directory: Path, binary: str) -> None:
+    layout = _Layout(directory)
+    proc = subprocess.Popen(
+        [binary, "--port", "0", "--unixsocket", str(layout.sock), "--unixsocketperm", "700",
+         "--dir", str(directory), "--appendonly", "yes", "--appendfsync", "everysec",
+         "--save", "", "--daemonize", "no", "--logfile", str(layout.log), "--pidfile", str(layout.redis_pid)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent)
+    layout.supervisor_pid.write_text(str(os.getpid()))
+    while proc.poll() is None:
+        with layout.locked():
+            live = layout.live_users()
+            if not live:
+                _shutdown(layout.sock)
+                break
+        # wait until the first of them lets go (it stops, or dies), then look again
+        try:
+            fd = os.open(live[0], os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        finally:
+            os.close(fd)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    with contextlib.suppress(FileNotFoundError):
+        if layout.supervisor_pid.read_text() == str(os.getpid()):
+            layout.supervisor_pid.unlink()
+
+
+if __name__ == "__main__":
+    supervise(Path(sys.argv[1]), sys.argv[2])
