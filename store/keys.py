@@ -1,7 +1,11 @@
 """Where everything lives in Redis.
 
-Every key that one atomic operation touches shares a hash tag, so the same code runs on a
-single Redis and on Redis Cluster. Per-address state is bucketed: one Redis hash per
+Every key that one script touches shares a hash tag (``{tenant.bucket}``, ``{tenant}``,
+``{p.bucket}``, ``{pd}``), so the layout is ready for Redis Cluster: no script would need
+keys from two slots. Rebound itself is not: its client is a single-node ``redis.Redis``
+(REBOUND_REDIS_URL names one server), and a few multi-key steps cross tags (a policy update
+watches the tenant's policy and the platform's list of givers). Redis Cluster is not
+supported yet. Per-address state is bucketed: one Redis hash per
 (tenant, bucket) holds the records of many addresses as fields. That is what keeps memory
 per suppressed address small (a field in a hash costs a fraction of a top-level key) and
 makes the bulk check one HMGET per bucket instead of one command per address.

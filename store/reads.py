@@ -6,8 +6,9 @@ per-reply wrappers), two to three times what Redis spends answering them
 (bench/bulk_check.py prints both). Reads need none of that: this packs the commands,
 writes them at once on one pooled connection and reads the replies in order.
 
-Only a plain ``redis.Redis`` takes this path; any other client (Redis Cluster, whose
-pipeline routes commands by slot) gets an ordinary pipeline, so the store runs on both.
+Only a plain ``redis.Redis`` takes this path; any other client (a subclass, a test's
+instrumented client) gets an ordinary pipeline. Rebound talks to one Redis server; Redis
+Cluster is not supported yet (store/keys.py).
 """
 from __future__ import annotations
 

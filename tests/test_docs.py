@@ -6,7 +6,8 @@ from pathlib import Path
 
 from webhook.settings import Settings
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
 
 
 def test_readme_configuration_table_lists_every_setting_with_its_default():
@@ -22,3 +23,25 @@ def test_openapi_describes_the_api(app):
             "/v1/suppressions/{address}", "/v1/classify", "/v1/review", "/v1/review/{item_id}",
             "/v1/review/labels", "/v1/raw/{ref}"} <= set(doc["paths"])
     assert doc["components"]["securitySchemes"]["tenant_key"]["scheme"] == "bearer"
+
+
+def test_redis_cluster_claims_match_the_code(app, api):
+    """The keys of each atomic step share a hash slot (what "cluster-ready" means), and the
+    docs do not promise Redis Cluster support the single-node client cannot give."""
+    from redis.crc import key_slot
+
+    store = app.extensions["rebound"].store
+    for address in ("a@example.org", "zz.top@example.net", "x+tag@sub.example.com"):
+        cmd = store.ingest.command(api.tenant, address, "digest", [], b"", "0")
+        assert cmd[0] == "EVALSHA" and cmd[2] == 3
+        assert len({key_slot(k.encode()) for k in cmd[3:6]}) == 1, cmd[3:6]
+        shared = store.platform.bounce_command(address, api.tenant, 0, "userunknown", None)
+        assert shared[2] == 1
+    review = store.review._keys(api.tenant) + [store.keys.review_item(api.tenant, "0" * 16)]
+    assert len({key_slot(k.encode()) for k in review}) == 1
+    texts = {p: p.read_text("utf-8") for p in [README, REPO / "store" / "keys.py", REPO / "store" / "reads.py"]}
+    for path, text in texts.items():
+        flat = " ".join(text.split())
+        assert "runs on a single Redis and on Redis Cluster" not in flat, path
+        assert "so the store runs on both" not in flat, path
+    assert "Redis Cluster is not supported yet" in " ".join(texts[README].split())
