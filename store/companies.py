@@ -11,6 +11,7 @@ import orjson
 import redis
 
 from classifier.address import AddressError, normalise_domain
+from store import audit
 from store.keys import Keys
 
 
@@ -39,9 +40,8 @@ class Companies:
         d = clean_domain(domain)
         removed = bool(self.r.hdel(self.keys.companies(tenant), d))
         if removed:
-            entry = {"time": int(time.time()), "action": "company_opt_out_removed", "domain": d, "by": actor,
-                     "note": note}
-            self.r.xadd(self.keys.audit(tenant), {"json": orjson.dumps(entry)}, maxlen=100_000, approximate=True)
+            audit.queue(self.r, self.keys.audit(tenant),
+                        {"action": "company_opt_out_removed", "domain": d, "by": actor, "note": note})
         return removed
 
     def list(self, tenant: str) -> dict[str, dict]:

@@ -12,7 +12,6 @@ counters, lists) are answered by the check, not listed here.
 """
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import time
@@ -23,7 +22,8 @@ import orjson
 import redis
 
 from classifier.address import AddressError, domain_of, normalise
-from store import records
+from store import cursors, records
+from store.cursors import CursorError
 from store.keys import BUCKETS, Keys
 from store.policy import Policy
 from store.reasons import SUPPRESSION_REASONS, TENANT_SETTABLE
@@ -36,10 +36,6 @@ EXPORT_COLUMNS = ["address", "code", "subscription", "stream", "since", "until",
 IMPORT_COLUMNS = {"address", "code", "subscription", "stream", "since", "until", "note"}
 
 
-class CursorError(ValueError):
-    pass
-
-
 @dataclass(frozen=True)
 class Filters:
     codes: frozenset[str] = frozenset()
@@ -49,6 +45,18 @@ class Filters:
     before: int | None = None         # started before
     domain: str | None = None         # the address's domain or a subdomain of it
 
+    @classmethod
+    def build(cls, *, codes=(), stream: str | None = None, subscription: str | None = None,
+              since: int | None = None, before: int | None = None, domain: str | None = None) -> "Filters":
+        """Filters as the API and the CLI take them (codes checked, the domain and the
+        subscription in their stored spelling); ValueError says what is wrong."""
+        wanted = frozenset(c.strip() for c in codes if c.strip())
+        unknown = sorted(wanted - set(SUPPRESSION_REASONS))
+        if unknown:
+            raise ValueError(f"code: unknown reason code(s) {unknown}")
+        return cls(codes=wanted, stream=stream, subscription=subscription_name(subscription),
+                   since=since, before=before, domain=domain.strip().lower().lstrip("@") or None if domain else None)
+
     def keep(self, address: str, s: records.Suppression, policy: Policy, now: float) -> bool:
         if not s.active(now):
             return False
@@ -57,7 +65,7 @@ class Filters:
         if self.stream and not (s.stream in (self.stream, records.ALL_STREAMS) if s.stream
                                 else policy.blocks(s.code, self.stream)):
             return False
-        if self.subscription and stored_subscription(s.subscription) != subscription_name(self.subscription):
+        if self.subscription and stored_subscription(s.subscription) != self.subscription:
             return False
         if self.since is not None and s.since < self.since:
             return False
@@ -71,17 +79,14 @@ class Filters:
 
 
 def encode_cursor(bucket: int, after: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([bucket, after])).decode().rstrip("=")
+    return cursors.encode(bucket, after)
 
 
 def decode_cursor(cursor: str) -> tuple[int, str]:
-    try:
-        bucket, after = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not (isinstance(bucket, int) and 0 <= bucket < BUCKETS and isinstance(after, str)):
-            raise ValueError
-        return bucket, after
-    except Exception:
-        raise CursorError("the cursor is not one this API returned") from None
+    bucket, after = cursors.decode(cursor, 2)
+    if not (type(bucket) is int and 0 <= bucket < BUCKETS and isinstance(after, str)):
+        raise CursorError(cursors.NOT_OURS)
+    return bucket, after
 
 
 def reason_row(s: records.Suppression, policy: Policy) -> dict:

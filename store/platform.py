@@ -23,6 +23,7 @@ from importlib import resources
 import orjson
 import redis
 
+from store import audit
 from store.keys import PLATFORM_BUCKETS, Keys, platform_bucket_of
 
 PLATFORM_LUA = resources.files("store").joinpath("platform.lua").read_text("utf-8")
@@ -33,7 +34,6 @@ BLOCK_KINDS = ("opt_out", "trap")
 COMPLAINTS_KEPT = 16
 #: Tenants' shared bounces remembered per address (the most recent ones).
 BOUNCES_KEPT = 4
-AUDIT_MAXLEN = 100_000
 
 
 def tenant_tag(tenant: str) -> str:
@@ -46,6 +46,7 @@ class Platform:
         self.r = client
         self.keys = keys
         self.script = client.register_script(PLATFORM_LUA)
+        self.unlist_script = client.register_script(audit.UNLIST_LUA)
 
     # -- sent alongside ingest (store/stream.py) --------------------------------------------
     def command(self, address: str, op: dict) -> tuple:
@@ -72,8 +73,7 @@ class Platform:
 
     # -- the operator's lists -------------------------------------------------------------
     def _audit(self, pipe, entry: dict) -> None:
-        pipe.xadd(self.keys.platform_audit(), {"json": orjson.dumps({"time": int(time.time()), **entry})},
-                  maxlen=AUDIT_MAXLEN, approximate=True)
+        audit.queue(pipe, self.keys.platform_audit(), entry)
 
     def block_address(self, address: str, *, kind: str, actor: str, note: str | None = None) -> bool:
         if kind not in BLOCK_KINDS:
@@ -106,37 +106,37 @@ class Platform:
                 if rec.get("o"):
                     yield addr.decode(), rec["o"]
 
-    def block_domain(self, domain: str, *, actor: str, note: str | None = None) -> bool:
+    def _list(self, key: str, name: str, *, action: str, what: str, actor: str, note: str | None) -> bool:
+        """Add ``name`` to the operator's list at ``key``, audited in the same transaction."""
         entry = {"t": int(time.time()), "by": actor, **({"note": note} if note else {})}
-        pipe = self.r.pipeline(transaction=False)
-        pipe.hset(self.keys.blocked_domains(), domain, orjson.dumps(entry))
-        self._audit(pipe, {"action": "block_domain", "domain": domain, **entry})
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hset(key, name, orjson.dumps(entry))
+        self._audit(pipe, {"action": action, what: name, **entry})
         return bool(pipe.execute()[0])
 
+    def _unlist(self, key: str, name: str, *, action: str, what: str, actor: str, note: str) -> bool:
+        """Remove ``name`` from the list at ``key`` and audit it, as one step; False if absent."""
+        entry = audit.entry_json({"action": action, what: name, "by": actor, "note": note})
+        return bool(self.unlist_script(keys=[key, self.keys.platform_audit()],
+                                       args=[name, entry, audit.AUDIT_MAXLEN]))
+
+    def block_domain(self, domain: str, *, actor: str, note: str | None = None) -> bool:
+        return self._list(self.keys.blocked_domains(), domain, action="block_domain", what="domain", actor=actor,
+                          note=note)
+
     def unblock_domain(self, domain: str, *, actor: str, note: str) -> bool:
-        removed = bool(self.r.hdel(self.keys.blocked_domains(), domain))
-        if removed:
-            pipe = self.r.pipeline(transaction=False)
-            self._audit(pipe, {"action": "unblock_domain", "domain": domain, "by": actor, "note": note})
-            pipe.execute()
-        return removed
+        return self._unlist(self.keys.blocked_domains(), domain, action="unblock_domain", what="domain",
+                            actor=actor, note=note)
 
     # -- who may give bounces to the shared pool ---------------------------------------------
     def allow_giver(self, tenant: str, *, actor: str, note: str | None = None) -> bool:
-        entry = {"t": int(time.time()), "by": actor, **({"note": note} if note else {})}
-        pipe = self.r.pipeline(transaction=True)
-        pipe.hset(self.keys.sharing_givers(), tenant, orjson.dumps(entry))
-        self._audit(pipe, {"action": "allow_giver", "tenant": tenant, **entry})
-        return bool(pipe.execute()[0])
+        return self._list(self.keys.sharing_givers(), tenant, action="allow_giver", what="tenant", actor=actor,
+                          note=note)
 
     def disallow_giver(self, tenant: str, *, actor: str, note: str) -> bool:
         """Take the permission back; the tenant's shared bounces stop counting at once."""
-        removed = self.r.hdel(self.keys.sharing_givers(), tenant)
-        if removed:
-            pipe = self.r.pipeline(transaction=False)
-            self._audit(pipe, {"action": "disallow_giver", "tenant": tenant, "by": actor, "note": note})
-            pipe.execute()
-        return bool(removed)
+        return self._unlist(self.keys.sharing_givers(), tenant, action="disallow_giver", what="tenant",
+                            actor=actor, note=note)
 
     def givers(self) -> dict[str, dict]:
         return {k.decode(): orjson.loads(v) for k, v in sorted(self.r.hgetall(self.keys.sharing_givers()).items())}
@@ -148,5 +148,4 @@ class Platform:
         return {k.decode(): orjson.loads(v) for k, v in sorted(self.r.hgetall(self.keys.blocked_domains()).items())}
 
     def audit(self, count: int = 100) -> list[dict]:
-        rows = self.r.xrevrange(self.keys.platform_audit(), count=count)
-        return [{"id": i.decode(), **orjson.loads(fields[b"json"])} for i, fields in rows]
+        return audit.read(self.r, self.keys.platform_audit(), count)

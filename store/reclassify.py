@@ -45,10 +45,11 @@ import redis
 
 from classifier.events import Evidence, Event, Kind
 from classifier.verdict import Verdict
+from store import audit
 from store.keys import bucket_of
 from store.policy import Policy, plan
 from store.records import iso
-from store.suppressions import AUDIT_MAXLEN, unsuppress_ops
+from store.suppressions import unsuppress_ops
 
 #: Addresses read and classified together.
 BATCH = 200
@@ -361,12 +362,11 @@ class Reclassification:
                     continue
             p.change.applied = effects
             if effects:
-                self.r.xadd(self.keys.audit(self.tenant),
-                            {"json": orjson.dumps({"time": self.now, "action": "reclassify", "address": p.address,
-                                                   "by": self.actor, "classifier": self.label,
-                                                   "added": [fx[1:] for fx in effects if fx[0] == "+"],
-                                                   "lifted": [fx[1:] for fx in effects if fx[0] == "-"]})},
-                            maxlen=AUDIT_MAXLEN, approximate=True)
+                audit.queue(self.r, self.keys.audit(self.tenant),
+                            {"time": self.now, "action": "reclassify", "address": p.address,
+                             "by": self.actor, "classifier": self.label,
+                             "added": [fx[1:] for fx in effects if fx[0] == "+"],
+                             "lifted": [fx[1:] for fx in effects if fx[0] == "-"]})
             return
         raise RuntimeError(f"{p.address}: events kept arriving while applying; run again")
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
-
-import orjson
-
+from datetime import UTC, datetime
 
 #: Event times are the ESP's or client's clocks: one further ahead of ours than this is taken
 #: as this far ahead (the reported time stays in the history; imports' ``since`` likewise), so
@@ -71,21 +68,20 @@ def iso(ts: float | None) -> str | None:
     number, the first or last representable instant for one beyond them."""
     if ts is None or isinstance(ts, bool) or not isinstance(ts, (int, float)):
         return None
-    if ts != ts:                 # NaN
+    if math.isnan(ts):
         return None
     if ts < _MIN_STORED or ts > _MAX_STORED:
         ts = _MIN_STORED if ts < 0 else _MAX_STORED
     return _iso(int(ts)) if ts == int(ts) else _iso_exact(ts)
 
 
-@functools.lru_cache(maxsize=65536)
-def _iso(ts: int) -> str:
-    """Cached: answers repeat the same few times (imports, bursts of bounces) many times over."""
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
-
-
 def _iso_exact(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+#: Whole seconds, cached: answers repeat the same few times (imports, bursts of bounces) many
+#: times over.
+_iso = functools.lru_cache(maxsize=65536)(_iso_exact)
 
 
 def parse_time(text: str, name: str = "time") -> int:
@@ -96,12 +92,8 @@ def parse_time(text: str, name: str = "time") -> int:
     except ValueError:
         raise ValueError(f"{name}: {text!r} is not an ISO 8601 date or time") from None
     if d.tzinfo is None:
-        d = d.replace(tzinfo=timezone.utc)
+        d = d.replace(tzinfo=UTC)
     return check_time(d.timestamp(), name)
-
-
-def decode(raw: bytes | str | None) -> dict:
-    return orjson.loads(raw) if raw else {}
 
 
 def suppressions(record: dict) -> list[Suppression]:

@@ -21,7 +21,6 @@ ESP are not counted twice. Layout and atomic operations: review.lua.
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import time
 from collections.abc import Iterator
@@ -35,6 +34,8 @@ from classifier.events import Event
 from classifier.model.normalise import normalise_batch
 from classifier.taxonomy import CATEGORIES, CATEGORY_OF, REASONS
 from classifier.verdict import REVIEW_REASONS
+from store import cursors
+from store.cursors import CursorError
 from store.keys import Keys
 from store.records import iso
 
@@ -49,10 +50,6 @@ ORDERS = ("oldest", "count")
 STATUSES = ("open", "labelled")
 EVIDENCE_FIELDS = ("kind", "diagnostic", "status", "reply_code", "smtp_phase", "provider", "provider_class",
                    "remote_mta")
-
-
-class CursorError(ValueError):
-    pass
 
 
 class ReviewError(ValueError):
@@ -100,16 +97,13 @@ class Filters:
 
 
 def encode_cursor(order: str, member: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([order, member])).decode().rstrip("=")
+    return cursors.encode(order, member)
 
 
 def decode_cursor(cursor: str, order: str) -> str:
-    try:
-        got, member = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(member, str) or len(member) > 100:
-            raise ValueError
-    except Exception:
-        raise CursorError("the cursor is not one this API returned") from None
+    got, member = cursors.decode(cursor, 2)
+    if not isinstance(member, str) or len(member) > 100:
+        raise CursorError(cursors.NOT_OURS)
     if got != order:
         raise CursorError(f"the cursor belongs to a listing in another order ({got!r})")
     return member

@@ -41,11 +41,6 @@ class SenderHealth:
         self.r = client
         self.keys = keys
 
-    def record(self, tenant: str, items: list[tuple[Event, Verdict]]) -> None:
-        pipe = self.r.pipeline(transaction=False)
-        self.queue(pipe, tenant, items)
-        pipe.execute()
-
     def queue(self, pipe, tenant: str, items: list[tuple[Event, Verdict]]) -> None:
         """Queue the counting of ``items`` on ``pipe`` (the caller executes it)."""
         counts: dict[str, Counter] = {}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis
 
@@ -40,7 +40,7 @@ class ApplyStream:
         self.ingest, self.tenant, self.policy = ingest, tenant, policy
         received = time.time() if now is None else now
         self.now = str(int(received))
-        self.latest = datetime.fromtimestamp(int(received) + MAX_AHEAD_SECONDS, timezone.utc)
+        self.latest = datetime.fromtimestamp(int(received) + MAX_AHEAD_SECONDS, UTC)
         #: the request's body, kept with the first event that needs it (store/raw.py); its ref
         self.raw, self.ref = raw or None, None
         self.pending: list[tuple] = []

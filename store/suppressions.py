@@ -11,6 +11,7 @@ import uuid
 import orjson
 import redis
 
+from store import audit
 from store.ingest import Ingest
 from store.keys import Keys, bucket_of
 from store.policy import Policy, month_of, policy_from_raw, suppression
@@ -18,7 +19,6 @@ from store.reasons import TENANT_SETTABLE
 from store.records import check_time
 from store.subscriptions import subscription_name
 
-AUDIT_MAXLEN = 100_000
 #: Derived from counters rather than stored: unsuppressing them restarts the counts.
 COUNTER_CODES = frozenset({"low_engagement", "frequency_capped"})
 LIFTABLE = TENANT_SETTABLE | COUNTER_CODES
@@ -65,7 +65,7 @@ class Suppressions:
         return policy_from_raw(self.r.get(self.keys.policy(tenant)))
 
     def _audit(self, pipe, tenant: str, entry: dict) -> None:
-        pipe.xadd(self.keys.audit(tenant), {"json": orjson.dumps(entry)}, maxlen=AUDIT_MAXLEN, approximate=True)
+        audit.queue(pipe, self.keys.audit(tenant), entry)
 
     def _run(self, tenant: str, address: str, ops: list[dict], entry: dict, audit: dict | None,
              history: str = "a"):
@@ -180,5 +180,4 @@ class Suppressions:
         return [orjson.loads(x) for x in raw]
 
     def audit(self, tenant: str, count: int = 100) -> list[dict]:
-        rows = self.r.xrevrange(self.keys.audit(tenant), count=count)
-        return [{"id": i.decode(), **orjson.loads(fields[b"json"])} for i, fields in rows]
+        return audit.read(self.r, self.keys.audit(tenant), count)

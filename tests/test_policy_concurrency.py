@@ -17,7 +17,7 @@ def test_concurrent_patches_all_land(api):
         barrier = threading.Barrier(len(CODES))
         failures = []
 
-        def patch(code: str) -> None:
+        def patch(code: str, barrier=barrier, failures=failures, value=value) -> None:
             barrier.wait()
             resp = api.patch("/v1/policy", json={"streams": {code: value}})
             if resp.status_code != 200:

@@ -196,7 +196,7 @@ def supervise(directory: Path, binary: str) -> None:
          "--dir", str(directory), "--appendonly", "yes", "--appendfsync", "everysec",
          "--save", "", "--daemonize", "no", "--logfile", str(layout.log), "--pidfile", str(layout.redis_pid)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent)
+        preexec_fn=_die_with_parent)      # noqa: PLW1509 (the supervisor runs no threads)
     layout.supervisor_pid.write_text(str(os.getpid()))
     while proc.poll() is None:
         with layout.locked():

@@ -269,8 +269,10 @@ def suppressions_export(tenant: str, output: str | None, code: tuple[str, ...], 
     from store.keys import BUCKETS
     from store.listing import Filters, csv_lines
 
-    filters = Filters(codes=frozenset(code), stream=stream, domain=domain.lower() if domain else None,
-                      since=_iso(since, "--since"))
+    try:
+        filters = Filters.build(codes=code, stream=stream, domain=domain, since=_iso(since, "--since"))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--code") from None
     out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
     progress = Progress(BUCKETS, "exporting", "buckets")
     count = 0

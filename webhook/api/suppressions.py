@@ -12,7 +12,7 @@ from store import NotSuppressed
 from store.listing import (
     CursorError, Filters, ImportDefaults, ImportFileError, check_import_file, csv_lines, parse_import,
 )
-from store.reasons import SUPPRESSION_REASONS, TENANT_SETTABLE
+from store.reasons import TENANT_SETTABLE
 from webhook.api.recipients import json_response
 from webhook.api.schemas import (
     AddressPath, AuditOut, AuditQuery, ErrorOut, ExportQuery, ImportOut, ImportQuery, SuppressIn, SuppressionsOut,
@@ -35,15 +35,12 @@ def _address(raw: str) -> str:
 
 
 def _filters(query) -> Filters:
-    codes = frozenset(c.strip() for c in (query.code or "").split(",") if c.strip())
-    unknown = sorted(codes - set(SUPPRESSION_REASONS))
-    if unknown:
-        raise ApiError(400, "invalid_request", f"code: unknown reason code(s) {unknown}")
-    domain = query.domain.strip().lower().lstrip("@") if query.domain else None
-    return Filters(codes=codes, stream=query.stream,
-                   subscription=query.subscription.lower() if query.subscription else None,
-                   since=int(query.since.timestamp()) if query.since else None,
-                   before=int(query.before.timestamp()) if query.before else None, domain=domain)
+    try:
+        return Filters.build(codes=(query.code or "").split(","), stream=query.stream, subscription=query.subscription,
+                             since=int(query.since.timestamp()) if query.since else None,
+                             before=int(query.before.timestamp()) if query.before else None, domain=query.domain)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_request", str(exc)) from None
 
 
 @bp.get("/suppressions", responses={200: SuppressionsOut, 400: ErrorOut, 401: ErrorOut})

@@ -1,0 +1,35 @@
+"""The audit trails: who changed what by hand, when and why (a Redis stream per tenant, and
+one for the platform's operator), bounded to the newest :data:`AUDIT_MAXLEN` entries."""
+from __future__ import annotations
+
+import time
+
+import orjson
+
+AUDIT_MAXLEN = 100_000
+
+
+def entry_json(entry: dict) -> bytes:
+    """An entry as stored (``time``: now, unless it says)."""
+    return orjson.dumps({"time": int(time.time()), **entry})
+
+
+def queue(pipe, key: str, entry: dict) -> None:
+    """Add ``entry`` to the trail at ``key``, on ``pipe`` (a pipeline, or a client for a
+    write of its own)."""
+    pipe.xadd(key, {"json": entry_json(entry)}, maxlen=AUDIT_MAXLEN, approximate=True)
+
+
+#: Remove a field of a hash and, only if it was there, audit that, as one step (the hash and
+#: the trail share a hash tag). KEYS: hash, trail; ARGV: field, entry JSON, trail length.
+UNLIST_LUA = """
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'json', ARGV[2])
+return 1
+"""
+
+
+def read(client, key: str, count: int = 100) -> list[dict]:
+    """The newest ``count`` entries, newest first, each with its stream id."""
+    rows = client.xrevrange(key, count=count)
+    return [{"id": i.decode(), **orjson.loads(fields[b"json"])} for i, fields in rows]
