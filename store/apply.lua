@@ -12,6 +12,10 @@ ARGV[5]  history length kept
 ARGV[6]  now, epoch seconds
 ARGV[7]  'a': always add the history entry; 'e': only when the event changed a suppression
 ARGV[8]  seconds the history is kept after its last entry; '0': no expiry
+KEYS[4], ARGV[9], ARGV[10]  (optional, a person's unsuppress) the tenant's audit stream, the
+         JSON audit entry (without "lifted", known only here) and the stream's length: the
+         entry is added, with what was lifted, in the same step as the lift, and only if
+         something was lifted. Its key has another hash tag than KEYS[1..3] (store/keys.py).
 
 Returns 0 for a duplicate, otherwise a JSON list of effects ("+key" added, "-key" lifted).
 
@@ -239,6 +243,18 @@ for _, op in ipairs(ops) do
         changed = true
       end
     end
+  end
+end
+
+-- the audit entry first: if it cannot be written, nothing is (a script's writes stay)
+if ARGV[9] and ARGV[9] ~= '' then
+  local lifted = {}
+  for _, e in ipairs(fx) do
+    if string.sub(e, 1, 1) == '-' then lifted[#lifted + 1] = string.sub(e, 2) end
+  end
+  if #lifted > 0 then
+    redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[10], '*', 'json',
+               '{"lifted":' .. cjson.encode(lifted) .. ',' .. string.sub(ARGV[9], 2))
   end
 end
 

@@ -30,6 +30,7 @@ import redis
 from classifier.events import Event, Kind
 from classifier.taxonomy import SENDER_SIDE
 from classifier.verdict import Verdict
+from store.audit import AUDIT_MAXLEN
 from store.keys import Keys, bucket_of
 from store.platform import Platform
 from store.policy import Policy
@@ -176,23 +177,29 @@ class Ingest:
         self.platform.load_script()
 
     def command(self, tenant: str, address: str, digest: str, ops: list[dict], entry: bytes,
-                now: str, *, dedup: bool = True, history: str = "a") -> tuple:
+                now: str, *, dedup: bool = True, history: str = "a", audit: bytes | None = None) -> tuple:
         """One run of the apply script, as command arguments (EVALSHA: the script's text is
         sent once, when Redis asks for it).
 
         ``dedup`` False applies without a dedup marker (for idempotent operations);
-        ``history`` is "a" (always keep ``entry``) or "e" (only if something changed).
+        ``history`` is "a" (always keep ``entry``) or "e" (only if something changed);
+        ``audit``: an audit entry (JSON) written with what the run lifted, if anything, in
+        the same step.
         """
         b = bucket_of(address)
-        return ("EVALSHA", self.script.sha, 3, self.keys.records(tenant, b), self.keys.dedup(tenant, b, digest),
-                self.keys.history(tenant, b, address), address, orjson.dumps(ops), entry,
-                self._dedup_arg if dedup else "0", self._history_arg, now, history, self._history_ttl)
+        keys = (self.keys.records(tenant, b), self.keys.dedup(tenant, b, digest), self.keys.history(tenant, b, address))
+        args = (address, orjson.dumps(ops), entry, self._dedup_arg if dedup else "0", self._history_arg, now,
+                history, self._history_ttl)
+        if audit is not None:
+            return ("EVALSHA", self.script.sha, 4, *keys, self.keys.audit(tenant), *args, audit, str(AUDIT_MAXLEN))
+        return ("EVALSHA", self.script.sha, 3, *keys, *args)
 
     def queue(self, pipe, tenant: str, address: str, digest: str, ops: list[dict], entry: bytes,
-              now: str, *, dedup: bool = True, history: str = "a") -> None:
+              now: str, *, dedup: bool = True, history: str = "a", audit: bytes | None = None) -> None:
         """Queue one run of the apply script on ``pipe`` (shared with manual changes); run
         the pipeline with :meth:`execute`."""
-        pipe.execute_command(*self.command(tenant, address, digest, ops, entry, now, dedup=dedup, history=history))
+        pipe.execute_command(*self.command(tenant, address, digest, ops, entry, now, dedup=dedup, history=history,
+                                           audit=audit))
 
     def execute(self, pipe) -> list:
         """Run a pipeline of queued apply calls; after a Redis restart or SCRIPT FLUSH, load

@@ -4,7 +4,8 @@ Every key that one script touches shares a hash tag (``{tenant.bucket}``, ``{ten
 ``{p.bucket}``, ``{pd}``), so the layout is ready for Redis Cluster: no script would need
 keys from two slots. Rebound itself is not: its client is a single-node ``redis.Redis``
 (REBOUND_REDIS_URL names one server), and a few multi-key steps cross tags (a policy update
-watches the tenant's policy and the platform's list of givers). Redis Cluster is not
+watches the tenant's policy and the platform's list of givers; a person's unsuppress writes
+the tenant's audit entry in the same run of apply.lua as the lift). Redis Cluster is not
 supported yet. Per-address state is bucketed: one Redis hash per
 (tenant, bucket) holds the records of many addresses as fields. That is what keeps memory
 per suppressed address small (a field in a hash costs a fraction of a top-level key) and

@@ -67,16 +67,18 @@ class Suppressions:
     def _audit(self, pipe, tenant: str, entry: dict) -> None:
         audit.queue(pipe, self.keys.audit(tenant), entry)
 
-    def _run(self, tenant: str, address: str, ops: list[dict], entry: dict, audit: dict | None,
-             history: str = "a"):
+    def _run(self, tenant: str, address: str, ops: list[dict], entry: dict, audit_entry: dict | None,
+             history: str = "a", audit_lifts: dict | None = None):
         """``history`` "e": keep the entry only if it changed something (lifts of nothing
-        leave no trace)."""
+        leave no trace). ``audit_entry`` is audited in the same pipeline; ``audit_lifts`` in
+        the same script run, with what it lifted, and only if it lifted something."""
         now = int(time.time())
         pipe = self.r.pipeline(transaction=False)
         self.ingest.queue(pipe, tenant, address, uuid.uuid4().hex, ops,
-                          orjson.dumps({"time": now, **entry}), str(now), dedup=False, history=history)
-        if audit is not None:
-            self._audit(pipe, tenant, {"time": now, **audit})
+                          orjson.dumps({"time": now, **entry}), str(now), dedup=False, history=history,
+                          audit=orjson.dumps({"time": now, **audit_lifts}) if audit_lifts else None)
+        if audit_entry is not None:
+            self._audit(pipe, tenant, {"time": now, **audit_entry})
         return self.ingest.effects(self.ingest.execute(pipe)[0])
 
     def suppress(self, tenant: str, address: str, *, actor: str, note: str | None = None,
@@ -108,14 +110,12 @@ class Suppressions:
         now = int(time.time())
         ops = unsuppress_ops(policy, codes, now)
         entry = {"kind": "unsuppress", "by": actor, "note": note, **({"codes": codes} if codes else {})}
-        effects = self._run(tenant, address, ops, entry, None, history="e")
+        # the lift and its audit entry are one step: no lift without its audit, ever
+        effects = self._run(tenant, address, ops, entry, None, history="e",
+                            audit_lifts={"action": "unsuppress", "address": address, "by": actor, "note": note})
         lifted = [fx[1:] for fx in effects or [] if fx.startswith("-")]
         if not lifted:
             raise NotSuppressed(address)
-        pipe = self.r.pipeline(transaction=False)
-        self._audit(pipe, tenant, {"time": now, "action": "unsuppress", "address": address, "by": actor,
-                                   "note": note, "lifted": lifted})
-        pipe.execute()
         return lifted
 
     # -- double opt-in -------------------------------------------------------------------------
