@@ -7,7 +7,9 @@ complaint). Sender-side failures (blocks,
 authentication, throttling, content: ``classifier.taxonomy.SENDER_SIDE``) never touch the
 recipient's record: they are counted on the tenant's sender health instead, once per
 event (duplicates are known only after the first round trip, so this is a second one, and
-only for batches that have such failures or verdicts to review).
+only for batches that have such failures or verdicts to review; retried once when the
+connection drops, and logged as an error when it still fails, since the events themselves
+are stored and acknowledged).
 
 Events whose verdict needs an analyst's review go to the tenant's review queue
 (store/review.py) in the same follow-up round trip, so that only new events count.
@@ -21,6 +23,7 @@ ring of recent message digests (see apply.lua).
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -39,6 +42,7 @@ from store.review import Review
 from store.senders import SenderHealth
 from store.stream import ApplyStream
 
+log = logging.getLogger("rebound.store")
 APPLY_LUA = resources.files("store").joinpath("apply.lua").read_text("utf-8")
 
 
@@ -144,7 +148,27 @@ class Ingest:
         review = self.review.command(tenant, new, raw_ref)
         if not sender_side and review is None:
             return
-        pipe = self.r.pipeline(transaction=False)
+        # The events are stored, and an ESP's retry of the batch would be dropped as a
+        # duplicate: failing the request now would lose these for good without saving
+        # anything. So a dropped connection is retried once (the writes are one MULTI/EXEC:
+        # a connection lost before EXEC leaves nothing half written), and a failure that
+        # remains is logged loudly, with what was lost.
+        for attempt in (1, 2):
+            try:
+                self._follow_up(tenant, sender_side, review)
+                return
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+                if attempt == 2:
+                    break
+            except redis.exceptions.RedisError:
+                break
+        log.error("sender health and review items of a stored batch were not written",
+                  extra={"tenant": tenant, "sender_side_events": len(sender_side),
+                         "review_events": sum(1 for _, v in new if v is not None and v.needs_review)},
+                  exc_info=True)
+
+    def _follow_up(self, tenant: str, sender_side: list, review: tuple | None) -> None:
+        pipe = self.r.pipeline(transaction=True)
         if sender_side:
             self.senders.queue(pipe, tenant, sender_side)
         if review is not None:

@@ -31,3 +31,22 @@ def test_unsuppress_and_its_audit_entry_are_one_step(app, api):
     assert [x["code"] for x in api.get("/v1/recipients/bob@example.org").json()["reasons"]] == ["manual"]
     assert api.delete("/v1/suppressions/bob@example.org", json={"note": "lift"}).status_code == 200
     assert api.get("/v1/suppressions/audit").json()["entries"][0]["address"] == "bob@example.org"
+
+
+def test_a_failed_follow_up_is_logged_and_the_stored_batch_acknowledged(app, api, caplog):
+    """The events are stored before their sender-health counters: if the counters cannot be
+    written, the batch is still acknowledged (a retry would be dropped as a duplicate) and the
+    loss is logged as an error, with the tenant and the number of events."""
+    from tests.test_reasons import bounce
+
+    store = app.extensions["rebound"].store
+    recent = Keys().sender_recent(api.tenant)
+    store.r.set(recent, "not a list")                   # the follow-up fails (WRONGTYPE)
+    caplog.set_level("ERROR", logger="rebound.store")
+    r = api.post("/v1/events", json=[bounce("s1", "a@gmail.example", "5.7.26")])
+    assert r.status_code == 200 and r.json() == {"accepted": 1, "duplicates": 0}, r.text
+    [record] = [x for x in caplog.records if x.name == "rebound.store"]
+    assert record.levelname == "ERROR" and record.tenant == api.tenant and record.sender_side_events == 1
+    store.r.delete(recent)
+    assert api.post("/v1/events", json=[bounce("s2", "b@gmail.example", "5.7.26")]).status_code == 200
+    assert api.get("/v1/senders/status").json()["recent"][0]["event_id"] == "s2"
