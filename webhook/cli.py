@@ -125,7 +125,7 @@ def tenants_list() -> None:
 @click.argument("tenant")
 @click.argument("address", nargs=-1, required=True)
 @click.option("--stream", type=click.Choice(["marketing", "transactional"]))
-@click.option("--subscription")
+@click.option("--subscription", callback=store_cli.subscription_param)
 def check(tenant: str, address: tuple[str, ...], stream: str | None, subscription: str | None) -> None:
     """May TENANT send to ADDRESS...? One JSON answer per address."""
     with open_store(load_settings()) as store:

@@ -57,6 +57,16 @@ class Progress:
             self.bar.__exit__(None, None, None)
 
 
+def subscription_param(ctx, param, value: str | None) -> str | None:
+    """A --subscription in its stored spelling (store/subscriptions.py), or a usage error."""
+    from store.subscriptions import SubscriptionError, subscription_name
+
+    try:
+        return subscription_name(value)
+    except SubscriptionError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 # -- policy -------------------------------------------------------------------------------------
 
 @click.group("policy")
@@ -177,7 +187,7 @@ def suppressions() -> None:
 @click.argument("file", type=click.Path(allow_dash=True, dir_okay=False))
 @click.option("--code", default="manual", show_default=True, help="code for rows without a code column")
 @click.option("--note", help="note for rows without a note column")
-@click.option("--subscription", help="subscription for code 'unsubscribed'")
+@click.option("--subscription", callback=subscription_param, help="subscription for code 'unsubscribed'")
 @click.option("--stream", type=click.Choice(["marketing", "transactional"]), help="block only this stream")
 @click.option("--batch", default=1000, show_default=True, type=click.IntRange(1, 100_000))
 def suppressions_import(tenant: str, file: str, code: str, note: str | None, subscription: str | None,
@@ -190,7 +200,7 @@ def suppressions_import(tenant: str, file: str, code: str, note: str | None, sub
 
     if code not in TENANT_SETTABLE:
         raise click.UsageError(f"--code {code!r} cannot be imported; one of {', '.join(sorted(TENANT_SETTABLE))}")
-    defaults = ImportDefaults(code=code, note=note, stream=stream, subscription=subscription.lower() if subscription else None)
+    defaults = ImportDefaults(code=code, note=note, stream=stream, subscription=subscription)
     raw = _import_source(file)
     size = os.fstat(raw.fileno()).st_size
     import_id = uuid.uuid4().hex[:12]

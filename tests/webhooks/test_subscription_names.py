@@ -51,3 +51,15 @@ def test_bad_names_are_a_clear_400(api):
     assert r.status_code == 200, r.text
     reasons = api.get("/v1/recipients/c@example.org", params={"subscription": "weekly news"}).json()["reasons"]
     assert [x["scope"] for x in reasons] == ["subscription:weekly-news"]
+
+
+def test_cli_takes_the_same_spelling(api, redis_url):
+    from tests.test_cli import run
+
+    env = {"REBOUND_REDIS_URL": redis_url}
+    assert api.put("/v1/suppressions/d@example.org",
+                   json={"code": "unsubscribed", "subscription": "Offers"}).status_code == 200
+    p = run(["check", api.tenant, "d@example.org", "--subscription", " OFFERS "], env=env)
+    assert p.returncode == 0 and '"unsubscribed"' in p.stdout, p.stderr
+    p = run(["check", api.tenant, "d@example.org", "--subscription", "bad name!"], env=env)
+    assert p.returncode == 2 and "subscription name" in p.stderr and "Traceback" not in p.stderr, p.stderr
