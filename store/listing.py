@@ -55,7 +55,9 @@ class Filters:
         if unknown:
             raise ValueError(f"code: unknown reason code(s) {unknown}")
         return cls(codes=wanted, stream=stream, subscription=subscription_name(subscription),
-                   since=since, before=before, domain=domain.strip().lower().lstrip("@") or None if domain else None)
+                   since=None if since is None else records.check_time(since, "since"),
+                   before=None if before is None else records.check_time(before, "before"),
+                   domain=domain.strip().lower().lstrip("@") or None if domain else None)
 
     def keep(self, address: str, s: records.Suppression, policy: Policy, now: float) -> bool:
         if not s.active(now):

@@ -131,7 +131,7 @@ class Suppressions:
     def confirm_opt_in(self, tenant: str, address: str, *, actor: str) -> bool:
         """The address confirmed: lift ``unconfirmed_opt_in``. False if it was not pending."""
         now = int(time.time())
-        effects = self._run(tenant, address, [{"op": "lift", "keys": ["unconfirmed_opt_in"], "t": now}],
+        effects = self._run(tenant, address, [{"op": "lift", "keys": ["unconfirmed_opt_in"], "t": now, "any": 1}],
                             {"kind": "opt_in_confirmed", "by": actor}, None, history="e")
         return bool(effects)
 

@@ -59,3 +59,11 @@ def test_a_persons_lift_lifts_a_suppression_that_starts_after_it(api):
     assert api.get("/v1/recipients/cy@example.org").json()["sendable"] is True
     rows = api.get("/v1/suppressions/export").text.splitlines()
     assert rows[1:] == []
+
+
+def test_a_confirmation_lifts_a_pending_opt_in_that_starts_after_it(api):
+    ahead = datetime.now(UTC) + timedelta(hours=2)
+    r = import_csv(api, f"address,code,since\ned@example.org,unconfirmed_opt_in,{_iso(ahead)}\n")
+    assert r.json()["new"] == 1, r.text
+    assert api.post("/v1/opt-ins/ed@example.org/confirm").status_code == 200
+    assert api.get("/v1/recipients/ed@example.org").json()["sendable"] is True
