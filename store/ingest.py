@@ -153,19 +153,20 @@ class Ingest:
         # anything. So a dropped connection is retried once (the writes are one MULTI/EXEC:
         # a connection lost before EXEC leaves nothing half written), and a failure that
         # remains is logged loudly, with what was lost.
-        for attempt in (1, 2):
+        error: Exception | None = None
+        for _attempt in (1, 2):
             try:
                 self._follow_up(tenant, sender_side, review)
                 return
-            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
-                if attempt == 2:
-                    break
-            except redis.exceptions.RedisError:
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+                error = exc
+            except redis.exceptions.RedisError as exc:
+                error = exc
                 break
         log.error("sender health and review items of a stored batch were not written",
                   extra={"tenant": tenant, "sender_side_events": len(sender_side),
                          "review_events": sum(1 for _, v in new if v is not None and v.needs_review)},
-                  exc_info=True)
+                  exc_info=error)
 
     def _follow_up(self, tenant: str, sender_side: list, review: tuple | None) -> None:
         pipe = self.r.pipeline(transaction=True)

@@ -47,7 +47,7 @@ class Filters:
 
     @classmethod
     def build(cls, *, codes=(), stream: str | None = None, subscription: str | None = None,
-              since: int | None = None, before: int | None = None, domain: str | None = None) -> "Filters":
+              since: int | None = None, before: int | None = None, domain: str | None = None) -> Filters:
         """Filters as the API and the CLI take them (codes checked, the domain and the
         subscription in their stored spelling); ValueError says what is wrong."""
         wanted = frozenset(c.strip() for c in codes if c.strip())
