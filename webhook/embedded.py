@@ -55,12 +55,33 @@ def _answers(sock: Path) -> bool:
         return False
 
 
-def _shutdown(sock: Path) -> None:
-    """Ask the server to stop (it writes its AOF and removes its socket first)."""
+def _shutdown(sock: Path, pid_file: Path, timeout: float = 30.0) -> None:
+    """Ask the server to stop (it writes its AOF and removes its socket first) and wait until
+    its process is gone, so that a server started next never shares the AOF with it."""
+    try:
+        pid = int(pid_file.read_text())
+    except (OSError, ValueError):
+        pid = None
     try:
         redis.Redis(unix_socket_path=str(sock), socket_timeout=10, retry=Retry(NoBackoff(), 0)).shutdown()
     except redis.RedisError:
         pass                                 # shutdown closes the connection: expected
+    deadline = time.monotonic() + timeout
+    while pid is not None and _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _running(pid: int) -> bool:
+    """The process exists and has not exited (a zombie waiting for its parent has)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        try:
+            os.kill(pid, 0)                  # no /proc (macOS): existence is all we can tell
+        except OSError:
+            return False
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 class _Layout:
@@ -143,7 +164,7 @@ class EmbeddedRedis:
         with self.layout.locked():
             self._unregister()
             if not self.layout.live_users():
-                _shutdown(self.sock)
+                _shutdown(self.sock, self.layout.redis_pid)
 
     def _register(self) -> None:
         path = self.layout.users / f"{os.getpid()}-{uuid.uuid4().hex[:8]}.lock"
@@ -202,7 +223,7 @@ def supervise(directory: Path, binary: str) -> None:
         with layout.locked():
             live = layout.live_users()
             if not live:
-                _shutdown(layout.sock)
+                _shutdown(layout.sock, layout.redis_pid)
                 break
         # wait until the first of them lets go (it stops, or dies), then look again
         try:
