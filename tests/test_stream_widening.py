@@ -54,3 +54,15 @@ def test_no_widening_past_the_union(api):
     assert r.status_code == 200, r.text
     assert codes(api, "ed@example.org", "marketing") == ["previous_spam"]
     assert codes(api, "ed@example.org", "transactional") == []
+
+
+def test_every_stream_survives_export_and_import(api, make_tenant):
+    assert api.put("/v1/suppressions/fo@example.org", json={"stream": "transactional"}).status_code == 200
+    assert api.put("/v1/suppressions/fo@example.org", json={"stream": "marketing"}).status_code == 200
+    exported = api.get("/v1/suppressions/export").text
+    assert ",*," in exported.splitlines()[1]
+    other = make_tenant("Other")
+    r = import_csv(other, exported)
+    assert r.status_code == 200 and r.json()["new"] == 1, r.text
+    assert codes(other, "fo@example.org", "transactional") == ["manual"]
+    assert codes(other, "fo@example.org", "marketing") == ["manual"]
