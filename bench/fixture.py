@@ -24,6 +24,7 @@ def populate(store, tenant: str = "bench") -> tuple[str, str]:
     from classifier import Classifier, Event, Kind
 
     tenant, key = store.tenants.create(tenant)
+    store.platform.allow_giver(tenant, actor="bench")          # giving bounces needs the operator's permission
     store.set_policy_overrides(tenant, {
         "sharing": {"give": True, "receive": True},
         "frequency_cap": {"per_month": {"marketing": 30}},
