@@ -32,8 +32,9 @@ def free_port() -> int:
 class RedisServer:
     """A private redis-server; ready when it says so on stdout (no polling, no sleeps)."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, *args: str):
         self.workdir = workdir
+        self.args = args                      # more redis-server options (e.g. --requirepass)
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
 
@@ -48,7 +49,7 @@ class RedisServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir), "--logfile", "", "--daemonize", "no"],
+             "--dir", str(self.workdir), "--logfile", "", "--daemonize", "no", *self.args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         seen = []
         for line in self.proc.stdout:

@@ -9,7 +9,7 @@ import orjson
 
 from classifier import cli as classifier_cli
 from classifier.model import cli as model_cli
-from webhook import providers_cli, review_cli, store_cli
+from webhook import providers_cli, redact, review_cli, store_cli
 from webhook.settings import ConfigError, Settings
 
 
@@ -39,7 +39,7 @@ def open_store(settings: Settings):
     except EmbeddedRedisError as exc:
         raise click.ClickException(str(exc)) from None
     except redis.ConnectionError as exc:
-        raise click.ClickException(f"cannot reach Redis at {settings.effective_redis_url}: {exc}") from None
+        raise click.ClickException(f"cannot reach Redis at {redact.url(settings.effective_redis_url)}: {exc}") from None
     finally:
         if embedded is not None:
             embedded.stop()

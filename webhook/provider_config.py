@@ -4,16 +4,18 @@ Values are validated by the provider module that will use them (a SendGrid key m
 ECDSA P-256 key, a Resend secret a ``whsec_`` secret, ...) and the resulting set must be a
 complete way to authenticate, before anything is stored. Secret values never come back:
 they are shown as ``"***"``; the non-secret ones (usernames, topic ARNs, the Mandrill URL,
-SendGrid's public key) are shown as set, so an operator can check them.
+SendGrid's public key) are shown as set, so an operator can check them, except for a
+password written into a URL.
 """
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from store import CredentialsError, CredentialSet, Store
+from webhook import redact
 from webhook.esp import PROVIDERS
 
-HIDDEN = "***"
+HIDDEN = redact.MASK
 
 
 def provider_class(name: str):
@@ -27,12 +29,20 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
+def _shown(cls, name: str, value: str) -> str:
+    """A secret as ``***``; a shown value that is a URL without the password it may carry
+    (a Mandrill webhook URL with user:password in it)."""
+    if cls.credential_names.get(name, True):
+        return HIDDEN
+    return redact.url(value) if "://" in value else value
+
+
 def describe(creds: CredentialSet) -> dict:
     cls = provider_class(creds.provider)
     return {
         "provider": cls.name,
         "webhook_path": f"/v1/webhooks/{cls.name}/{creds.tenant}",
-        "credentials": {n: (HIDDEN if cls.credential_names.get(n, True) else v) for n, v in sorted(creds.current.items())},
+        "credentials": {n: _shown(cls, n, v) for n, v in sorted(creds.current.items())},
         "previous_valid_until": {n: _iso(t) for n, t in sorted(creds.rotating().items())},
         "updated": _iso(creds.updated) if creds.updated else None,
         "setup": cls.setup,

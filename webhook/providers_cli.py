@@ -35,10 +35,11 @@ def providers_set(tenant: str, provider: str, values: tuple[str, ...], grace_hou
     from webhook.provider_config import configure
 
     changes = {}
-    for item in values:
+    for n, item in enumerate(values, 1):
         name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise click.UsageError(f"{item!r} is not NAME=VALUE")
+        if not sep or not name.strip():
+            # never echoed: a forgotten "NAME=" leaves the bare secret here
+            raise click.UsageError(f"value {n} is not NAME=VALUE (it is not shown: it may be a secret)")
         changes[name.strip()] = value
     settings = load_settings()
     hours = settings.rotation_grace_hours if grace_hours is None else grace_hours

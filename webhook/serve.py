@@ -7,6 +7,7 @@ import tempfile
 
 from gunicorn.app.base import BaseApplication
 
+from webhook import redact
 from webhook.embedded import EmbeddedRedis
 from webhook.settings import Settings
 
@@ -79,6 +80,8 @@ def serve(settings: Settings) -> None:
             "logconfig_dict": LOGCONFIG,
             "child_exit": _child_exit,
             "post_worker_init": _post_worker_init,
+            "when_ready": lambda server: server.log.info("using Redis at %s",
+                                                         redact.url(settings.effective_redis_url)),
             "proc_name": "rebound",
         }).run()
     finally:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from store.platform import COMPLAINTS_KEPT
+from webhook import redact
 
 PREFIX = "REBOUND_"
 
@@ -26,7 +27,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     redis_url: str | None = Field(
-        None, description="Redis to use (redis://, rediss:// or unix://). Unset: `rebound serve` "
+        None, repr=False, description="Redis to use (redis://, rediss:// or unix://). Unset: `rebound serve` "
                           "starts its own redis-server under the data directory.")
     data_dir: Path = Field(Path("var"), description="Where the embedded Redis, models and runtime files live.")
     operator_key: SecretStr | None = Field(
@@ -108,6 +109,12 @@ class Settings(BaseModel):
             return None
         if not v.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        from redis.connection import parse_url
+
+        try:
+            parse_url(v)                 # as the client will: a bad port is found now, not at connect
+        except ValueError as exc:
+            raise ValueError(f"not a Redis URL: {exc}") from None
         return v
 
     @property
@@ -136,9 +143,22 @@ class Settings(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
-            lines = [f"{PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']} (got {e.get('input')!r})"
+            lines = [f"{PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}{cls._got(e)}"
                      for e in exc.errors()]
             raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+
+    @classmethod
+    def _got(cls, error: dict) -> str:
+        """The rejected value for an error line: never a secret's, a Redis URL's without its
+        password (a typo in the URL must not print the password beside it)."""
+        name = error["loc"][0] if error["loc"] else None
+        f = cls.model_fields.get(name) if isinstance(name, str) else None
+        if f is not None and SecretStr in (f.annotation, *get_args(f.annotation)):
+            return ""
+        value = error.get("input")
+        if name == "redis_url" and isinstance(value, str):
+            value = redact.url(value)
+        return f" (got {value!r})"
 
     @classmethod
     def describe(cls) -> list[tuple[str, str, str]]:
