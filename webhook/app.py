@@ -69,13 +69,14 @@ def _observe(app: OpenAPI) -> None:
 
     @app.after_request
     def _done(response):
-        route = request.url_rule.rule if request.url_rule else "(unmatched)"
+        route = metrics.route(request.url_rule)
+        method = metrics.method(request.method)
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         # the server's own time, for clients and benchmarks (W3C Server-Timing)
         response.headers["Server-Timing"] = f"app;dur={elapsed * 1000:.2f}"
-        metrics.HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        metrics.HTTP_REQUESTS.labels(method, route, str(response.status_code)).inc()
         metrics.HTTP_SECONDS.labels(route).observe(elapsed)
         if route not in ("/healthz", "/readyz", "/metrics"):
-            log.info("request", extra={"method": request.method, "route": route, "status": response.status_code,
+            log.info("request", extra={"method": method, "route": route, "status": response.status_code,
                                        "ms": round(elapsed * 1000, 2), "tenant": g.get("tenant")})
         return response

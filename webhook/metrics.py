@@ -1,11 +1,23 @@
 """Prometheus metrics. Under gunicorn (several processes) they go through
-prometheus_client's multiprocess mode, set up by `rebound serve`."""
+prometheus_client's multiprocess mode, set up by `rebound serve`.
+
+Every label takes values from a small set the code knows, never from what a client
+sends as it likes: each distinct value is a time series kept forever (a file per worker in
+multiprocess mode), so a client inventing HTTP methods or an ESP inventing event types must
+not be able to grow them without bound. Routes are the route templates, never raw paths.
+"""
 from __future__ import annotations
 
 import os
+import threading
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess,
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
 )
 
 HTTP_REQUESTS = Counter("rebound_http_requests_total", "HTTP requests answered",
@@ -16,6 +28,54 @@ EVENTS = Counter("rebound_events_total", "Events ingested", ["provider", "kind",
 VERDICTS = Counter("rebound_verdicts_total", "Verdicts given to failure events", ["category", "source"])
 SUPPRESSION_CHANGES = Counter("rebound_suppression_changes_total", "Suppressions added or lifted",
                               ["change", "code"])
+WEBHOOK_REJECTED = Counter("rebound_webhook_rejected_total", "ESP webhook requests refused, by reason",
+                           ["provider", "reason"])
+WEBHOOK_IGNORED = Counter("rebound_webhook_ignored_total",
+                          "Authenticated ESP webhook events acknowledged but not ingested, by event type",
+                          ["provider", "type"])
+
+OTHER = "OTHER"
+#: RFC 9110's methods and PATCH (RFC 5789); any other method is counted as OTHER
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+#: distinct ignored event types counted by name per provider and process; later ones are OTHER
+IGNORED_TYPES_MAX = 50
+UNMATCHED = "(unmatched)"
+
+
+def method(name: str) -> str:
+    """The ``method`` label of a request."""
+    return name if name in METHODS else OTHER
+
+
+def route(rule) -> str:
+    """The ``route`` label of a request: its route template (``request.url_rule``), never the
+    raw path (which carries addresses, tenants and whatever a scanner tries)."""
+    return rule.rule if rule is not None else UNMATCHED
+
+
+class _FirstSeen:
+    """The first ``limit`` distinct values per key, as they come; OTHER for the rest.
+
+    For labels whose values come from outside (event types an ESP names): the common ones
+    keep their names, and nothing a sender invents can add more than ``limit`` series."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.seen: dict[str, set[str]] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, key: str, value: str) -> str:
+        with self.lock:
+            known = self.seen.setdefault(key, set())
+            if value in known:
+                return value
+            if len(known) < self.limit:
+                known.add(value)
+                return value
+        return OTHER
+
+
+ignored_type = _FirstSeen(IGNORED_TYPES_MAX)
 
 
 def exposition() -> tuple[bytes, str]:
@@ -24,8 +84,3 @@ def exposition() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
-WEBHOOK_REJECTED = Counter("rebound_webhook_rejected_total", "ESP webhook requests refused, by reason",
-                           ["provider", "reason"])
-WEBHOOK_IGNORED = Counter("rebound_webhook_ignored_total",
-                          "Authenticated ESP webhook events acknowledged but not ingested, by event type",
-                          ["provider", "type"])

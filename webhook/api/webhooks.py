@@ -195,6 +195,6 @@ def _handle(cls, tenant: str, req: WebhookRequest):
     except redis.RedisError:
         pass                                      # the token stays claimed: only this very request may retry
     for event_type, n in out.ignored.items():
-        metrics.WEBHOOK_IGNORED.labels(cls.name, event_type[:64]).inc(n)
+        metrics.WEBHOOK_IGNORED.labels(cls.name, metrics.ignored_type(cls.name, event_type[:64])).inc(n)
     return {"accepted": result.accepted, "duplicates": result.duplicates,
             "ignored": sum(out.ignored.values()), **out.note}
