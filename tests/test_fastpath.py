@@ -2,7 +2,14 @@
 and hands everything unusual to it."""
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
+import redis
+import requests
+
+from tests.conftest import LiveServer
 
 
 @pytest.fixture
@@ -53,11 +60,71 @@ def test_errors_come_from_the_reference_path(both, path, headers, status, error)
     assert fast.get_json() == reference.get_json() and fast.get_json()["error"] == error
 
 
-def test_store_trouble_is_a_503_from_the_reference_path(private_redis, make_settings):
+class _Witness:
+    """Counts the connections a Redis accepted: with the server stopped (SIGSTOP), every
+    attempt the app makes waits in the kernel's accept queue and is counted once the server
+    resumes, so a stopped store still says how often it was asked."""
+
+    def __init__(self, server):
+        self.server = server
+        self.client = redis.Redis.from_url(server.url)
+
+    def connections(self) -> int:
+        return self.client.info("stats")["total_connections_received"]
+
+    def attempts_while_stopped(self, request) -> tuple[requests.Response, int]:
+        before = self.connections()
+        os.kill(self.server.proc.pid, signal.SIGSTOP)
+        try:
+            response = request()
+        finally:
+            os.kill(self.server.proc.pid, signal.SIGCONT)
+        return response, self.connections() - before
+
+
+@pytest.fixture
+def fresh_app(private_redis, make_settings):
+    """A new app (no pooled connection, no cached key) on the private Redis, behind a real
+    HTTP server, and a key for it created by another client."""
+    from store import Store, connect
     from webhook import create_app
 
-    app = create_app(make_settings(private_redis.url, redis_timeout=1))
-    _, key = app.extensions["rebound"].store.tenants.create("t")
+    servers = []
+
+    def make():
+        app = create_app(make_settings(private_redis.url, redis_timeout=1))
+        _, key = Store(connect(private_redis.url)).tenants.create(f"t{len(servers)}")
+        servers.append(LiveServer(app))
+        return servers[-1].url, {"Authorization": f"Bearer {key}"}
+    yield make
+    for server in servers:
+        server.stop()
+
+
+def test_a_stopped_store_is_a_503_answered_at_once(private_redis, fresh_app):
+    """Redis stopped (not gone: connections hang): the lookup answers the app's 503 itself,
+    after asking the store no more often than the Flask routes do, instead of handing the
+    request on to wait for the same dead store a second time."""
+    witness = _Witness(private_redis)
+    base, auth = fresh_app()
+    reference, reference_attempts = witness.attempts_while_stopped(
+        lambda: requests.post(base + "/v1/recipients/check", json={"addresses": ["a@example.org"]}, headers=auth,
+                              timeout=60))
+    base, auth = fresh_app()
+    fast, attempts = witness.attempts_while_stopped(
+        lambda: requests.get(base + "/v1/recipients/a@example.org", headers=auth, timeout=60))
+    for r in (reference, fast):
+        assert r.status_code == 503, r.text
+        assert r.headers["Content-Type"] == "application/json" and int(r.headers["Retry-After"]) > 0
+    assert fast.json() == reference.json() and fast.json()["error"] == "store_unavailable"
+    assert 0 < attempts <= reference_attempts
+
+
+def test_a_store_that_is_gone_is_a_503_too(private_redis, fresh_app):
+    base, auth = fresh_app()
+    assert requests.get(base + "/v1/recipients/a@example.org", headers=auth, timeout=60).status_code == 200
     private_redis.stop()
-    r = app.test_client().get("/v1/recipients/a@example.org", headers={"Authorization": f"Bearer {key}"})
-    assert r.status_code == 503 and r.get_json()["error"] == "store_unavailable"
+    for path in ["/v1/recipients/a@example.org", "/v1/recipients/b@example.org?stream=marketing"]:
+        r = requests.get(base + path, headers=auth, timeout=60)
+        assert r.status_code == 503 and r.json()["error"] == "store_unavailable", r.text
+        assert int(r.headers["Retry-After"]) > 0

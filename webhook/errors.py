@@ -26,6 +26,18 @@ _HTTP_CODES = {
 }
 
 
+#: Redis errors that mean "retry later" (the store is down, loading or failing over): a 503
+STORE_UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                     redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError)
+#: (error, message) of that 503
+STORE_DOWN = ("store_unavailable",
+              "the store is unavailable; nothing from this request was acknowledged, retry later")
+
+
+def log_store_down(exc: Exception, route: str | None) -> None:
+    log.warning("store unavailable", extra={"error": type(exc).__name__, "route": route})
+
+
 class ApiError(Exception):
     def __init__(self, status: int, error: str, message: str, details: list | None = None,
                  headers: dict | None = None):
@@ -94,16 +106,13 @@ def register(app: Flask) -> None:
             message = f"the body is larger than the {app.config['MAX_CONTENT_LENGTH']} bytes accepted"
         return error_response(code, _HTTP_CODES.get(code, "error"), message)
 
-    @app.errorhandler(redis.exceptions.ConnectionError)
-    @app.errorhandler(redis.exceptions.TimeoutError)
-    @app.errorhandler(redis.exceptions.BusyLoadingError)
-    @app.errorhandler(redis.exceptions.ReadOnlyError)
     def _store_down(exc: Exception):
         route = request.url_rule.rule if request.url_rule else None
-        log.warning("store unavailable", extra={"error": type(exc).__name__, "route": route})
-        return error_response(503, "store_unavailable",
-                              "the store is unavailable; nothing from this request was acknowledged, retry later",
-                              headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        log_store_down(exc, route)
+        return error_response(503, *STORE_DOWN, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+    for exc_class in STORE_UNAVAILABLE:
+        app.register_error_handler(exc_class, _store_down)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -7,10 +7,12 @@ on a two-core machine that decides whether 1,000 requests per second are answere
 few milliseconds or queue up (bench/lookup_latency.py).
 
 This middleware answers the well-formed case itself, with the same store call, the same
-JSON, the same metrics and access log line. Anything else (no or unknown key, unknown or
-invalid query parameters, an undecodable path, a store error, any exception) is handed to
-the Flask app untouched, which stays the one reference implementation: it answers the
-errors in the usual JSON shape, and tests compare both paths.
+JSON, the same metrics and access log line. A store that is down is answered here too, with
+the app's 503 (Retry-After, the same JSON error): handing it on would make the request wait
+for the dead store a second time. Anything else (no or unknown key, unknown or invalid
+query parameters, an undecodable path, any other exception) is handed to the Flask app
+untouched, which stays the one reference implementation: it answers the errors in the
+usual JSON shape, and tests compare both paths.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from webhook import metrics
+from webhook import errors, metrics
 
 log = logging.getLogger("rebound.http")
 
@@ -29,6 +31,8 @@ ROUTE = "/v1/recipients/<address>"
 STREAMS = frozenset({"marketing", "transactional"})
 MAX_ADDRESS = 512
 MAX_SUBSCRIPTION = 64
+STATUS_LINES = {200: "200 OK", 503: "503 Service Unavailable"}
+STORE_DOWN_BODY = orjson.dumps(dict(zip(("error", "message"), errors.STORE_DOWN)))
 
 
 class FastLookup:
@@ -43,17 +47,28 @@ class FastLookup:
             return self.app(environ, start_response)
         try:
             body, tenant = self._answer(environ, path)
-        except Exception:               # the reference path answers every error properly
+        except errors.STORE_UNAVAILABLE as exc:
+            # answered here: the reference path would only wait for the same dead store again
+            errors.log_store_down(exc, ROUTE)
+            return self._respond(start_response, started, 503, STORE_DOWN_BODY, None,
+                                 [("Retry-After", str(errors.RETRY_AFTER_SECONDS))])
+        except Exception:               # the reference path answers every other error properly
             body = None
         if body is None:
             return self.app(environ, start_response)
+        return self._respond(start_response, started, 200, body, tenant)
+
+    @staticmethod
+    def _respond(start_response, started: float, status: int, body: bytes, tenant: str | None,
+                 headers: list | None = None) -> list[bytes]:
         elapsed = time.perf_counter() - started
-        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                                  ("Server-Timing", f"app;dur={elapsed * 1000:.2f}")])
-        metrics.HTTP_REQUESTS.labels("GET", ROUTE, "200").inc()
+        start_response(STATUS_LINES[status], [
+            ("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+            ("Server-Timing", f"app;dur={elapsed * 1000:.2f}"), *(headers or [])])
+        metrics.HTTP_REQUESTS.labels("GET", ROUTE, str(status)).inc()
         metrics.HTTP_SECONDS.labels(ROUTE).observe(elapsed)
         if log.isEnabledFor(logging.INFO):
-            log.info("request", extra={"method": "GET", "route": ROUTE, "status": 200,
+            log.info("request", extra={"method": "GET", "route": ROUTE, "status": status,
                                        "ms": round(elapsed * 1000, 2), "tenant": tenant})
         return [body]
 
