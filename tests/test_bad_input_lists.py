@@ -46,3 +46,27 @@ def test_bad_operator_requests(operator, redis_client, method, path, kw):
     assert 400 <= r.status_code < 500, r.text
     assert r.json()["error"]
     assert [k for k in redis_client.scan_iter("rb:p:*") if b"audit" not in k] == []
+
+
+TENANT_ROUTES = [("get", "/v1/recipients/{a}/history", {}), ("put", "/v1/suppressions/{a}", {"json": {}}),
+                 ("delete", "/v1/suppressions/{a}", {"json": {"note": "x"}}), ("post", "/v1/opt-ins/{a}/confirm", {}),
+                 ("put", "/v1/companies/{d}", {"json": {}}), ("delete", "/v1/companies/{d}", {"json": {"note": "x"}})]
+OPERATOR_ROUTES = [("get", "/v1/platform/addresses/{a}", {}), ("put", "/v1/platform/addresses/{a}", {"json": {"kind": "trap"}}),
+                   ("delete", "/v1/platform/addresses/{a}", {"json": {"note": "x"}}),
+                   ("put", "/v1/platform/domains/{d}", {"json": {}}),
+                   ("delete", "/v1/platform/domains/{d}", {"json": {"note": "x"}})]
+
+
+@pytest.mark.parametrize("who, method, path, kw", [("api", *r) for r in TENANT_ROUTES]
+                         + [("operator", *r) for r in OPERATOR_ROUTES])
+def test_a_bad_address_or_domain_gets_the_same_400_on_every_route(request, who, method, path, kw):
+    """One answer everywhere: the error code, the problem in words, and the path field in
+    ``details`` like any other invalid request."""
+    client = request.getfixturevalue(who)
+    field, error = ("address", "invalid_address") if "{a}" in path else ("domain", "invalid_domain_name")
+    r = getattr(client, method)(path.format(a="not-an-address", d="not a domain"), **kw)
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["error"] == error
+    assert [d["field"] for d in body["details"]] == [field] and body["details"][0]["problem"]
+    assert body["message"].startswith(f"{field}: ")

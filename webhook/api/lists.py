@@ -5,6 +5,7 @@ from flask import g
 
 from classifier.address import AddressError, normalise
 from store.validation import syntax_error
+from webhook.api import paths
 from webhook.api.schemas import (
     AddressPath, CompaniesOut, ConfirmOut, DomainPath, ErrorOut, NoteIn, OptInIn, OptInOut, RequiredNoteIn,
 )
@@ -24,22 +25,16 @@ def list_companies():
 @bp.put("/companies/<domain>", responses={200: CompaniesOut, 400: ErrorOut, 401: ErrorOut})
 def put_company(path: DomainPath, body: NoteIn):
     """The organisation at this domain (and its subdomains) opted out."""
-    try:
-        services().store.companies.add(g.tenant, path.domain, actor=g.actor, note=body.note)
-    except ValueError as exc:
-        raise ApiError(400, "invalid_domain_name", str(exc)) from None
+    services().store.companies.add(g.tenant, paths.domain(path.domain), actor=g.actor, note=body.note)
     return list_companies()
 
 
 @bp.delete("/companies/<domain>", responses={200: CompaniesOut, 400: ErrorOut, 401: ErrorOut, 404: ErrorOut})
 def delete_company(path: DomainPath, body: RequiredNoteIn):
     """Lift an organisation's opt-out; the note is required and audited."""
-    try:
-        removed = services().store.companies.remove(g.tenant, path.domain, actor=g.actor, note=body.note)
-    except ValueError as exc:
-        raise ApiError(400, "invalid_domain_name", str(exc)) from None
-    if not removed:
-        raise ApiError(404, "not_listed", f"{path.domain} is not on this tenant's list")
+    domain = paths.domain(path.domain)
+    if not services().store.companies.remove(g.tenant, domain, actor=g.actor, note=body.note):
+        raise ApiError(404, "not_listed", f"{domain} is not on this tenant's list")
     return list_companies()
 
 
@@ -67,10 +62,7 @@ def add_pending(body: OptInIn):
 @bp.post("/opt-ins/<address>/confirm", responses={200: ConfirmOut, 400: ErrorOut, 401: ErrorOut, 404: ErrorOut})
 def confirm(path: AddressPath):
     """The address confirmed its subscription."""
-    try:
-        address = normalise(path.address)
-    except AddressError as exc:
-        raise ApiError(400, "invalid_address", str(exc)) from None
+    address = paths.address(path.address)
     if not services().store.suppressions.confirm_opt_in(g.tenant, address, actor=g.actor):
         raise ApiError(404, "not_pending", f"{address} is not waiting for a confirmation")
     return {"address": address, "confirmed": True}

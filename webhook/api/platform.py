@@ -7,8 +7,7 @@ from itertools import islice
 from flask import g
 from flask_openapi3 import APIBlueprint, Tag
 
-from classifier.address import AddressError, normalise
-from store.companies import clean_domain
+from webhook.api import paths
 from webhook.api.schemas import (
     AddressPath, BlockAddressIn, DomainPath, ErrorOut, ListQuery, NoteIn, RequiredNoteIn, TenantPath,
 )
@@ -22,20 +21,6 @@ bp = APIBlueprint("platform", __name__, url_prefix="/v1/platform",
 bp.before_request(require_operator)
 
 
-def _domain(raw: str) -> str:
-    try:
-        return clean_domain(raw)
-    except ValueError as exc:
-        raise ApiError(400, "invalid_domain_name", str(exc)) from None
-
-
-def _address(raw: str) -> str:
-    try:
-        return normalise(raw)
-    except AddressError as exc:
-        raise ApiError(400, "invalid_address", str(exc)) from None
-
-
 @bp.get("/domains", responses={200: None, 401: ErrorOut, 403: ErrorOut})
 def list_domains():
     """Domains whose owner asked for no mail from this service (``domain_blocked``)."""
@@ -45,14 +30,14 @@ def list_domains():
 @bp.put("/domains/<domain>", responses={200: None, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut})
 def block_domain(path: DomainPath, body: NoteIn):
     """Block all mail to this domain and its subdomains, for every tenant."""
-    domain = _domain(path.domain)
+    domain = paths.domain(path.domain)
     services().store.platform.block_domain(domain, actor=g.actor, note=body.note)
     return {"domain": domain, "blocked": True}
 
 
 @bp.delete("/domains/<domain>", responses={200: None, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut})
 def unblock_domain(path: DomainPath, body: RequiredNoteIn):
-    domain = _domain(path.domain)
+    domain = paths.domain(path.domain)
     if not services().store.platform.unblock_domain(domain, actor=g.actor, note=body.note):
         raise ApiError(404, "not_listed", f"{domain} is not blocked")
     return {"domain": domain, "blocked": False}
@@ -69,7 +54,7 @@ def list_addresses(query: ListQuery):
 def get_address(path: AddressPath):
     """Everything the platform knows of an address: the operator's entry, shared bounces
     (by tenant tag), complaints (by tenant tag)."""
-    address = _address(path.address)
+    address = paths.address(path.address)
     return {"address": address, "record": services().store.platform.address(address) or {}}
 
 
@@ -77,7 +62,7 @@ def get_address(path: AddressPath):
 def block_address(path: AddressPath, body: BlockAddressIn):
     """No mail to this address from any tenant: the person asked (``opt_out``) or it is a trap.
     Tenants see ``platform_blocked`` without the kind or the note (traps stay secret)."""
-    address = _address(path.address)
+    address = paths.address(path.address)
     services().store.platform.block_address(address, kind=body.kind, actor=g.actor, note=body.note)
     return {"address": address, "blocked": True}
 
@@ -85,7 +70,7 @@ def block_address(path: AddressPath, body: BlockAddressIn):
 @bp.delete("/addresses/<address>", responses={200: None, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut,
                                                404: ErrorOut})
 def unblock_address(path: AddressPath, body: RequiredNoteIn):
-    address = _address(path.address)
+    address = paths.address(path.address)
     if not services().store.platform.unblock_address(address, actor=g.actor, note=body.note):
         raise ApiError(404, "not_listed", f"{address} is not blocked")
     return {"address": address, "blocked": False}

@@ -4,10 +4,9 @@ from __future__ import annotations
 import orjson
 from flask import Response, g
 
-from classifier.address import AddressError, normalise
+from webhook.api import paths
 from webhook.api.schemas import AddressPath, CheckIn, CheckOut, CheckQuery, ErrorOut, HistoryOut, RecipientOut
 from webhook.api.tenant import blueprint
-from webhook.errors import ApiError
 from webhook.services import services
 
 bp = blueprint("recipients", "recipients", "May I send to this address, and if not, why?")
@@ -38,10 +37,7 @@ def check_recipients(body: CheckIn):
 @bp.get("/recipients/<address>/history", responses={200: HistoryOut, 400: ErrorOut, 401: ErrorOut})
 def get_history(path: AddressPath):
     """The address's recent events and changes, newest first, and the counters behind the policy."""
-    try:
-        address = normalise(path.address)
-    except AddressError as exc:
-        raise ApiError(400, "invalid_address", str(exc)) from None
+    address = paths.address(path.address)
     store = services().store
     return {"address": address, "state": store.query.state(g.tenant, address),
             "events": store.suppressions.history(g.tenant, address)}

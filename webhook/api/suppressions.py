@@ -7,12 +7,12 @@ import uuid
 
 from flask import Response, g, request, stream_with_context
 
-from classifier.address import AddressError, normalise
 from store import NotSuppressed
 from store.listing import (
     CursorError, Filters, ImportDefaults, ImportFileError, check_import_file, csv_lines, parse_import,
 )
 from store.reasons import TENANT_SETTABLE
+from webhook.api import paths
 from webhook.api.recipients import json_response
 from webhook.api.schemas import (
     AddressPath, AuditOut, AuditQuery, ErrorOut, ExportQuery, ImportOut, ImportQuery, SuppressIn, SuppressionsOut,
@@ -25,13 +25,6 @@ from webhook.services import services
 bp = blueprint("suppressions", "suppressions", "List, set, lift, import and export suppressions")
 IMPORT_BATCH = 1000
 ERRORS_SHOWN = 100
-
-
-def _address(raw: str) -> str:
-    try:
-        return normalise(raw)
-    except AddressError as exc:
-        raise ApiError(400, "invalid_address", str(exc)) from None
 
 
 def _filters(query) -> Filters:
@@ -125,7 +118,7 @@ def get_audit(query: AuditQuery):
 @bp.put("/suppressions/<address>", responses={200: SuppressOut, 400: ErrorOut, 401: ErrorOut})
 def put_suppression(path: AddressPath, body: SuppressIn):
     """Suppress an address (default code ``manual``), with an optional note, stream and end."""
-    address = _address(path.address)
+    address = paths.address(path.address)
     try:
         effects = services().store.suppressions.suppress(
             g.tenant, address, actor=g.actor, note=body.note, code=body.code,
@@ -142,7 +135,7 @@ def delete_suppression(path: AddressPath, body: UnsuppressIn):
 
     Reasons the tenant does not own (platform lists, DNS, address validation) stay; the
     answer's ``still`` lists the ones that still apply."""
-    address = _address(path.address)
+    address = paths.address(path.address)
     store = services().store
     try:
         lifted = store.suppressions.unsuppress(g.tenant, address, actor=g.actor, note=body.note,
