@@ -111,7 +111,8 @@ def make_settings(tmp_path):
         kw.setdefault("dns_checks", False)
         # a model registry of the test's own (empty: the packaged default model), never ./var/models
         kw.setdefault("model_dir", tmp_path / "models")
-        return Settings(redis_url=redis_url, operator_key=OPERATOR_KEY, log_level="warning", **kw)
+        kw.setdefault("log_level", "warning")
+        return Settings(redis_url=redis_url, operator_key=OPERATOR_KEY, **kw)
     return make
 
 

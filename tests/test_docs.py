@@ -10,11 +10,12 @@ REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 
 
-def test_readme_configuration_table_lists_every_setting_with_its_default():
+def test_readme_configuration_table_lists_every_setting_with_its_default_and_meaning():
     text = README.read_text("utf-8")
     table = re.search(r"<!-- config-table:start -->(.*)<!-- config-table:end -->", text, re.S).group(1)
-    rows = dict(re.findall(r"^\| `(REBOUND_[A-Z_]+)` \| `([^`]*)` \|", table, re.M))
-    assert rows == {name: default for name, default, _ in Settings.describe()}
+    rows = {name: (default, meaning) for name, default, meaning
+            in re.findall(r"^\| `(REBOUND_[A-Z_]+)` \| `([^`]*)` \| (.*) \|$", table, re.M)}
+    assert rows == {name: (default, meaning) for name, default, meaning in Settings.describe()}
 
 
 def test_openapi_describes_the_api(app):

@@ -194,12 +194,6 @@ class EmbeddedRedis:
                 raise EmbeddedRedisError(f"the embedded redis-server did not start; its log ends with:\n{tail}")
             time.sleep(0.02)
 
-    def __enter__(self) -> "EmbeddedRedis":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
 
 # -- the supervisor (this file run as a script by EmbeddedRedis._launch) -------------------------
 

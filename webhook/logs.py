@@ -1,18 +1,14 @@
 """Structured JSON logs on stdout, one object per line.
 
-Logs never carry message bodies, and carry addresses only as a short keyed hash unless
-debug logging is on: enough to follow one address through the logs, not enough to harvest
-a list of them.
+Logs never carry message bodies or addresses, at any level: requests are logged by route
+(``/v1/recipients/<address>``), never by raw path, and events by tenant and provider.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import sys
 
 from pythonjsonlogger.json import JsonFormatter
-
-_state = {"debug": False}
 
 
 def configure(level: str = "info") -> None:
@@ -25,13 +21,5 @@ def configure(level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    _state["debug"] = level == "debug"
     for noisy in ("werkzeug",):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
-
-
-def address(addr: str | None) -> str | None:
-    """How an address appears in logs."""
-    if addr is None or _state["debug"]:
-        return addr
-    return "h:" + hashlib.blake2b(addr.encode("utf-8"), digest_size=6, key=b"rebound-logs").hexdigest()

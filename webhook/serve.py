@@ -11,17 +11,21 @@ from webhook import redact
 from webhook.embedded import EmbeddedRedis
 from webhook.settings import Settings
 
-LOGCONFIG = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "pythonjsonlogger.json.JsonFormatter",
-                            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-                            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}}},
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
-    "root": {"handlers": ["stdout"], "level": "INFO"},
-    "loggers": {"gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
-                "gunicorn.access": {"handlers": ["stdout"], "level": "WARNING", "propagate": False}},
-}
+
+def logconfig(level: str) -> dict:
+    """gunicorn's own lines (start, workers, stop) in the service's JSON, at its REBOUND_LOG_LEVEL."""
+    level = level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                                "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+                                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}}},
+        "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
+        "root": {"handlers": ["stdout"], "level": level},
+        "loggers": {"gunicorn.error": {"handlers": ["stdout"], "level": level, "propagate": False},
+                    "gunicorn.access": {"handlers": ["stdout"], "level": "WARNING", "propagate": False}},
+    }
 
 
 class _Gunicorn(BaseApplication):
@@ -77,7 +81,7 @@ def serve(settings: Settings) -> None:
             "graceful_timeout": 20,
             "keepalive": 5,
             "accesslog": None,
-            "logconfig_dict": LOGCONFIG,
+            "logconfig_dict": logconfig(settings.log_level),
             "child_exit": _child_exit,
             "post_worker_init": _post_worker_init,
             "when_ready": lambda server: server.log.info("using Redis at %s",

@@ -45,7 +45,9 @@ class Settings(BaseModel):
     history_days: float = Field(180, ge=0, description="An address's history is dropped this long after its last entry (0: kept); about 1 KB per address while kept. Suppressions keep their own evidence.")
     key_prefix: str = Field("rb", pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="Prefix of every Redis key.")
     redis_timeout: float = Field(2.0, gt=0, le=60, description="Seconds before a Redis call counts as failed (503).")
-    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level; addresses are hashed in logs unless debug.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Least severe level logged, by the service and gunicorn alike: `debug`, `info` (adds "
+                            "one line per request), `warning` or `error`. No level logs addresses or message bodies.")
     dns_nameservers: str | None = Field(None, description="host[:port],... for DNS checks; unset: the system's resolvers.")
     dns_timeout: float = Field(2.0, gt=0, le=30, description="Seconds per DNS lookup; a timeout never makes an address unsendable.")
     dns_checks: bool = Field(True, description="Check recipient domains in DNS at query time.")

@@ -20,7 +20,6 @@ from webhook.api.schemas import ErrorOut
 from webhook.api.tenant import blueprint
 from webhook.errors import ApiError
 from webhook.pipeline import ingest
-from webhook.services import services
 
 bp = blueprint("inbound", "ingest", "Send events to Rebound")
 
