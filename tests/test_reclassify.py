@@ -174,7 +174,7 @@ def test_the_command_refuses_unknown_models_and_tenants(redis_url, store):
     out = CliRunner().invoke(main, ["reclassify", "t", "--mode", "rules", "--model", "x"], env=env)
     assert out.exit_code == 2 and "--mode rules" in out.output
     out = CliRunner().invoke(main, ["reclassify", "nobody", "--mode", "rules"], env=env)
-    assert out.exit_code == 1 and "no tenant 'nobody'" in out.output
+    assert out.exit_code == 2 and "no tenant 'nobody'" in out.output      # a usage error, like a bad date
     out = CliRunner().invoke(main, ["reclassify", "t", "--since", "yesterday"], env=env)
     assert out.exit_code == 2 and "ISO 8601" in out.output
 

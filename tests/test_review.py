@@ -262,4 +262,4 @@ def test_review_list_from_the_shell(api, redis_url):
     assert out.exit_code == 0, out.output
     [line] = out.stdout.splitlines()
     assert orjson.loads(line)["count"] == 30
-    assert CliRunner().invoke(main, ["review", "list", "nobody"], env={"REBOUND_REDIS_URL": redis_url}).exit_code == 1
+    assert CliRunner().invoke(main, ["review", "list", "nobody"], env={"REBOUND_REDIS_URL": redis_url}).exit_code == 2

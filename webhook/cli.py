@@ -10,6 +10,7 @@ import orjson
 from classifier import cli as classifier_cli
 from classifier.model import cli as model_cli
 from webhook import providers_cli, redact, review_cli, store_cli
+from webhook.cli_params import TENANT, TENANT_NAME, OneLineErrors
 from webhook.settings import ConfigError, Settings
 
 
@@ -50,15 +51,15 @@ def emit(obj) -> None:
     sys.stdout.flush()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Rebound: may this email be sent, and if not, why?"""
 
 
 @main.command()
 @click.option("--host", help="address to bind (default REBOUND_HOST, 127.0.0.1)")
-@click.option("--port", type=int, help="port to bind (default REBOUND_PORT, 8000)")
-@click.option("--workers", type=int, help="worker processes (default REBOUND_WORKERS, 2)")
+@click.option("--port", type=click.IntRange(1, 65535), help="port to bind (default REBOUND_PORT, 8000)")
+@click.option("--workers", type=click.IntRange(1, 64), help="worker processes (default REBOUND_WORKERS, 2)")
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Run the service (gunicorn). Without REBOUND_REDIS_URL, starts and stops its own Redis."""
     from webhook.embedded import EmbeddedRedisError
@@ -77,7 +78,7 @@ def tenants() -> None:
 
 
 @tenants.command("create")
-@click.argument("name")
+@click.argument("name", type=TENANT_NAME)
 def tenants_create(name: str) -> None:
     """Create a tenant; prints {"tenant": ID, "api_key": KEY} (the key is shown only here)."""
     from store import TenantError
@@ -91,16 +92,11 @@ def tenants_create(name: str) -> None:
 
 
 @tenants.command("add-key")
-@click.argument("tenant")
+@click.argument("tenant", type=TENANT)
 def tenants_add_key(tenant: str) -> None:
     """Issue another API key for TENANT (for rotation; revoke the old one after)."""
-    from store import TenantError
-
-    with open_store(load_settings()) as store:
-        try:
-            emit({"tenant": tenant, "api_key": store.tenants.add_key(tenant)})
-        except TenantError as exc:
-            raise click.ClickException(str(exc)) from None
+    with store_cli.tenant_store(tenant) as store:
+        emit({"tenant": tenant, "api_key": store.tenants.add_key(tenant)})
 
 
 @tenants.command("revoke-key")
@@ -122,15 +118,14 @@ def tenants_list() -> None:
 
 
 @main.command()
-@click.argument("tenant")
+@click.argument("tenant", type=TENANT)
 @click.argument("address", nargs=-1, required=True)
 @click.option("--stream", type=click.Choice(["marketing", "transactional"]))
 @click.option("--subscription", callback=store_cli.subscription_param)
 def check(tenant: str, address: tuple[str, ...], stream: str | None, subscription: str | None) -> None:
-    """May TENANT send to ADDRESS...? One JSON answer per address."""
-    with open_store(load_settings()) as store:
-        if not store.tenants.exists(tenant):
-            raise click.ClickException(f"no tenant {tenant!r}")
+    """May TENANT send to ADDRESS...? One JSON answer per address (an address that is not one
+    is answered, as invalid_syntax)."""
+    with store_cli.tenant_store(tenant) as store:
         for answer in store.check(tenant, list(address), stream=stream, subscription=subscription):
             emit(answer.to_dict())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from store import CredentialsError, CredentialsUnreadable
+from webhook.cli_params import PROVIDER, TENANT
 
 
 @click.group("providers")
@@ -12,8 +13,8 @@ def providers() -> None:
 
 
 @providers.command("set")
-@click.argument("tenant")
-@click.argument("provider")
+@click.argument("tenant", type=TENANT)
+@click.argument("provider", type=PROVIDER)
 @click.argument("values", nargs=-1, required=True, metavar="NAME=VALUE...")
 @click.option("--grace-hours", type=click.FloatRange(0, 24 * 90),
               help="how long changed values stay valid (default REBOUND_ROTATION_GRACE_HOURS)")
@@ -31,8 +32,9 @@ def providers_set(tenant: str, provider: str, values: tuple[str, ...], grace_hou
     brevo      token=...  |  username=... password=...
     resend     secret=whsec_...
     """
-    from webhook.cli import emit, load_settings, open_store
+    from webhook.cli import emit, load_settings
     from webhook.provider_config import configure
+    from webhook.store_cli import tenant_store
 
     changes = {}
     for n, item in enumerate(values, 1):
@@ -41,56 +43,52 @@ def providers_set(tenant: str, provider: str, values: tuple[str, ...], grace_hou
             # never echoed: a forgotten "NAME=" leaves the bare secret here
             raise click.UsageError(f"value {n} is not NAME=VALUE (it is not shown: it may be a secret)")
         changes[name.strip()] = value
-    settings = load_settings()
-    hours = settings.rotation_grace_hours if grace_hours is None else grace_hours
-    with open_store(settings) as store:
+    hours = load_settings().rotation_grace_hours if grace_hours is None else grace_hours
+    with tenant_store(tenant) as store:
         try:
             emit(configure(store, tenant, provider, changes, int(hours * 3600)))
-        except (CredentialsError, CredentialsUnreadable) as exc:
+        except CredentialsError as exc:               # a name or value that cannot be set
+            raise click.UsageError(str(exc)) from None
+        except CredentialsUnreadable as exc:
             raise click.ClickException(str(exc)) from None
 
 
 @providers.command("show")
-@click.argument("tenant")
-@click.argument("provider", required=False)
+@click.argument("tenant", type=TENANT)
+@click.argument("provider", type=PROVIDER, required=False)
 def providers_show(tenant: str, provider: str | None) -> None:
     """Show TENANT's configured providers (secrets as ***)."""
-    from webhook.cli import emit, load_settings, open_store
-    from webhook.provider_config import describe, provider_class
+    from webhook.cli import emit
+    from webhook.provider_config import describe
+    from webhook.store_cli import tenant_store
 
-    settings = load_settings()
-    with open_store(settings) as store:
+    with tenant_store(tenant) as store:
         creds = store.credentials
         try:
             if provider:
-                found = creds.get(tenant, provider_class(provider).name)
+                found = creds.get(tenant, provider)
                 if found is None:
                     raise click.ClickException(f"{tenant!r} has no {provider} credentials")
                 emit(describe(found))
             else:
                 for found in creds.all(tenant).values():
                     emit(describe(found))
-        except (CredentialsError, CredentialsUnreadable) as exc:
+        except CredentialsUnreadable as exc:
             raise click.ClickException(str(exc)) from None
 
 
 @providers.command("delete")
-@click.argument("tenant")
-@click.argument("provider")
+@click.argument("tenant", type=TENANT)
+@click.argument("provider", type=PROVIDER)
 def providers_delete(tenant: str, provider: str) -> None:
     """Remove TENANT's credentials for PROVIDER at once (its webhooks are refused from then on)."""
-    from webhook.cli import emit, load_settings, open_store
-    from webhook.provider_config import provider_class
+    from webhook.cli import emit
+    from webhook.store_cli import tenant_store
 
-    settings = load_settings()
-    with open_store(settings) as store:
-        try:
-            name = provider_class(provider).name
-        except CredentialsError as exc:
-            raise click.ClickException(str(exc)) from None
-        if not store.credentials.delete(tenant, name):
+    with tenant_store(tenant) as store:
+        if not store.credentials.delete(tenant, provider):
             raise click.ClickException(f"{tenant!r} has no {provider} credentials")
-    emit({"provider": name, "deleted": True})
+    emit({"provider": provider, "deleted": True})
 
 
 @providers.command("genkey")

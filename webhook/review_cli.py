@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 import orjson
 
-from webhook.store_cli import _cli, _iso, tenant_store
+from webhook.cli_params import MOMENT, TENANT
+from webhook.store_cli import _cli, tenant_store
 
 ACTOR = "cli"
 
@@ -21,7 +22,7 @@ def review() -> None:
 
 
 @review.command("list")
-@click.argument("tenant")
+@click.argument("tenant", type=TENANT)
 @click.option("--order", type=click.Choice(["oldest", "count"]), default="count", show_default=True)
 @click.option("--review-reason", type=click.Choice(["unknown", "low-confidence", "conflict"]))
 @click.option("--category", help="only items whose verdict has this category")
@@ -33,7 +34,7 @@ def review_list(tenant: str, order: str, review_reason: str | None, category: st
     try:
         filters = Filters(review=review_reason, category=category)
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+        raise click.BadParameter(str(exc), param_hint="--review-reason/--category") from None
     with tenant_store(tenant) as store:
         page = store.review.page(tenant, order=order, filters=filters, limit=limit)
         for item in page["items"]:
@@ -42,7 +43,7 @@ def review_list(tenant: str, order: str, review_reason: str | None, category: st
 
 
 @review.command("export")
-@click.option("--tenant", "tenants", multiple=True,
+@click.option("--tenant", "tenants", type=TENANT, multiple=True,
               help="only this tenant's labels (repeatable; default: every tenant)")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="file to write (default: stdout)")
@@ -55,7 +56,8 @@ def review_export(tenants: tuple[str, ...], output: Path | None) -> None:
         known = {row["tenant"] for row in store.tenants.list()}
         unknown = sorted(set(tenants) - known)
         if unknown:
-            raise click.ClickException(f"no tenant(s) {', '.join(unknown)} (see `rebound tenants list`)")
+            raise click.BadParameter(f"no tenant(s) {', '.join(unknown)} (`rebound tenants list` lists them)",
+                                     param_hint="--tenant")
         out = output.open("wb") if output else sys.stdout.buffer
         try:
             for tenant in tenants or sorted(known):
@@ -86,16 +88,16 @@ def _classifier(mode: str, model_ref: str | None, registry: Path):
 
 
 @click.command("reclassify")
-@click.argument("tenant")
+@click.argument("tenant", type=TENANT)
 @click.option("--model", "model_ref", help="version, 'active', 'default' or a .skops file [default: the active model]")
 @click.option("--mode", type=click.Choice(["combined", "rules", "model"]),
               help="rules and model, rules only, model only [default: REBOUND_CLASSIFIER]")
 @click.option("--registry", type=click.Path(file_okay=False, path_type=Path),
               help="model registry [default: REBOUND_MODEL_DIR, i.e. the service's]")
-@click.option("--since", help="only re-run events at or after this time (ISO 8601); older ones keep their verdicts")
+@click.option("--since", type=MOMENT, help="only re-run events at or after this time (ISO 8601); older ones keep their verdicts")
 @click.option("--apply", "do_apply", is_flag=True,
               help="apply the changes (default: only show them); audited as 'reclassify'")
-def reclassify(tenant: str, model_ref: str | None, mode: str | None, registry: Path | None, since: str | None,
+def reclassify(tenant: str, model_ref: str | None, mode: str | None, registry: Path | None, since: int | None,
                do_apply: bool) -> None:
     """Re-run TENANT's stored history through another model or mode, and show which
     suppressions that adds or lifts, per address (old verdict -> new verdict, effect); with
@@ -105,12 +107,12 @@ def reclassify(tenant: str, model_ref: str | None, mode: str | None, registry: P
     One JSON object per address whose verdicts change, then a summary line; progress on stderr.
     """
     from store.reclassify import Reclassification
+    from store.records import iso
 
     cli = _cli()
     settings = cli.load_settings()
     classifier, label = _classifier(mode or settings.classifier, model_ref,
                                     registry or settings.effective_model_dir)
-    since_ts = _iso(since, "--since")
     out = sys.stdout.buffer
     started = last = time.monotonic()
 
@@ -123,12 +125,12 @@ def reclassify(tenant: str, model_ref: str | None, mode: str | None, registry: P
                        f"verdicts changed, {t.add} to add, {t.lift} to lift ({now - started:.0f}s)", err=True)
 
     with tenant_store(tenant) as store:
-        job = Reclassification(store, tenant, classifier.classify_many, since=since_ts, label=label, actor=ACTOR)
+        job = Reclassification(store, tenant, classifier.classify_many, since=since, label=label, actor=ACTOR)
         for change in job.run(apply=do_apply, progress=progress):
             out.write(orjson.dumps(change.to_dict()) + b"\n")
             out.flush()
         t = job.totals
-    summary = {"tenant": tenant, "classifier": label, "since": since, "applied": do_apply,
+    summary = {"tenant": tenant, "classifier": label, "since": iso(since), "applied": do_apply,
                "addresses": t.addresses, "events": t.events, "changed_events": t.changed_events,
                "changed_addresses": t.changed_addresses, "add": t.add, "lift": t.lift, "kept": t.kept}
     if do_apply:

@@ -13,6 +13,9 @@ import uuid
 import click
 import orjson
 
+from store.reasons import SUPPRESSION_REASONS, TENANT_SETTABLE
+from webhook.cli_params import ADDRESS, DOMAIN, MOMENT, TENANT
+
 ACTOR = "cli"
 
 
@@ -24,10 +27,12 @@ def _cli():
 
 @contextlib.contextmanager
 def tenant_store(tenant: str):
+    """The store, for a TENANT argument that names an existing tenant (else a usage error)."""
     cli = _cli()
     with cli.open_store(cli.load_settings()) as store:
         if not store.tenants.exists(tenant):
-            raise click.ClickException(f"no tenant {tenant!r} (see `rebound tenants list`)")
+            raise click.BadParameter(f"no tenant {tenant!r} (`rebound tenants list` lists them)",
+                                     param_hint="TENANT")
         yield store
 
 
@@ -75,7 +80,7 @@ def policy() -> None:
 
 
 @policy.command("show")
-@click.argument("tenant")
+@click.argument("tenant", type=TENANT)
 @click.option("--overrides", "only_overrides", is_flag=True, help="only the tenant's overrides")
 def policy_show(tenant: str, only_overrides: bool) -> None:
     """Print the effective policy of TENANT as JSON."""
@@ -102,13 +107,13 @@ def _save(store, tenant: str, change) -> None:
     except SharingNotAllowed as exc:
         raise click.ClickException(f"the policy was not changed: {exc}") from None
     except ValidationError as exc:
-        lines = [f"{'.'.join(map(str, e['loc'])) or '(policy)'}: {e['msg'].removeprefix('Value error, ')}"
-                 for e in exc.errors(include_url=False)]
-        raise click.ClickException("the policy was not changed:\n  " + "\n  ".join(lines)) from None
+        problems = [f"{'.'.join(map(str, e['loc'])) or '(policy)'}: {e['msg'].removeprefix('Value error, ')}"
+                    for e in exc.errors(include_url=False)]
+        raise click.UsageError("the policy was not changed: " + "; ".join(problems)) from None
 
 
 @policy.command("set")
-@click.argument("tenant")
+@click.argument("tenant", type=TENANT)
 @click.argument("assignments", nargs=-1)
 @click.option("--file", "file", type=click.File("rb"), help="a JSON object to merge into the overrides")
 def policy_set(tenant: str, assignments: tuple[str, ...], file) -> None:
@@ -152,7 +157,7 @@ def policy_set(tenant: str, assignments: tuple[str, ...], file) -> None:
 
 
 @policy.command("unset")
-@click.argument("tenant")
+@click.argument("tenant", type=TENANT)
 @click.argument("paths", nargs=-1, required=True)
 def policy_unset(tenant: str, paths: tuple[str, ...]) -> None:
     """Remove overrides (back to the defaults), e.g. `rebound policy unset acme sharing`."""
@@ -183,9 +188,10 @@ def suppressions() -> None:
 
 
 @suppressions.command("import")
-@click.argument("tenant")
-@click.argument("file", type=click.Path(allow_dash=True, dir_okay=False))
-@click.option("--code", default="manual", show_default=True, help="code for rows without a code column")
+@click.argument("tenant", type=TENANT)
+@click.argument("file", type=click.Path(exists=True, allow_dash=True, dir_okay=False))
+@click.option("--code", type=click.Choice(sorted(TENANT_SETTABLE)), default="manual", show_default=True,
+              help="code for rows without a code column")
 @click.option("--note", help="note for rows without a note column")
 @click.option("--subscription", callback=subscription_param, help="subscription for code 'unsubscribed'")
 @click.option("--stream", type=click.Choice(["marketing", "transactional"]), help="block only this stream")
@@ -196,10 +202,7 @@ def suppressions_import(tenant: str, file: str, code: str, note: str | None, sub
     since, until, note columns, e.g. an export; or one address per line; `-` for stdin).
     Prints a JSON summary; rejected lines go to stderr."""
     from store.listing import ImportDefaults, parse_import
-    from store.reasons import TENANT_SETTABLE
 
-    if code not in TENANT_SETTABLE:
-        raise click.UsageError(f"--code {code!r} cannot be imported; one of {', '.join(sorted(TENANT_SETTABLE))}")
     defaults = ImportDefaults(code=code, note=note, stream=stream, subscription=subscription)
     raw = _import_source(file)
     size = os.fstat(raw.fileno()).st_size
@@ -255,32 +258,22 @@ def _import_source(file: str):
     return raw
 
 
-def _iso(value: str | None, name: str) -> int | None:
-    from store.records import parse_time
-
-    if value is None:
-        return None
-    try:
-        return parse_time(value, name)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint=name) from None
-
-
 @suppressions.command("export")
-@click.argument("tenant")
+@click.argument("tenant", type=TENANT)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="file to write (default: stdout)")
-@click.option("--code", multiple=True, help="only these codes (repeatable)")
+@click.option("--code", type=click.Choice(sorted(SUPPRESSION_REASONS)), multiple=True,
+              help="only these codes (repeatable)")
 @click.option("--stream", type=click.Choice(["marketing", "transactional"]), help="only those blocking this stream")
-@click.option("--domain", help="only addresses at this domain or its subdomains")
-@click.option("--since", help="only suppressions that started at or after (ISO 8601)")
+@click.option("--domain", type=DOMAIN, help="only addresses at this domain or its subdomains")
+@click.option("--since", type=MOMENT, help="only suppressions that started at or after (ISO 8601)")
 def suppressions_export(tenant: str, output: str | None, code: tuple[str, ...], stream: str | None,
-                        domain: str | None, since: str | None) -> None:
+                        domain: str | None, since: int | None) -> None:
     """Export TENANT's stored suppressions as CSV (one row per suppression), streamed."""
     from store.keys import BUCKETS
     from store.listing import Filters, csv_lines
 
     try:
-        filters = Filters.build(codes=code, stream=stream, domain=domain, since=_iso(since, "--since"))
+        filters = Filters.build(codes=code, stream=stream, domain=domain, since=since)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--code") from None
     out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
@@ -316,67 +309,50 @@ def _store():
 
 
 @platform.command("block-domain")
-@click.argument("domain")
+@click.argument("domain", type=DOMAIN)
 @click.option("--note")
 def platform_block_domain(domain: str, note: str | None) -> None:
     """The owner of DOMAIN asked for no mail from this service (domain_blocked)."""
-    from store.companies import clean_domain
-
-    try:
-        d = clean_domain(domain)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="DOMAIN") from None
     with _store() as store:
-        store.platform.block_domain(d, actor=ACTOR, note=note)
-    click.echo(orjson.dumps({"domain": d, "blocked": True}).decode())
+        store.platform.block_domain(domain, actor=ACTOR, note=note)
+    click.echo(orjson.dumps({"domain": domain, "blocked": True}).decode())
 
 
 @platform.command("unblock-domain")
-@click.argument("domain")
+@click.argument("domain", type=DOMAIN)
 @click.option("--note", required=True, help="why (audited)")
 def platform_unblock_domain(domain: str, note: str) -> None:
-    from store.companies import clean_domain
-
+    """Lift domain_blocked from DOMAIN."""
     with _store() as store:
-        if not store.platform.unblock_domain(clean_domain(domain), actor=ACTOR, note=note):
+        if not store.platform.unblock_domain(domain, actor=ACTOR, note=note):
             raise click.ClickException(f"{domain} is not blocked")
     click.echo(orjson.dumps({"domain": domain, "blocked": False}).decode())
 
 
-def _address(address: str) -> str:
-    from classifier.address import AddressError, normalise
-
-    try:
-        return normalise(address)
-    except AddressError as exc:
-        raise click.BadParameter(str(exc), param_hint="ADDRESS") from None
-
-
 @platform.command("block-address")
-@click.argument("address")
+@click.argument("address", type=ADDRESS)
 @click.option("--kind", type=click.Choice(["opt_out", "trap"]), required=True)
 @click.option("--note")
 def platform_block_address(address: str, kind: str, note: str | None) -> None:
     """No mail to ADDRESS from any tenant (platform_blocked)."""
-    a = _address(address)
     with _store() as store:
-        store.platform.block_address(a, kind=kind, actor=ACTOR, note=note)
-    click.echo(orjson.dumps({"address": a, "blocked": True}).decode())
+        store.platform.block_address(address, kind=kind, actor=ACTOR, note=note)
+    click.echo(orjson.dumps({"address": address, "blocked": True}).decode())
 
 
 @platform.command("unblock-address")
-@click.argument("address")
+@click.argument("address", type=ADDRESS)
 @click.option("--note", required=True, help="why (audited)")
 def platform_unblock_address(address: str, note: str) -> None:
-    a = _address(address)
+    """Lift platform_blocked from ADDRESS."""
     with _store() as store:
-        if not store.platform.unblock_address(a, actor=ACTOR, note=note):
-            raise click.ClickException(f"{a} is not blocked")
-    click.echo(orjson.dumps({"address": a, "blocked": False}).decode())
+        if not store.platform.unblock_address(address, actor=ACTOR, note=note):
+            raise click.ClickException(f"{address} is not blocked")
+    click.echo(orjson.dumps({"address": address, "blocked": False}).decode())
 
 
 @platform.command("allow-giver")
-@click.argument("tenant")
+@click.argument("tenant", type=TENANT)
 @click.option("--note")
 def platform_allow_giver(tenant: str, note: str | None) -> None:
     """TENANT may give its hard bounces to the shared pool (its policy's sharing.give)."""
@@ -388,7 +364,7 @@ def platform_allow_giver(tenant: str, note: str | None) -> None:
 
 
 @platform.command("disallow-giver")
-@click.argument("tenant")
+@click.argument("tenant", type=TENANT)
 @click.option("--note", required=True, help="why (audited)")
 def platform_disallow_giver(tenant: str, note: str) -> None:
     """TENANT's bounces stop counting for other tenants, at once."""
@@ -420,7 +396,7 @@ def senders() -> None:
 
 
 @senders.command("status")
-@click.argument("tenant")
+@click.argument("tenant", type=TENANT)
 @click.option("--days", default=7, show_default=True, type=click.IntRange(1, 35))
 def senders_status(tenant: str, days: int) -> None:
     with tenant_store(tenant) as store:
@@ -434,19 +410,17 @@ def dns() -> None:
 
 
 @dns.command("check")
-@click.argument("domains", nargs=-1, required=True)
+@click.argument("domains", nargs=-1, required=True, type=DOMAIN)
 @click.option("--fresh", is_flag=True, help="ask DNS now, ignoring (and replacing) the cached verdict")
 def dns_check(domains: tuple[str, ...], fresh: bool) -> None:
     """Does each DOMAIN accept mail? One JSON line per domain."""
-    from classifier.address import normalise_domain
     from store.records import iso
 
     emit = _cli().emit
     with _store() as store:
         if store.dns is None:
             raise click.ClickException("DNS checks are off (REBOUND_DNS_CHECKS=false)")
-        for d in domains:
-            name = normalise_domain(d)
+        for name in domains:
             if fresh:
                 store.dns.forget(name)
             fact = store.dns.check(name)
