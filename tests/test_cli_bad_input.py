@@ -59,5 +59,10 @@ def test_names_that_do_not_exist_are_usage_errors_too(redis_url):
 
 def test_a_state_that_forbids_the_change_is_not_a_usage_error(redis_url):
     """Well-formed input the store cannot act on (nothing to unblock) stays exit 1."""
-    p = run(["platform", "unblock-domain", "Example.ORG", "--note", "x"], env={"REBOUND_REDIS_URL": redis_url})
+    env = {"REBOUND_REDIS_URL": redis_url}
+    p = run(["platform", "unblock-domain", "Example.ORG", "--note", "x"], env=env)
     assert p.returncode == 1 and p.stderr.strip() == "Error: example.org is not blocked"
+    assert json.loads(run(["platform", "block-domain", "Example.ORG"], env=env).stdout) == {
+        "domain": "example.org", "blocked": True}
+    assert json.loads(run(["platform", "unblock-domain", "example.org", "--note", "x"], env=env).stdout) == {
+        "domain": "example.org", "blocked": False}

@@ -308,6 +308,13 @@ def _store():
     return cli.open_store(cli.load_settings())
 
 
+def _unblocked(what: str, value: str, lifted: bool) -> None:
+    """The answer to an unblock; one that found nothing to lift is an error (exit 1)."""
+    if not lifted:
+        raise click.ClickException(f"{value} is not blocked")
+    click.echo(orjson.dumps({what: value, "blocked": False}).decode())
+
+
 @platform.command("block-domain")
 @click.argument("domain", type=DOMAIN)
 @click.option("--note")
@@ -324,9 +331,7 @@ def platform_block_domain(domain: str, note: str | None) -> None:
 def platform_unblock_domain(domain: str, note: str) -> None:
     """Lift domain_blocked from DOMAIN."""
     with _store() as store:
-        if not store.platform.unblock_domain(domain, actor=ACTOR, note=note):
-            raise click.ClickException(f"{domain} is not blocked")
-    click.echo(orjson.dumps({"domain": domain, "blocked": False}).decode())
+        _unblocked("domain", domain, store.platform.unblock_domain(domain, actor=ACTOR, note=note))
 
 
 @platform.command("block-address")
@@ -346,9 +351,7 @@ def platform_block_address(address: str, kind: str, note: str | None) -> None:
 def platform_unblock_address(address: str, note: str) -> None:
     """Lift platform_blocked from ADDRESS."""
     with _store() as store:
-        if not store.platform.unblock_address(address, actor=ACTOR, note=note):
-            raise click.ClickException(f"{address} is not blocked")
-    click.echo(orjson.dumps({"address": address, "blocked": False}).decode())
+        _unblocked("address", address, store.platform.unblock_address(address, actor=ACTOR, note=note))
 
 
 @platform.command("allow-giver")

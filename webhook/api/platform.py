@@ -38,9 +38,8 @@ def block_domain(path: DomainPath, body: NoteIn):
 @bp.delete("/domains/<domain>", responses={200: None, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut})
 def unblock_domain(path: DomainPath, body: RequiredNoteIn):
     domain = paths.domain(path.domain)
-    if not services().store.platform.unblock_domain(domain, actor=g.actor, note=body.note):
-        raise ApiError(404, "not_listed", f"{domain} is not blocked")
-    return {"domain": domain, "blocked": False}
+    return _unblocked("domain", domain, services().store.platform.unblock_domain(domain, actor=g.actor,
+                                                                                 note=body.note))
 
 
 @bp.get("/addresses", responses={200: None, 401: ErrorOut, 403: ErrorOut})
@@ -71,9 +70,15 @@ def block_address(path: AddressPath, body: BlockAddressIn):
                                                404: ErrorOut})
 def unblock_address(path: AddressPath, body: RequiredNoteIn):
     address = paths.address(path.address)
-    if not services().store.platform.unblock_address(address, actor=g.actor, note=body.note):
-        raise ApiError(404, "not_listed", f"{address} is not blocked")
-    return {"address": address, "blocked": False}
+    return _unblocked("address", address, services().store.platform.unblock_address(address, actor=g.actor,
+                                                                                    note=body.note))
+
+
+def _unblocked(what: str, value: str, lifted: bool) -> dict:
+    """The answer to an unblock; one that found nothing to lift is a 404."""
+    if not lifted:
+        raise ApiError(404, "not_listed", f"{value} is not blocked")
+    return {what: value, "blocked": False}
 
 
 @bp.get("/audit", responses={200: None, 401: ErrorOut, 403: ErrorOut})
