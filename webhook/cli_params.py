@@ -87,13 +87,16 @@ def _tenant_name(value: str) -> str:
 
 def _moment(value: str) -> int:
     """An ISO 8601 date or time (UTC if it names no offset), as epoch seconds."""
+    from datetime import datetime
+
     from store.records import parse_time
 
     try:
-        return parse_time(value)
+        datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"{value!r} is not an ISO 8601 date or time (e.g. 2026-11-26 or "
                          "2026-11-26T10:00:00Z)") from None
+    return parse_time(value)            # its own ValueError (a time the store refuses) says why
 
 
 def _provider(value: str) -> str:
