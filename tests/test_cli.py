@@ -7,10 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
-import redis
 import requests
 
 from tests.conftest import free_port
