@@ -31,7 +31,7 @@ from store.policy import DAY, Policy, month_end, month_of, policy_from_raw
 from store.reads import ReadBatch
 from store.reasons import ORDER, SUPPRESSION_REASONS
 from store.subscriptions import stored_subscription, subscription_name
-from store.validation import disposable_match, domain_and_parents, plain_domain, role_names, syntax_error
+from store.validation import disposable_match, domain_and_parents, plain_domains, role_names, syntax_error
 
 STREAMS = ("marketing", "transactional")
 
@@ -169,41 +169,41 @@ class Query:
         now = time.time() if now is None else now
         subscription = subscription_name(subscription)       # SubscriptionError: the caller's 400
         answers: list[Answer] = []
-        errors: dict[int, str] = {}
-        valid: list[str] = []
-        domains: dict[str, None] = {}
-        for i, a in enumerate(addresses):
-            domain = plain_domain(a)
+        errors: list[tuple[Answer, str]] = []
+        valid: list[Answer] = []
+        domains: dict[str, None] = {}                # of the valid addresses, in order
+        for a, domain in zip(addresses, plain_domains(addresses)):
             if domain is not None:                    # nothing to fold, nothing wrong
-                answers.append(Answer(a, a))
-                valid.append(a)
-                domains[domain] = None
-                continue
-            try:
-                n = normalise(a)
-            except AddressError as exc:
-                answers.append(Answer(a, None))
-                errors[i] = str(exc)
-                continue
-            answers.append(Answer(a, n))
-            problem = syntax_error(n)
-            if problem:
-                errors[i] = problem
+                answer = Answer(a, a)
             else:
-                valid.append(n)
-                domains[domain_of(n)] = None
-        found = self.lookup(tenant, list(dict.fromkeys(valid)), stream, list(domains))
+                try:
+                    n = normalise(a)
+                except AddressError as exc:
+                    answer = Answer(a, None)
+                    answers.append(answer)
+                    errors.append((answer, str(exc)))
+                    continue
+                answer = Answer(a, n)
+                problem = syntax_error(n)
+                if problem:
+                    answers.append(answer)
+                    errors.append((answer, problem))
+                    continue
+                domain = domain_of(n)
+            answers.append(answer)
+            valid.append(answer)
+            domains[domain] = None
+        found = self.lookup(tenant, list(dict.fromkeys(a.normalised for a in valid)), stream, list(domains))
         judge = Judge(found, stream, subscription, now, self.complaint_tenants)
-        for i, answer in enumerate(answers):
-            if i in errors:
-                if found.policy.blocks("invalid_syntax", stream):
-                    answer.reasons.append(judge.reason("invalid_syntax", None, None, {"error": errors[i]}))
-                    answer.sendable = False
-            else:
-                reasons = judge.reasons(answer.normalised)
-                if reasons:
-                    answer.reasons = reasons
-                    answer.sendable = False
+        if errors and found.policy.blocks("invalid_syntax", stream):
+            for answer, error in errors:
+                answer.reasons.append(judge.reason("invalid_syntax", None, None, {"error": error}))
+                answer.sendable = False
+        for answer in judge.suspects(valid):
+            reasons = judge.reasons(answer.normalised)
+            if reasons:
+                answer.reasons = reasons
+                answer.sendable = False
         return answers
 
 
@@ -239,6 +239,24 @@ class Judge:
                 "until": records.iso(until),
                 "streams": streams if streams is not None else self.streams_of[code],
                 "evidence": evidence}
+
+    def suspects(self, answers: list[Answer]) -> list[Answer]:
+        """The answers that may have a reason: those with a record, a platform record, a
+        domain with domain-wide reasons or a flagged role name. Most addresses of a bulk
+        check have none of these and cost a few lookups here, not a :meth:`reasons` call."""
+        marked = self.records.keys() | self.platform.keys()
+        by_domain, roles = self.by_domain, self.roles
+        out = []
+        for answer in answers:
+            address = answer.normalised
+            at = address.rfind("@")
+            domain = address[at + 1:]
+            shared = by_domain.get(domain)
+            if shared is None:
+                shared = by_domain[domain] = self._domain_reasons(domain)
+            if shared or address in marked or (roles and address[:at].partition("+")[0] in roles):
+                out.append(answer)
+        return out
 
     def reasons(self, address: str) -> list[dict]:
         """Domain-wide reasons are worked out once per domain (a bulk check has thousands of

@@ -47,12 +47,29 @@ _PLAIN = re.compile(rf"({_ATEXT}+(?:\.{_ATEXT}+)*)@([a-z0-9.-]+)")
 def plain_domain(address: str) -> str | None:
     """The domain of ``address`` when the address is plainly valid and already normalised
     (``normalise(address) == address`` and no syntax error); None means: ask
-    ``normalise`` and ``syntax_error``. The bulk check's fast path."""
-    m = _PLAIN.fullmatch(address)
-    if m is None or m.end(1) > MAX_LOCAL or len(address) > MAX_ADDRESS:
-        return None
-    domain = m.group(2)
-    return domain if _host_name_ok(domain) else None
+    ``normalise`` and ``syntax_error``."""
+    return plain_domains([address])[0]
+
+
+def plain_domains(addresses: list[str]) -> list[str | None]:
+    """:func:`plain_domain` of each address: the bulk check's fast path, one loop with the
+    host-name verdict looked up once per domain of the batch (10,000 addresses, a few
+    hundred domains), not once per address through the LRU cache."""
+    match, host_ok = _PLAIN.fullmatch, _host_name_ok
+    seen: dict[str, bool] = {}
+    out: list[str | None] = []
+    append = out.append
+    for address in addresses:
+        m = match(address)
+        if m is None or m.end(1) > MAX_LOCAL or len(address) > MAX_ADDRESS:
+            append(None)
+            continue
+        domain = m.group(2)
+        ok = seen.get(domain)
+        if ok is None:
+            ok = seen[domain] = host_ok(domain)
+        append(domain if ok else None)
+    return out
 
 
 def syntax_error(address: str) -> str | None:
