@@ -268,19 +268,13 @@ class Judge:
         return out
 
     def reasons(self, address: str) -> list[dict]:
-        """Domain-wide reasons are worked out once per domain (a bulk check has thousands of
-        addresses and a few hundred domains); the rest is a few dictionary lookups, unless
-        the address has a record."""
+        """Every reason of one of the :meth:`suspects`, which has already worked out its
+        domain's domain-wide reasons and left out the addresses that have none."""
         at = address.rfind("@")
         domain = address[at + 1:]
-        shared = self.by_domain.get(domain)
-        if shared is None:
-            shared = self.by_domain[domain] = self._domain_reasons(domain)
         rec = self.records.get(address)
-        role = address[:at].partition("+")[0] if self.roles else None
-        if not (shared or rec or address in self.platform or role in self.roles):
-            return []                                  # most addresses: nothing at all
-        out = list(shared)
+        role = address[:at].partition("+")[0]
+        out = list(self.by_domain[domain])
         if address in self.platform:
             self._platform(address, out)
         if rec:
