@@ -64,24 +64,29 @@ def check_time(ts: float, name: str) -> int:
 
 def iso(ts: float | None) -> str | None:
     """A stored time as ISO 8601 (UTC, ``Z``). Total: whatever a record holds (records written
-    before the bounds, NaN, infinities), it answers and never raises: None for no time or no
-    number, the first or last representable instant for one beyond them."""
+    before the bounds, NaN, infinities, a list where a time belongs), it answers and never
+    raises: None for no time or no number, the first or last representable instant for one
+    beyond them. Cached by value and type: a bulk check spells thousands of times, mostly
+    the same few (imports, bursts of bounces)."""
+    try:
+        return _iso_cached(ts)
+    except TypeError:                   # unhashable: no time
+        return None
+
+
+@functools.lru_cache(maxsize=65536, typed=True)     # typed: True is not the second 1
+def _iso_cached(ts) -> str | None:
     if ts is None or isinstance(ts, bool) or not isinstance(ts, (int, float)):
         return None
     if math.isnan(ts):
         return None
     if ts < _MIN_STORED or ts > _MAX_STORED:
         ts = _MIN_STORED if ts < 0 else _MAX_STORED
-    return _iso(int(ts)) if ts == int(ts) else _iso_exact(ts)
+    return _iso_exact(int(ts) if ts == int(ts) else ts)
 
 
 def _iso_exact(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-
-
-#: Whole seconds, cached: answers repeat the same few times (imports, bursts of bounces) many
-#: times over.
-_iso = functools.lru_cache(maxsize=65536)(_iso_exact)
 
 
 def parse_time(text: str, name: str = "time") -> int:
@@ -109,8 +114,15 @@ _EVIDENCE_NAMES = {"id": "event_id", "p": "provider", "r": "reason", "s": "statu
                    "d": "diagnostic", "esc": "escalated"}
 
 
+#: Evidence keys that :func:`evidence_out` changes; evidence without any is already spelled out.
+_RESPELLED = frozenset(_EVIDENCE_NAMES) | {"escalated"}
+
+
 def evidence_out(e: dict) -> dict:
-    """The stored (compact) evidence in the answer's spelling."""
+    """The stored (compact) evidence in the answer's spelling (``e`` itself when it has
+    nothing to respell, as imports' and manual suppressions' evidence)."""
+    if _RESPELLED.isdisjoint(e):
+        return e
     out = {_EVIDENCE_NAMES.get(k, k): v for k, v in e.items()}
     if "escalated" in out:
         out["escalated"] = True
