@@ -18,12 +18,14 @@ import time
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from itertools import compress
+from collections.abc import Sequence
+from itertools import compress, repeat
+from operator import itemgetter
 
 import orjson
 import redis
 
-from classifier.address import AddressError, domain_of, normalise
+from classifier.address import domain_of
 from store import records
 from store.dns import DnsChecker, DomainFact
 from store.keys import BUCKETS, PLATFORM_BUCKETS, Keys
@@ -32,7 +34,7 @@ from store.policy import DAY, Policy, month_end, month_of, policy_from_raw
 from store.reads import ReadBatch
 from store.reasons import ORDER, SUPPRESSION_REASONS
 from store.subscriptions import stored_subscription, subscription_name
-from store.validation import disposable_match, domain_and_parents, plain_domains, role_names, syntax_error
+from store.validation import Screened, disposable_match, domain_and_parents, role_names, screen
 
 STREAMS = ("marketing", "transactional")
 
@@ -120,12 +122,23 @@ class Query:
 
     @staticmethod
     def _collect(order: list[list[str]], replies) -> dict[str, dict]:
-        out: dict[str, dict] = {}
-        loads = orjson.loads
-        for addrs, values in zip(order, replies):
-            # C iterators: most of 10,000 fields are absent (None), and skipped without a Python step each
-            out.update(zip(compress(addrs, values), map(loads, filter(None, values))))
-        return out
+        """The records found, parsed. Most of ten thousand fields are absent (None) and are
+        skipped by C iterators; the others are parsed in one orjson call as one array,
+        not one call each."""
+        names: list[str] = []
+        values: list[bytes] = []
+        for addrs, found in zip(order, replies):
+            names.extend(compress(addrs, found))
+            values.extend(filter(None, found))
+        if not values:
+            return {}
+        try:
+            parsed = orjson.loads(b"[" + b",".join(values) + b"]")
+        except orjson.JSONDecodeError:
+            parsed = None
+        if parsed is None or len(parsed) != len(values):      # a broken record: fail on it alone
+            parsed = list(map(orjson.loads, values))
+        return dict(zip(names, parsed))
 
     def lookup(self, tenant: str, addresses: list[str], stream: str | None,
                domains: list[str] | None = None) -> Lookup:
@@ -166,48 +179,54 @@ class Query:
 
     # -- answering ------------------------------------------------------------------------
     def check(self, tenant: str, addresses: list[str], *, stream: str | None = None,
-              subscription: str | None = None, now: float | None = None) -> list[Answer]:
+              subscription: str | None = None, now: float | None = None) -> Answers:
         now = time.time() if now is None else now
         subscription = subscription_name(subscription)       # SubscriptionError: the caller's 400
-        answers: list[Answer] = []
-        errors: list[tuple[Answer, str]] = []
-        valid: list[Answer] = []
-        normalised: list[str] = []
-        domains: list[str] = []                      # of the valid addresses, one each
-        for a, domain in zip(addresses, plain_domains(addresses)):
-            if domain is not None:                    # nothing to fold, nothing wrong
-                answer = Answer(a, a)
-            else:
-                try:
-                    n = normalise(a)
-                except AddressError as exc:
-                    answer = Answer(a, None)
-                    answers.append(answer)
-                    errors.append((answer, str(exc)))
-                    continue
-                answer = Answer(a, n)
-                problem = syntax_error(n)
-                if problem:
-                    answers.append(answer)
-                    errors.append((answer, problem))
-                    continue
-                domain = domain_of(n)
-            answers.append(answer)
-            valid.append(answer)
-            normalised.append(answer.normalised)
-            domains.append(domain)
-        found = self.lookup(tenant, list(dict.fromkeys(normalised)), stream, list(dict.fromkeys(domains)))
+        screened = screen(addresses)
+        domains = screened.valid_domains()
+        found = self.lookup(tenant, screened.valid(), stream, domains)
         judge = Judge(found, stream, subscription, now, self.complaint_tenants)
-        if errors and found.policy.blocks("invalid_syntax", stream):
-            for answer, error in errors:
-                answer.reasons.append(judge.reason("invalid_syntax", None, None, {"error": error}))
-                answer.sendable = False
-        for answer in judge.suspects(valid, domains):
-            reasons = judge.reasons(answer.normalised)
+        by_address = {}
+        for address in judge.suspects(screened, domains):
+            reasons = judge.reasons(address)
             if reasons:
-                answer.reasons = reasons
-                answer.sendable = False
-        return answers
+                by_address[address] = reasons
+        # per position; a position with no reason shares the one empty tuple
+        reasons = list(map(by_address.get, screened.normalised, repeat(())))
+        if screened.errors:
+            blocks = found.policy.blocks("invalid_syntax", stream)
+            for i, error in screened.errors.items():
+                reasons[i] = [judge.reason("invalid_syntax", None, None, {"error": error})] if blocks else ()
+        return Answers(addresses, screened.normalised, reasons)
+
+
+class Answers(Sequence):
+    """The answers of one check, in input order.
+
+    Kept as three parallel lists and turned into :class:`Answer` objects only when one is
+    asked for: a bulk check's ten thousand answers go straight to JSON (:meth:`to_dicts`),
+    and building an object per address first cost more than judging them.
+    """
+
+    __slots__ = ("asked", "normalised", "reasons")
+
+    def __init__(self, asked: list[str], normalised: list[str | None], reasons: list):
+        self.asked, self.normalised, self.reasons = asked, normalised, reasons
+
+    def __len__(self) -> int:
+        return len(self.asked)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        reasons = self.reasons[i]
+        return Answer(self.asked[i], self.normalised[i], not reasons, list(reasons))
+
+    def to_dicts(self) -> list[dict]:
+        """Every answer as :meth:`Answer.to_dict` spells it, for JSON (the reasons of a
+        sendable address are one shared empty tuple, not a new list each)."""
+        return [{"address": a, "normalised": n, "sendable": not r, "reasons": r}
+                for a, n, r in zip(self.asked, self.normalised, self.reasons)]
 
 
 class Judge:
@@ -245,26 +264,30 @@ class Judge:
                 "streams": streams if streams is not None else self.streams_of[code],
                 "evidence": evidence}
 
-    def suspects(self, answers: list[Answer], domains: list[str]) -> list[Answer]:
-        """The answers (valid, each with its domain) that may have a reason: those with a
-        record, a platform record, a domain with domain-wide reasons or a flagged role name.
-        Most addresses of a bulk check have none of these and cost a few set lookups here,
-        not a :meth:`reasons` call."""
-        marked = self.records.keys() | self.platform.keys()
-        by_domain, roles = self.by_domain, self.roles
+    def suspects(self, screened: Screened, domains: list[str]) -> set[str]:
+        """The valid addresses (of ``screened``, whose valid ``domains`` are given) that may
+        have a reason: those with a record, a platform record, a domain with domain-wide
+        reasons or a flagged role name. Most addresses of a bulk check have none of these:
+        they are left out by set operations and C iterators, without a :meth:`reasons` call
+        or a Python step each."""
+        out = self.records.keys() | self.platform.keys()
+        by_domain = self.by_domain
         flagged = set()
-        for domain in set(domains):
+        for domain in domains:
             shared = by_domain.get(domain)
             if shared is None:
                 shared = by_domain[domain] = self._domain_reasons(domain)
             if shared:
                 flagged.add(domain)
-        out = []
-        for answer, domain in zip(answers, domains):
-            address = answer.normalised
-            if (domain in flagged or address in marked
-                    or (roles and address[:address.rfind("@")].partition("+")[0] in roles)):
-                out.append(answer)
+        if flagged:
+            out.update(compress(screened.normalised, map(flagged.__contains__, screened.domains)))
+        if self.roles:
+            names = screened.locals
+            if "+" in "".join(names):                          # compared without the +tag
+                names = list(map(itemgetter(0), map(str.partition, names, repeat("+"))))
+            present = self.roles.intersection(names) - {""}
+            if present:
+                out.update(compress(screened.normalised, map(present.__contains__, names)))
         return out
 
     def reasons(self, address: str) -> list[dict]:

@@ -14,7 +14,7 @@ bp = blueprint("recipients", "recipients", "May I send to this address, and if n
 
 def json_response(body) -> Response:
     """orjson, not the stdlib: a 10,000-address answer is the hot path of the service
-    (and plain dicts: orjson takes twice as long over the Answer dataclasses themselves)."""
+    (and plain dicts, store.query.Answers.to_dicts: no object per address on the way)."""
     return Response(orjson.dumps(body), mimetype="application/json")
 
 
@@ -31,7 +31,7 @@ def check_recipients(body: CheckIn):
     """The same for up to 10,000 addresses; results come back in input order."""
     answers = services().store.check(g.tenant, body.addresses, stream=body.stream,
                                      subscription=body.subscription)
-    return json_response({"results": [a.to_dict() for a in answers]})
+    return json_response({"results": answers.to_dicts()})
 
 
 @bp.get("/recipients/<address>/history", responses={200: HistoryOut, 400: ErrorOut, 401: ErrorOut})
