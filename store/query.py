@@ -123,8 +123,9 @@ class Query:
     @staticmethod
     def _collect(order: list[list[str]], replies) -> dict[str, dict]:
         """The records found, parsed. Most of ten thousand fields are absent (None) and are
-        skipped by C iterators; the others are parsed in one orjson call as one array,
-        not one call each."""
+        skipped by C iterators; the others are parsed in one orjson call as one array, not
+        one call each, and records that are the same bytes (those one import wrote) are
+        parsed once and shared: nothing changes a record read for an answer."""
         names: list[str] = []
         values: list[bytes] = []
         for addrs, found in zip(order, replies):
@@ -132,13 +133,15 @@ class Query:
             values.extend(filter(None, found))
         if not values:
             return {}
+        distinct = list(dict.fromkeys(values))
         try:
-            parsed = orjson.loads(b"[" + b",".join(values) + b"]")
+            parsed = orjson.loads(b"[" + b",".join(distinct) + b"]")
         except orjson.JSONDecodeError:
             parsed = None
-        if parsed is None or len(parsed) != len(values):      # a broken record: fail on it alone
-            parsed = list(map(orjson.loads, values))
-        return dict(zip(names, parsed))
+        if parsed is None or len(parsed) != len(distinct):     # a broken record: fail on it alone
+            parsed = list(map(orjson.loads, distinct))
+        by_value = dict(zip(distinct, parsed))
+        return dict(zip(names, map(by_value.__getitem__, values)))
 
     def lookup(self, tenant: str, addresses: list[str], stream: str | None,
                domains: list[str] | None = None) -> Lookup:
@@ -252,6 +255,9 @@ class Judge:
         self.by_domain: dict[str, list[dict]] = {}
         # (scope, streams) of stored suppressions by (code, subscription, stream): a few kinds, thousands of records
         self.limits: dict[tuple, tuple[str, list[str]]] = {}
+        # a record's reasons, by record: addresses whose stored records are byte for byte the
+        # same (one import, one list) share one parsed record (Query._collect) and one judgement
+        self.by_record: dict[int, list[dict]] = {}
         self.records, self.platform = found.records, found.platform
 
     def blocks(self, code: str) -> bool:
@@ -301,7 +307,12 @@ class Judge:
         if address in self.platform:
             self._platform(address, out)
         if rec:
-            self._record(rec, domain, out)
+            mine = self.by_record.get(id(rec))
+            if mine is None:
+                mine = []
+                if not self._record(rec, domain, mine):        # nothing in it depends on the domain
+                    self.by_record[id(rec)] = mine
+            out += mine
         if role in self.roles:
             out.append(self.reason("role_address", None, None, {"role": role}, scope=self._stream_scope()))
         if len(out) > 1:
@@ -363,14 +374,16 @@ class Judge:
                 out.append(self.reason("globally_bounced", latest[0], latest[0] + window, ev))
 
     # -- the tenant's record ------------------------------------------------------------------
-    def _record(self, rec: dict, domain: str, out: list) -> None:
+    def _record(self, rec: dict, domain: str, out: list) -> bool:
         """The stored suppressions that stop this send (read from the raw record: a bulk
-        check meets thousands of them).
+        check meets thousands of them); True when the answer depended on the address's
+        domain (a bounce's invalid_domain, rechecked against DNS).
 
         A subscription-scoped opt-out applies to that subscription only; when the caller does
         not say which subscription the send belongs to, every opt-out counts (the safe side).
         A stream-restricted suppression applies to its stream only."""
         now, asked, subscription, wanted = self.now, self.stream, self.subscription, self.wanted
+        domain_bound = False
         for key, s in (rec.get("s") or {}).items():
             until = s.get("u")
             if until is not None and until <= now:
@@ -385,8 +398,10 @@ class Judge:
             if sub and subscription and stored_subscription(sub) != subscription:
                 continue
             since = s["t"]
-            if code == "invalid_domain" and self._domain_fixed(since, domain):
-                continue
+            if code == "invalid_domain":
+                domain_bound = True
+                if self._domain_fixed(since, domain):
+                    continue
             limits = self.limits.get((code, sub, stream))
             if limits is None:
                 limits = self.limits[code, sub, stream] = records.stream_limits(
@@ -398,6 +413,7 @@ class Judge:
             self._frequency(rec["f"], out)
         if rec.get("g") and self.p.tracks_engagement:
             self._engagement(rec["g"], out)
+        return domain_bound
 
     def _domain_fixed(self, since: int, domain: str) -> bool:
         """A bounce said the domain was broken; past the recheck age, DNS has the last word."""
