@@ -141,3 +141,20 @@ def test_a_bad_nameserver_setting_is_refused_at_start():
 
     with pytest.raises(ConfigError, match="REBOUND_DNS_NAMESERVERS"):
         Settings.from_env({"REBOUND_DNS_NAMESERVERS": "127.0.0.1:fifty-three"})
+
+
+@pytest.mark.parametrize("order", [1, -1])
+def test_one_import_for_two_domains_is_judged_per_domain(app, api, order):
+    """Records one import wrote are the same bytes and are judged once per check, except
+    where the answer depends on the address's domain: the same old invalid_domain holds for
+    a domain that is still broken and not for one that DNS says is fixed."""
+    old = int((datetime.now(timezone.utc) - timedelta(days=8)).timestamp())
+    store = app.extensions["rebound"].store
+    rows = [{"address": a, "code": "invalid_domain", "since": old} for a in ("p@mx.test", "q@nothing.test")]
+    assert store.suppressions.import_rows(api.tenant, rows, actor="test", import_id="i1") == 2
+    asked = ["p@mx.test", "q@nothing.test"][::order]
+    results = {x["address"]: x for x in api.post("/v1/recipients/check", json={"addresses": asked}).json()["results"]}
+    assert results["p@mx.test"]["sendable"] is True
+    reasons = results["q@nothing.test"]["reasons"]
+    assert [(r["code"], r["evidence"].get("source") or r["evidence"].get("import")) for r in reasons] == \
+        [("invalid_domain", "dns"), ("invalid_domain", "i1")]
