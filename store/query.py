@@ -83,6 +83,17 @@ class Query:
         self.keys = keys
         self.dns = dns
         self.complaint_tenants = complaint_tenants
+        # the key of every bucket, spelled once (a bulk check names all of them)
+        self._tenant_keys: dict[str, list[str]] = {}
+        self._platform_keys = [keys.platform_records(b) for b in range(PLATFORM_BUCKETS)]
+
+    def _bucket_keys(self, tenant: str) -> list[str]:
+        names = self._tenant_keys.get(tenant)
+        if names is None:
+            if len(self._tenant_keys) >= 1024:          # bounded: tenants come and go
+                self._tenant_keys.clear()
+            names = self._tenant_keys[tenant] = [self.keys.records(tenant, b) for b in range(BUCKETS)]
+        return names
 
     # -- reading --------------------------------------------------------------------------
     def records_for(self, tenant: str, addresses: list[str]) -> dict[str, dict]:
@@ -107,8 +118,9 @@ class Query:
         for b, a in zip(map(crc, map(str.encode, addresses)), addresses):
             by_bucket[b & mask_t].append(a)
         mine = []
+        names = self._bucket_keys(tenant)
         for b, addrs in by_bucket.items():
-            pipe.hmget(self.keys.records(tenant, b), addrs)
+            pipe.hmget(names[b], addrs)
             mine.append(addrs)
         shared = []
         if platform:
@@ -116,7 +128,7 @@ class Query:
             for b, addrs in by_bucket.items():
                 by_platform[b & mask].extend(addrs)
             for b, addrs in by_platform.items():
-                pipe.hmget(self.keys.platform_records(b), addrs)
+                pipe.hmget(self._platform_keys[b], addrs)
                 shared.append(addrs)
         return mine, shared
 
@@ -159,25 +171,22 @@ class Query:
             batch.hmget(self.keys.blocked_domains(), candidates)
         if self.dns:
             self.dns.queue_cached(batch, dns_domains)
+        head = len(batch)
         tenant_order, platform_order = self._queue_records(batch, tenant, addresses)
-        replies = batch.execute()
-
-        policy = policy_from_raw(replies[0])
-        givers = frozenset(map(_giver_tag, replies[1]))
-        i = 2
-        companies = blocked = {}
-        if candidates:
-            companies = _loads_map(candidates, replies[2])
-            blocked = _loads_map(candidates, replies[3])
-            i = 4
-        facts: dict[str, DomainFact] = {}
-        if self.dns:
-            if dns_domains and (policy.blocks("invalid_domain", stream)):
-                facts = self.dns.facts(dns_domains, replies[i])
-            i += 1
-        recs = self._collect(tenant_order, replies[i:i + len(tenant_order)])
-        i += len(tenant_order)
-        platform = self._collect(platform_order, replies[i:])
+        # worked on in the order of the replies, while Redis still answers the later ones
+        with batch.sent() as replies:
+            policy, givers, *rest = replies.read(head)
+            policy = policy_from_raw(policy)
+            givers = frozenset(map(_giver_tag, givers))
+            companies = blocked = {}
+            if candidates:
+                companies = _loads_map(candidates, rest.pop(0))
+                blocked = _loads_map(candidates, rest.pop(0))
+            facts: dict[str, DomainFact] = {}
+            if self.dns and dns_domains and policy.blocks("invalid_domain", stream):
+                facts = self.dns.facts(dns_domains, rest.pop(0))
+            recs = self._collect(tenant_order, replies.read(len(tenant_order)))
+            platform = self._collect(platform_order, replies.read(len(platform_order)))
         return Lookup(policy, tenant, recs, platform, companies, blocked, facts, givers)
 
     # -- answering ------------------------------------------------------------------------

@@ -12,6 +12,9 @@ Cluster is not supported yet (store/keys.py).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import hiredis
 import redis
 
@@ -32,6 +35,9 @@ class ReadBatch:
     def __init__(self, client: redis.Redis):
         self.client = client
         self.commands: list[tuple] = []
+
+    def __len__(self) -> int:
+        return len(self.commands)
 
     def get(self, key) -> "ReadBatch":
         self.commands.append(("GET", key))
@@ -54,35 +60,47 @@ class ReadBatch:
         return self
 
     def execute(self) -> list:
-        if not self.commands:
-            return []
-        if type(self.client) is not redis.Redis:
-            pipe = self.client.pipeline(transaction=False)
-            for command in self.commands:
-                pipe.execute_command(*command)
-            return pipe.execute()
-        for attempt in (1, 2):                       # one retry: a pooled connection may be stale
-            try:
-                return self._once()
-            except (redis.ConnectionError, redis.TimeoutError):
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        with self.sent() as replies:
+            return replies.read(len(self.commands))
 
-    def _once(self) -> list:
+    @contextmanager
+    def sent(self) -> Iterator[Replies]:
+        """Send every command, then hand out the replies part by part (:meth:`Replies.read`):
+        the caller works on the first parts while Redis, on the other core, still answers
+        the rest. One retry covers a pooled connection gone stale (it fails on the send or
+        the first reply); a failure after that is the caller's."""
+        if not self.commands or type(self.client) is not redis.Redis:
+            yield Replies(self._pipelined())
+            return
         pool = self.client.connection_pool
+        for attempt in (1, 2):
+            conn = _connection(pool)
+            try:
+                self._send(conn)
+                first = self._read(conn, 1)
+                break
+            except BaseException as exc:
+                conn.disconnect()                    # replies may be left unread on it
+                pool.release(conn)
+                if attempt == 2 or not isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+                    raise
+        replies = Replies(first, conn, len(self.commands) - 1, self._read)
         try:
-            conn = pool.get_connection()
-        except TypeError:                            # redis-py < 6 wants a command name
-            conn = pool.get_connection("GET")
-        try:
-            self._send(conn)
-            return self._read(conn, len(self.commands))
+            yield replies
+            replies.drain()
         except BaseException:
-            conn.disconnect()                        # replies may be left unread on it
+            conn.disconnect()
             raise
         finally:
             pool.release(conn)
+
+    def _pipelined(self) -> list:
+        if not self.commands:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for command in self.commands:
+            pipe.execute_command(*command)
+        return pipe.execute()
 
     def _send(self, conn) -> None:
         """Packed by hiredis (in C; redis-py's own packer costs three times as much) and
@@ -123,3 +141,34 @@ class ReadBatch:
             else:                                    # no complete reply buffered yet
                 append(conn.read_response())
         return out
+
+
+class Replies:
+    """The replies of a sent batch, in order, read as the caller asks for them."""
+
+    def __init__(self, ready: list, conn=None, pending: int = 0, read=None):
+        self.ready = ready                   # received, not yet handed out
+        self.conn, self.pending, self._read = conn, pending, read
+
+    def read(self, count: int) -> list:
+        """The next ``count`` replies."""
+        out = self.ready[:count]
+        self.ready = self.ready[count:]
+        more = min(count - len(out), self.pending)
+        if more > 0:
+            out += self._read(self.conn, more)
+            self.pending -= more
+        return out
+
+    def drain(self) -> None:
+        """Read what the caller left, so that the connection goes back to the pool clean."""
+        if self.pending:
+            self._read(self.conn, self.pending)
+            self.pending = 0
+
+
+def _connection(pool):
+    try:
+        return pool.get_connection()
+    except TypeError:                                # redis-py < 6 wants a command name
+        return pool.get_connection("GET")
