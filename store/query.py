@@ -209,7 +209,7 @@ class Query:
             blocks = found.policy.blocks("invalid_syntax", stream)
             for i, error in screened.errors.items():
                 reasons[i] = [judge.reason("invalid_syntax", None, None, {"error": error})] if blocks else ()
-        return Answers(addresses, screened.normalised, reasons)
+        return Answers(list(addresses), screened.normalised, reasons)
 
 
 class Answers(Sequence):
@@ -297,7 +297,7 @@ class Judge:
         if flagged:
             out.update(compress(screened.normalised, map(flagged.__contains__, screened.domains)))
         if self.roles:
-            names = screened.locals
+            names = screened.local_parts()
             if "+" in "".join(names):                          # compared without the +tag
                 names = list(map(itemgetter(0), map(str.partition, names, repeat("+"))))
             present = self.roles.intersection(names) - {""}

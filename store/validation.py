@@ -24,8 +24,8 @@ import re
 import warnings
 from dataclasses import dataclass
 from importlib import resources
-from itertools import repeat
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import itemgetter, not_
 
 from disposable_email_domains import allowlist as _DISPOSABLE_ALLOW
 from disposable_email_domains import blocklist as _DISPOSABLE
@@ -54,13 +54,12 @@ class Screened:
     """A batch of addresses as asked, validated, position by position.
 
     ``normalised`` is what the answer reports (None when the text could not be read as an
-    address at all); ``errors`` holds why each invalid position is invalid; ``locals`` and
-    ``domains`` split the valid ones ("" at invalid positions), so that nothing downstream
-    splits ten thousand addresses again.
+    address at all); ``errors`` holds why each invalid position is invalid; ``domains``
+    holds the domain of each valid one ("" at invalid positions), so that nothing
+    downstream splits ten thousand addresses again.
     """
 
     normalised: list[str | None]
-    locals: list[str]
     domains: list[str]
     errors: dict[int, str]
 
@@ -77,28 +76,36 @@ class Screened:
         out.pop("", None)
         return list(out)
 
+    def local_parts(self) -> list[str]:
+        """The local part of each valid address ("" at invalid positions)."""
+        source = self.normalised
+        if self.errors:
+            source = list(source)
+            for i in self.errors:
+                source[i] = ""
+        return list(map(itemgetter(0), map(str.rpartition, source, repeat("@"))))
+
 
 def screen(addresses: list[str]) -> Screened:
     """Normalise and validate a batch: the bulk check's first step.
 
     Ten thousand addresses are nearly all plain (already normalised, dot-atom, a host
-    name): those cost one regular-expression match and a split done by C loops (map over
-    ``str.rpartition``), with each domain and the length limits checked once for the batch.
-    Only the others (capitals, Unicode, quoted local parts, literals, broken text) go
-    through :func:`~classifier.address.normalise` and :func:`syntax_error` one by one.
-    The result is exactly theirs, address by address (tests/test_reasons.py).
+    name): those cost one regular-expression match and one split, done by C loops (maps
+    whose intermediate objects die at once rather than piling up for the garbage
+    collector), with each domain and the length limits checked once for the batch. Only
+    the others (capitals, Unicode, quoted local parts, literals, broken text) go through
+    :func:`~classifier.address.normalise` and :func:`syntax_error` one by one. The
+    result is exactly theirs, address by address (tests/test_reasons.py).
     """
-    parts = list(map(str.rpartition, addresses, repeat("@")))
-    locals_ = list(map(itemgetter(0), parts))
-    domains = list(map(itemgetter(2), parts))
-    matches = list(map(_PLAIN.fullmatch, addresses))
-    odd = {i for i, m in enumerate(matches) if m is None} if None in matches else set()
+    positions = range(len(addresses))
+    odd = set(compress(positions, map(not_, map(_PLAIN.fullmatch, addresses))))
+    domains = list(map(itemgetter(2), map(str.rpartition, addresses, repeat("@"))))
     if max(map(len, addresses), default=0) > MAX_LOCAL:        # only then can a limit be passed
         odd.update(i for i, a in enumerate(addresses)
-                   if len(a) > MAX_ADDRESS or len(locals_[i]) > MAX_LOCAL)
+                   if len(a) > MAX_ADDRESS or a.rfind("@") > MAX_LOCAL)
     bad_hosts = {d for d in set(domains) if not _host_name_ok(d)}
     if bad_hosts:
-        odd.update(i for i, d in enumerate(domains) if d in bad_hosts)
+        odd.update(compress(positions, map(bad_hosts.__contains__, domains)))
     normalised: list[str | None] = list(addresses)
     errors: dict[int, str] = {}
     for i in odd:
@@ -111,10 +118,10 @@ def screen(addresses: list[str]) -> Screened:
         normalised[i] = n
         if problem:
             errors[i] = problem
-            locals_[i] = domains[i] = ""
+            domains[i] = ""
         else:
-            locals_[i], _, domains[i] = n.rpartition("@")
-    return Screened(normalised, locals_, domains, errors)
+            domains[i] = n.rpartition("@")[2]
+    return Screened(normalised, domains, errors)
 
 
 def syntax_error(address: str) -> str | None:
