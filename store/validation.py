@@ -235,9 +235,11 @@ def domain_and_parents(domain: str) -> tuple[str, ...]:
     return tuple(".".join(labels[i:]) for i in range(len(labels) - stop + 1))
 
 
+@functools.lru_cache(maxsize=65536)
 def disposable_match(domain: str, extra: frozenset[str] = frozenset(),
                      exempt: frozenset[str] = frozenset()) -> str | None:
-    """The listed domain that makes ``domain`` disposable, or None."""
+    """The listed domain that makes ``domain`` disposable, or None (cached: a bulk check
+    asks about hundreds of domains, the same ones again and again)."""
     candidates = domain_and_parents(domain)
     if any(c in exempt or c in _DISPOSABLE_ALLOW for c in candidates):
         return None
