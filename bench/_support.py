@@ -78,15 +78,22 @@ def dns_server():
 
 @contextmanager
 def rebound_serve(env: dict, workers: int = 2, threads: int = 4):
-    """`rebound serve` (gunicorn) as a user runs it; yields (base URL, pid) once a worker answers."""
+    """`rebound serve` (gunicorn) as a user runs it, from this checkout; yields (base URL, pid)
+    once a worker answers.
+
+    Run as ``python -m webhook.cli`` with this checkout first on PYTHONPATH, not through the
+    installed ``rebound`` script: that one imports whichever checkout the environment was
+    installed from, so a benchmark run from a second checkout (to compare two commits)
+    would time the other one's server."""
     import requests
 
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("REBOUND_")}
     full_env.update(env, REBOUND_PORT=str(port), REBOUND_WORKERS=str(workers), REBOUND_THREADS=str(threads),
-                    REBOUND_LOG_LEVEL="warning")
-    rebound = shutil.which("rebound") or str(Path(sys.executable).parent / "rebound")
-    proc = subprocess.Popen([rebound, "serve"], env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    REBOUND_LOG_LEVEL="warning",
+                    PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.Popen([sys.executable, "-m", "webhook.cli", "serve"], env=full_env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -130,6 +137,20 @@ def process_tree_cpu(pid: int) -> float:
 def load_note() -> str:
     one, five, _ = os.getloadavg()
     return f"load average {one:.1f} / {five:.1f} (1 / 5 min) on {os.cpu_count()} cores when it started"
+
+
+def cpu_probe() -> str:
+    """How fast this machine runs plain Python right now: a fixed loop of three million
+    additions, best of three. On a shared VM the same code can take twice as long from one
+    minute to the next; the probe, printed beside a figure, tells which minute it was."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(3_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return f"CPU probe (3M-addition Python loop, best of 3) {best * 1000:.0f} ms"
 
 
 def percentile(sorted_values: list[float], p: float) -> float:

@@ -13,7 +13,9 @@ disposable domains and broken addresses) again and again. Reported:
   receiving the answer over loopback HTTP;
 - the store alone (Store.check in this process, no HTTP);
 - the ceiling: the raw Redis part measured in the same run, i.e. the one round trip that
-  reads the same records (one HMGET per bucket, store/reads.py), with nothing interpreted.
+  reads the same records (one HMGET per bucket, store/reads.py), with nothing interpreted;
+- a CPU probe (bench/_support.py cpu_probe): on a shared VM the same code measures up to
+  twice as slow from one minute to the next, and the probe says which kind of minute it was.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import time
 import orjson
 import requests
 
-from _support import dns_server, load_note, machine, ms, percentile, rebound_serve, redis_server
+from _support import cpu_probe, dns_server, load_note, machine, ms, percentile, rebound_serve, redis_server
 from fixture import populate, sample
 
 
@@ -77,7 +79,7 @@ def main() -> None:
             session.headers.update({"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
             for _ in range(3):                                   # warm up both workers
                 session.post(base + "/v1/recipients/check", data=body)
-            note = load_note()
+            note = f"{load_note()}; {cpu_probe()}"
             for _ in range(args.runs):
                 t = time.perf_counter()
                 r = session.post(base + "/v1/recipients/check", data=body)
