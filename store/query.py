@@ -19,7 +19,7 @@ import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from collections.abc import Sequence
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from operator import itemgetter
 
 import orjson
@@ -138,11 +138,9 @@ class Query:
         skipped by C iterators; the others are parsed in one orjson call as one array, not
         one call each, and records that are the same bytes (those one import wrote) are
         parsed once and shared: nothing changes a record read for an answer."""
-        names: list[str] = []
-        values: list[bytes] = []
-        for addrs, found in zip(order, replies):
-            names.extend(compress(addrs, found))
-            values.extend(filter(None, found))
+        found = list(chain.from_iterable(replies))
+        names = list(compress(chain.from_iterable(order), found))
+        values = list(filter(None, found))
         if not values:
             return {}
         distinct = list(dict.fromkeys(values))
