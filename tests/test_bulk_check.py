@@ -1,8 +1,10 @@
-"""The bulk check answers every address exactly as the single lookup does.
+"""The bulk check answers every address as the taxonomy says, and as it answers the address alone.
 
-The bulk path takes shortcuts the single lookup does not (screening the batch at once,
-judging only the addresses that can have a reason, sharing one answer between repeats);
-none of them may change an answer.
+A batch takes shortcuts a single address never meets (screening many at once, judging only
+the addresses that can have a reason, sharing one judgement between repeats and between
+identical records); none of them may change an answer. The single lookup runs the same code
+with a batch of one, so the expected reasons are spelled out here (EXPECTED), not only
+compared.
 """
 from __future__ import annotations
 
