@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 
-BOUNCE = {"id": "evt-subj", "type": "bounce", "recipient": "ann@example.org", "time": "2026-11-26T10:00:00Z",
+from tests.clock import ago
+
+BOUNCE = {"id": "evt-subj", "type": "bounce", "recipient": "ann@example.org", "time": ago(days=1),
           "status": "5.1.1", "reply_code": "550", "stream": "marketing",
           "diagnostic": "Subject: Your invoice 4711 for Ann 550 5.1.1 user unknown"}
 

@@ -10,17 +10,19 @@ from classifier.events import Event, Kind
 from classifier.training.dataset import load_records
 from classifier.verdict import Verdict
 from store.review import Review
+from tests.clock import ago
 
 # Nothing the rules or the model know: the classifier abstains (onhold, review "unknown").
 UNSURE = "Xyzzy plugh for <{addr}> (queue {qid})"
 OTHER_UNSURE = "Grault garply waldo fred"
+EVENT_TIME = ago(days=1)
 KNOWN = "550 5.1.1 <{addr}>: The email account that you tried to reach does not exist."
 
 
 def bounce(i: int, diagnostic: str, reply_code: str | None = "550", **kw) -> dict:
     addr = f"user{i}@example{i % 7}.org"
     return {"id": f"evt-{i}", "type": "bounce", "recipient": addr,
-            "time": "2026-11-26T10:00:00Z", "reply_code": reply_code,
+            "time": EVENT_TIME, "reply_code": reply_code,
             "diagnostic": diagnostic.format(addr=addr, qid=f"{i:04X}AB{i * 7919 % 10000:04d}"), **kw}
 
 
@@ -46,7 +48,7 @@ def test_unsure_verdicts_are_queued_once_per_evidence_with_a_count_and_examples(
     assert len(item["examples"]) == 5
     ex = item["examples"][0]
     assert ex["event_id"] == "evt-0" and ex["address"] == "user0@example0.org"
-    assert ex["time"] == "2026-11-26T10:00:00Z" and ex["provider"] == "api"
+    assert ex["time"] == EVENT_TIME and ex["provider"] == "api"
     assert page["stats"] == {"open": 2, "labelled": 0, "dropped": 0, "max_open": 10_000}
 
     # an ESP delivering the same events again counts nothing twice; new ones add up

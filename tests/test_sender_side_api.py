@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.clock import ago
+
 FIXTURES = Path(__file__).resolve().parent / "classifier" / "fixtures"
 RAW = {"Content-Type": "message/rfc822"}
 
 
 def event(i, rcpt, diagnostic, **kw):
     return {"id": f"s-{i}", "type": "bounce", "recipient": rcpt, "diagnostic": diagnostic,
-            "time": f"2026-11-2{i % 5}T10:00:00Z", "stream": "transactional", **kw}
+            "time": ago(days=i % 5), "stream": "transactional", **kw}
 
 
 SENDER_SIDE_EVENTS = [
