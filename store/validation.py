@@ -95,7 +95,7 @@ def screen(addresses: list[str]) -> Screened:
     collector), with each domain and the length limits checked once for the batch. Only
     the others (capitals, Unicode, quoted local parts, literals, broken text) go through
     :func:`~classifier.address.normalise` and :func:`syntax_error` one by one. The
-    result is exactly theirs, address by address (tests/test_reasons.py).
+    result is exactly theirs, address by address (tests/store/test_reasons.py).
     """
     positions = range(len(addresses))
     odd = set(compress(positions, map(not_, map(_PLAIN.fullmatch, addresses))))

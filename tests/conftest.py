@@ -19,6 +19,7 @@ import requests
 from werkzeug.serving import make_server
 
 REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
 SHARED = REPO.parent / "shared"
 OPERATOR_KEY = "operator-key-for-tests"
 

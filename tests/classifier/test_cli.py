@@ -11,9 +11,10 @@ from click.testing import CliRunner
 
 from webhook.cli import main
 
-FIXTURES = Path(__file__).parent / "fixtures"
 FIELDS = {"file", "recipient", "status", "reply_code", "reason", "category", "hard", "confidence",
           "source", "diagnostic"}
+
+from tests.conftest import FIXTURES
 
 
 def rebound_executable() -> str:

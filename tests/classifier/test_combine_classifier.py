@@ -2,7 +2,6 @@
 and a model activated while the classifier runs."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +14,7 @@ from classifier.model.registry import ActiveModel, Registry, load_default
 from classifier.parse import parse_message
 from classifier.rules.engine import RuleEngine
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from tests.conftest import FIXTURES
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
@@ -11,9 +10,10 @@ from classifier.model.estimator import BounceModel
 from classifier.model.registry import Registry
 from webhook.cli import main
 
-FIXTURES = Path(__file__).parent / "fixtures"
 DEACTIVATED = ["--text", "550 5.2.1 The mailbox you are sending to is deactivated", "--status", "5.2.1",
                "--reply-code", "550"]
+
+from tests.conftest import FIXTURES
 
 
 def run(*args, env=None):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -10,7 +9,7 @@ from classifier.events import Event, Evidence, Kind
 from classifier.parse import parse_message
 from classifier.privacy import MASK, mask_subjects
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from tests.conftest import FIXTURES
 
 
 @pytest.mark.parametrize("text,expected", [
