@@ -10,27 +10,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import orjson
 
 from classifier.combine import MODES
-from classifier.engine import Classifier, build
-from classifier.events import Evidence
 from classifier.model.location import default_root
-from classifier.parse import (
-    Budget,
-    MessageError,
-    OverBudget,
-    Report,
-    limits,
-    mbox,
-    parse_message,
-)
 
-#: Bytes read from one input: the parser looks at a bounded prefix only (one byte more
-#: tells it the message was cut), so a huge file costs no more memory than that.
-MAX_INPUT_BYTES = limits.MAX_PARSE_BYTES + 1
+if TYPE_CHECKING:
+    from classifier.engine import Classifier
+    from classifier.parse import Report
+
 #: An mbox file (many messages, see classifier.parse.mbox) is read up to this size.
 MAX_MBOX_BYTES = 64 * 1024 * 1024
 
@@ -43,8 +34,13 @@ def _read(path: str) -> bytes:
 
 
 def _read_from(fh) -> bytes:
-    raw = fh.read(MAX_INPUT_BYTES)
-    if len(raw) == MAX_INPUT_BYTES and mbox.is_mbox(raw):
+    """A bounded prefix of the input: the parser looks at no more (one byte more tells it the
+    message was cut), so a huge file costs no more memory than that; an mbox file whole."""
+    from classifier.parse import limits, mbox
+
+    most = limits.MAX_PARSE_BYTES + 1
+    raw = fh.read(most)
+    if len(raw) == most and mbox.is_mbox(raw):
         raw += fh.read(MAX_MBOX_BYTES - len(raw))
     return raw
 
@@ -55,6 +51,8 @@ CHUNK_FILES = 2000
 
 
 def _parse(raw: bytes) -> Report | str:
+    from classifier.parse import MessageError, parse_message
+
     try:
         return parse_message(raw)
     except MessageError as exc:
@@ -64,6 +62,8 @@ def _parse(raw: bytes) -> Report | str:
 def classify_reports(parsed: list[tuple[str, Report | str]], classifier: Classifier) -> list[list[dict]]:
     """Output rows per parsed file (a parse error is given as its message), classifying the
     recipients of all files in one batch, within a budget of one message's time per file."""
+    from classifier.parse import Budget, OverBudget, limits
+
     evidences = [r.evidence for _, report in parsed if not isinstance(report, str) for r in report.recipients]
     try:
         verdicts = iter(classifier.classify_many(evidences, Budget(limits.TIME_BUDGET * max(1, len(parsed)))))
@@ -119,7 +119,7 @@ def _empty(name: str, error: str | None = None) -> dict:
               show_default=True, show_envvar=True,
               help="rules and model combined, rules only, or model only")
 @click.option("--registry", envvar="REBOUND_MODEL_DIR", default=lambda: str(default_root()),
-              show_default="REBOUND_DATA_DIR/models, i.e. ./var/models", show_envvar=True,
+              show_default="models under REBOUND_DATA_DIR (default $XDG_DATA_HOME/rebound)", show_envvar=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="model registry whose active model is used (the packaged default if none)")
 def classify(files: tuple[str, ...], jsonl: bool, text: str | None, status: str | None,
@@ -135,6 +135,10 @@ def classify(files: tuple[str, ...], jsonl: bool, text: str | None, status: str 
     Exit status: 0 when every file could be opened (whether or not it held a bounce, or an
     email at all); 2 when a file could not be opened (named on stderr) or on usage errors.
     """
+    from classifier.engine import build
+    from classifier.events import Evidence
+    from classifier.parse import mbox
+
     classifier = build(mode, registry)
     out = sys.stdout.buffer
     if text is not None or status is not None or reply_code is not None:

@@ -26,8 +26,6 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from classifier.combine import (
     MODES,
     REPORT_REASONS,
@@ -80,6 +78,8 @@ class Classifier:
         source = self._model_source
         if source is None:
             source = self._model_source = _default_active()
+        elif isinstance(source, RegistryModel):
+            source = self._model_source = source.open()
         from classifier.model.registry import ActiveModel, LoadedModel
         if isinstance(source, ActiveModel):          # follows activations
             loaded = source.get()
@@ -107,6 +107,8 @@ class Classifier:
     def _opinions(self, model, version: str, batch: list[Evidence]) -> list[ModelOpinion]:
         """The model's opinion of each piece of evidence, from one ``predict_proba`` call.
         Reasons only a report can have are not the model's to give (see classifier.combine)."""
+        import numpy as np
+
         proba = model.predict_proba(batch)
         classes = model.classes_
         allowed = np.array([c not in REPORT_REASONS for c in classes])
@@ -132,11 +134,11 @@ class Classifier:
         if budget is not None:
             budget.check("rules")
         out: list[Verdict | None] = [None] * len(evidences)
-        try:
-            model, version = self._model()
-            cache = self._cache_for(model)
-        except Exception as exc:       # noqa: BLE001 - whatever broke, the rules still work
-            model, version, cache = self._model_unavailable(exc), "", VerdictCache(0, 0)
+        # The model is loaded only when the rules leave a verdict to it (a run of common
+        # DSNs never pays for scikit-learn); once it is, it is looked at first, so that a
+        # newly activated model empties the cache of the verdicts the old one decided.
+        asked = self._cache_owner is not None
+        model, version, cache = self._model_and_cache() if asked else (None, "", self._cache)
         pending: dict[Evidence, list[int]] = {}
         for i, e in enumerate(evidences):
             if not _classifiable(e):
@@ -154,6 +156,8 @@ class Classifier:
             else:
                 out[i] = cache.put(e, v)
         if pending:
+            if not asked:
+                model, version, cache = self._model_and_cache()
             batch = list(pending)
             opinions: list = [None] * len(batch)
             if model is not None:
@@ -178,6 +182,15 @@ class Classifier:
                 for i in pending[e]:
                     out[i] = v
         return out
+
+    def _model_and_cache(self) -> tuple:
+        """(model, version, the verdict cache that goes with it); the model None, and a cache
+        that keeps nothing, when it cannot be loaded."""
+        try:
+            model, version = self._model()
+            return model, version, self._cache_for(model)
+        except Exception as exc:       # noqa: BLE001 - whatever broke, the rules still work
+            return self._model_unavailable(exc), "", VerdictCache(0, 0)
 
     def _model_unavailable(self, exc: Exception) -> None:
         """A model that cannot be loaded or run (a file removed or damaged after activation)
@@ -240,8 +253,11 @@ class Classifier:
     # -- cache -------------------------------------------------------------------------------
     def _cache_for(self, model) -> VerdictCache:
         with self._lock:
-            if model is not self._cache_owner:      # a newly activated model: forget old verdicts
-                self._cache = VerdictCache(self._cache.max_entries, self._cache.max_bytes)
+            if model is not self._cache_owner:
+                # a newly activated model: forget the old one's verdicts (the first model
+                # keeps what the rules alone decided before it was loaded)
+                if self._cache_owner is not None:
+                    self._cache = VerdictCache(self._cache.max_entries, self._cache.max_bytes)
                 self._cache_owner = model
             return self._cache
 
@@ -303,11 +319,25 @@ def _explainer(model, e: Evidence, reason: str):
 def build(mode: str = "combined", model_dir: Path | str | None = None, check_every: float = 5.0) -> Classifier:
     """A classifier in ``mode`` whose model is the active one of the registry at
     ``model_dir`` (the packaged default when it has none, or when ``model_dir`` is None)."""
-    from classifier.model.registry import ActiveModel
     if mode not in MODES:
         raise ValueError(f"unknown classifier mode {mode!r}; one of {', '.join(MODES)}")
-    model = None if mode == "rules" or model_dir is None else ActiveModel(model_dir, check_every=check_every)
+    model = None if mode == "rules" or model_dir is None else RegistryModel(model_dir, check_every)
     return Classifier(model=model, mode=mode)
+
+
+class RegistryModel:
+    """The active model of the registry at ``root``, opened (an
+    :class:`~classifier.model.registry.ActiveModel`) when the classifier first needs a
+    model: importing the registry loads skops and scikit-learn, which a run that the rules
+    settle alone never needs."""
+
+    def __init__(self, root: Path | str, check_every: float = 5.0):
+        self.root, self.check_every = root, check_every
+
+    def open(self):
+        from classifier.model.registry import ActiveModel
+
+        return ActiveModel(self.root, check_every=self.check_every)
 
 
 _ENGINE: RuleEngine | None = None

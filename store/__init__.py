@@ -2,26 +2,38 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import orjson
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from store.companies import Companies
-from store.credentials import CredentialSet, Credentials, CredentialsError, CredentialsUnreadable, ReplayGuard
-from store.dns import DnsChecker
-from store.ignored import Ignored
-from store.ingest import ApplyResult, Ingest
-from store.keys import Keys
-from store.listing import Listing
-from store.platform import COMPLAINTS_KEPT, Platform
-from store.policy import Policy, policy_from_overrides, policy_from_raw
-from store.query import Answer, Query
-from store.review import Review
-from store.senders import SenderHealth
-from store.suppressions import NotSuppressed, Suppressions
-from store.tenants import ApiKey, TenantError, Tenants
+if TYPE_CHECKING:
+    import redis
+
+    from store.ingest import ApplyResult
+    from store.policy import Policy
+    from store.query import Answer
+
+#: Names importable from ``store`` itself, each imported from its module on first use (PEP 562):
+#: ``import store.reasons`` (a CLI option's choices) must not load pydantic, dnspython and
+#: every part of the store before a command has even parsed its arguments.
+_EXPORTS = {
+    "ApplyResult": "store.ingest", "Answer": "store.query", "ApiKey": "store.tenants",
+    "CredentialSet": "store.credentials", "CredentialsError": "store.credentials",
+    "CredentialsUnreadable": "store.credentials", "DnsChecker": "store.dns", "NotSuppressed": "store.suppressions",
+    "Policy": "store.policy", "TenantError": "store.tenants",
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'store' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["Store", "ApplyResult", "Answer", "ApiKey", "CredentialSet", "CredentialsError", "CredentialsUnreadable",
            "DnsChecker", "NotSuppressed", "Policy", "PolicyConflict", "SharingNotAllowed", "TenantError"]
@@ -45,6 +57,10 @@ def connect(url: str, *, timeout: float = 2.0) -> redis.Redis:
     One immediate retry (no backoff) covers a pooled connection that went stale across a
     Redis restart; more would only delay the 503 the client is waiting for.
     """
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
                                 health_check_interval=30, retry=Retry(NoBackoff(), 1))
 
@@ -63,6 +79,20 @@ class Store:
                  history_max: int = 100, raw_seconds: int = 30 * 86400, raw_max_bytes: int = 1 << 20,
                  history_seconds: int = 0, dns: dict | None = None, complaint_tenants: int = 0,
                  key_cache_seconds: float = 0, secret_keys=None, review_max: int = 10_000):
+        from store.companies import Companies
+        from store.credentials import Credentials, ReplayGuard
+        from store.dns import DnsChecker
+        from store.ignored import Ignored
+        from store.ingest import Ingest
+        from store.keys import Keys
+        from store.listing import Listing
+        from store.platform import COMPLAINTS_KEPT, Platform
+        from store.query import Query
+        from store.review import Review
+        from store.senders import SenderHealth
+        from store.suppressions import Suppressions
+        from store.tenants import Tenants
+
         if not 0 <= complaint_tenants <= COMPLAINTS_KEPT:
             raise ValueError(f"complaint_tenants must be 0 to {COMPLAINTS_KEPT} (complaining tenants kept per address)")
         self.r = client
@@ -89,6 +119,8 @@ class Store:
 
     def policy(self, tenant: str) -> Policy:
         """The tenant's policy: its stored overrides on top of the defaults."""
+        from store.policy import policy_from_raw
+
         return policy_from_raw(self.r.get(self.keys.policy(tenant)))
 
     def policy_overrides(self, tenant: str) -> dict:
@@ -105,6 +137,10 @@ class Store:
         came in between, so two concurrent updates (the API, the CLI) never lose one.
         ``change`` may raise to refuse; an invalid result raises ValidationError; either way
         nothing is written."""
+        import redis
+
+        from store.policy import policy_from_overrides
+
         key = self.keys.policy(tenant)
         with self.r.pipeline(transaction=True) as pipe:
             for _ in range(POLICY_RETRIES):
@@ -134,6 +170,8 @@ class Store:
         """The tenant's policy for ingesting events: as stored, except that its bounces go to
         the shared pool only while the operator allows it (store/platform.py), read in the
         same round trip."""
+        from store.policy import policy_from_raw
+
         pipe = self.r.pipeline(transaction=False)
         pipe.get(self.keys.policy(tenant))
         pipe.hexists(self.keys.sharing_givers(), tenant)

@@ -19,12 +19,15 @@ from __future__ import annotations
 import hashlib
 import time
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import orjson
-import redis
 
 from store import audit
 from store.keys import PLATFORM_BUCKETS, Keys, platform_bucket_of
+
+if TYPE_CHECKING:
+    import redis
 
 PLATFORM_LUA = resources.files("store").joinpath("platform.lua").read_text("utf-8")
 BLOCK_KINDS = ("opt_out", "trap")

@@ -21,6 +21,27 @@ from werkzeug.serving import make_server
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
 SHARED = REPO.parent / "shared"
+#: The one reason every test that needs ../shared gives when it is absent (a user's clone).
+SHARED_ABSENT = (f"needs ../shared ({SHARED}), the project's shared corpus and ESP samples, which CI has "
+                 "beside the checkout and a clone does not (README, 'Run the tests')")
+
+
+def shared(*parts: str) -> Path:
+    """A path in ../shared; skips the calling test (or, at import, its whole module) with
+    :data:`SHARED_ABSENT` when ../shared is not there."""
+    if not SHARED.is_dir():
+        pytest.skip(SHARED_ABSENT, allow_module_level=True)
+    return SHARED.joinpath(*parts)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``shared`` are skipped, all with one reason, where ../shared is absent."""
+    if SHARED.is_dir():
+        return
+    skip = pytest.mark.skip(reason=SHARED_ABSENT)
+    for item in items:
+        if item.get_closest_marker("shared"):
+            item.add_marker(skip)
 OPERATOR_KEY = "operator-key-for-tests"
 
 
@@ -67,6 +88,13 @@ class RedisServer:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_data_home(tmp_path_factory):
+    """The default data directory ($XDG_DATA_HOME/rebound) of every `rebound` the tests start
+    is the session's own: never the store or the models of the person running the tests."""
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("xdg-data"))
 
 
 @pytest.fixture(scope="session")

@@ -126,6 +126,12 @@ class _Layout:
 
 
 class EmbeddedRedis:
+    @staticmethod
+    def has_data(data_dir: Path) -> bool:
+        """A server has run under ``data_dir`` before (its AOF is there), or runs now."""
+        layout = _Layout((data_dir / "redis").resolve())
+        return (layout.dir / "appendonlydir").is_dir() or layout.sock.exists()
+
     def __init__(self, data_dir: Path):
         self.layout = _Layout((data_dir / "redis").resolve())
         self.dir = self.layout.dir

@@ -64,10 +64,22 @@ def _child_exit(server, worker) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
+def _preload() -> None:
+    """Import what every worker needs before the workers are forked, so that they share it:
+    the ``rebound`` command imports nothing heavy itself (it must start at once), and two
+    workers each importing Flask, scikit-learn and flanker at the same time would take
+    twice the CPU and could outlast gunicorn's boot timeout on a busy machine. Nothing is
+    connected or loaded from disk here (Redis connections and the model are the workers')."""
+    import classifier.model.registry  # noqa: F401  (skops, scikit-learn)
+    import classifier.parse  # noqa: F401  (flanker)
+    import webhook.app  # noqa: F401  (Flask, the API, the store)
+
+
 def serve(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM; the embedded Redis (if this call started it) stops after."""
     metrics_dir = tempfile.mkdtemp(prefix="rebound-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    _preload()
     embedded = None if settings.redis_url else EmbeddedRedis(settings.data_dir).start()
     try:
         if embedded is not None:

@@ -13,6 +13,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from classifier.model.location import DATA_DIR_SHOWN, xdg_data_dir
 from store.platform import COMPLAINTS_KEPT
 from webhook import redact
 
@@ -29,7 +30,11 @@ class Settings(BaseModel):
     redis_url: str | None = Field(
         None, repr=False, description="Redis to use (redis://, rediss:// or unix://). Unset: `rebound serve` "
                           "starts its own redis-server under the data directory.")
-    data_dir: Path = Field(Path("var"), description="Where the embedded Redis, models and runtime files live.")
+    data_dir: Path = Field(
+        default_factory=xdg_data_dir, json_schema_extra={"shown": DATA_DIR_SHOWN},
+        description="Where the embedded Redis, models and runtime files live; one absolute place wherever a "
+                    "command runs (`~/.local/share/rebound` when XDG_DATA_HOME is unset), so the CLI and the "
+                    "service use the same store. `rebound config` shows the one in use.")
     operator_key: SecretStr | None = Field(
         None, description="Bearer key for platform-wide routes (operator lists). Unset: those routes answer 403.")
     host: str = Field("127.0.0.1", description="Address `rebound serve` binds to.")
@@ -99,10 +104,12 @@ class Settings(BaseModel):
     @field_validator("dns_nameservers")
     @classmethod
     def _nameservers(cls, v: str | None) -> str | None:
+        if not v:
+            return None                  # the system's resolvers (dnspython loaded only when asked)
         from store.dns import parse_nameservers
 
         parse_nameservers(v)
-        return v or None
+        return v
 
     @field_validator("redis_url")
     @classmethod
@@ -169,5 +176,6 @@ class Settings(BaseModel):
         for name, f in cls.model_fields.items():
             default = f.default
             shown = "unset" if default is None else (str(default) if not isinstance(default, bool) else str(default).lower())
+            shown = (f.json_schema_extra or {}).get("shown", shown)
             rows.append((PREFIX + name.upper(), shown, f.description or ""))
         return rows

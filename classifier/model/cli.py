@@ -1,7 +1,7 @@
 """Analysts' commands for the model: ``rebound train``, ``rebound evaluate``, ``rebound models``.
 
 The registry directory comes from ``--registry``, else ``REBOUND_MODEL_DIR``, else ``models``
-under ``REBOUND_DATA_DIR`` (``./var/models``): the same directory the service reads.
+under ``REBOUND_DATA_DIR`` (``$XDG_DATA_HOME/rebound/models`` by default): the same directory the service reads.
 """
 from __future__ import annotations
 
@@ -11,21 +11,17 @@ from pathlib import Path
 import click
 import orjson
 
-from classifier.model.evaluation import confusion_png, scores
-from classifier.model.location import default_root
-from classifier.model.registry import (
-    DEFAULT_DIR, DEFAULT_VERSION, METADATA_FILE, MODEL_FILE, LoadedModel, ModelFileError, Registry, RegistryError,
-    save_model,
-)
-from classifier.model.training import (
-    DEFAULT_HOLDOUT, DEFAULT_SEED, EXTRA_WEIGHT, fit, holdout_split, train,
+from classifier.model.location import (
+    DEFAULT_DIR, DEFAULT_HOLDOUT, DEFAULT_SEED, DEFAULT_VERSION, EXTRA_WEIGHT, METADATA_FILE, MODEL_FILE, default_root,
 )
 from classifier.taxonomy import CATEGORIES, REASONS
-from classifier.training.dataset import DATA_DIR, DatasetError, data_files, load_records
+
+# scikit-learn, scipy and skops are imported by the commands that use them (below), not
+# here: `rebound --help` lists these commands and must not wait for them.
 
 registry_option = click.option(
     "--registry", envvar="REBOUND_MODEL_DIR", default=lambda: str(default_root()),
-    show_default="REBOUND_DATA_DIR/models, i.e. ./var/models",
+    show_default="models under REBOUND_DATA_DIR (default $XDG_DATA_HOME/rebound)",
     type=click.Path(file_okay=False, path_type=Path),
     help="model registry directory (env REBOUND_MODEL_DIR)")
 
@@ -55,6 +51,10 @@ def _progress():
 @click.option("--activate", is_flag=True, help="make the new model the active one")
 def train_cmd(data_dir, extra, extra_weight, seed, holdout, registry, output, activate):
     """Train a model on the project's corpus (plus extra labelled files) and store it."""
+    from classifier.model.registry import Registry, save_model
+    from classifier.model.training import train
+    from classifier.training.dataset import DATA_DIR, DatasetError, data_files
+
     if output and activate:
         raise click.UsageError("--activate applies to the registry, not to --output")
     say = _progress()
@@ -82,7 +82,9 @@ def train_cmd(data_dir, extra, extra_weight, seed, holdout, registry, output, ac
                              "category_accuracy": m.get("category_accuracy")}).decode())
 
 
-def _resolve(reg: Registry, ref: str | None) -> LoadedModel:
+def _resolve(reg, ref: str | None):
+    from classifier.model.registry import ModelFileError, RegistryError
+
     try:
         return reg.resolve(ref)
     except (ModelFileError, RegistryError) as exc:
@@ -122,6 +124,11 @@ def _table(title: str, labels, results: list[tuple[str, dict]], key: str) -> Non
 @registry_option
 def evaluate_cmd(refs, data, png, level, as_json, registry):
     """Precision, recall and F1 per fine reason and per category; models side by side."""
+    from classifier.model.evaluation import confusion_png, scores
+    from classifier.model.registry import Registry
+    from classifier.model.training import fit, holdout_split
+    from classifier.training.dataset import DatasetError, data_files, load_records
+
     reg = Registry(registry)
     loaded = [_resolve(reg, r) for r in (refs or ("active",))]
     say = _progress()
@@ -172,6 +179,8 @@ def models_group():
 @registry_option
 def models_list(as_json, registry):
     """Every stored model, oldest first; '*' marks the active one."""
+    from classifier.model.registry import Registry, RegistryError
+
     try:
         entries = Registry(registry).list()
     except RegistryError as exc:
@@ -198,6 +207,8 @@ def models_list(as_json, registry):
 def models_activate(version, registry):
     """Make VERSION the model the service uses (picked up without a restart); `default` is
     the model shipped in the package."""
+    from classifier.model.registry import ModelFileError, Registry, RegistryError
+
     try:
         reg = Registry(registry)
         if version != DEFAULT_VERSION:
@@ -212,6 +223,8 @@ def models_activate(version, registry):
 @registry_option
 def models_rollback(registry):
     """Re-activate the model that was active before the current one."""
+    from classifier.model.registry import Registry, RegistryError
+
     try:
         version = Registry(registry).rollback()
     except RegistryError as exc:

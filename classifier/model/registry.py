@@ -38,12 +38,11 @@ from pathlib import Path
 import skops.io as sio
 
 from classifier.model.estimator import BounceModel
-from classifier.model.location import default_root  # noqa: F401  (re-exported)
+from classifier.model.location import (  # noqa: F401  (re-exported)
+    DEFAULT_DIR, DEFAULT_VERSION, METADATA_FILE, MODEL_FILE, POINTER_FILE, default_root,
+)
 
 log = logging.getLogger(__name__)
-DEFAULT_DIR = Path(__file__).resolve().parent / "default"
-MODEL_FILE, METADATA_FILE, POINTER_FILE = "model.skops", "metadata.json", "active.json"
-DEFAULT_VERSION = "default"
 
 #: Every type a BounceModel file may reference beyond what skops trusts by default
 #: (numpy, scipy and scikit-learn's public estimators). Anything else is refused.

@@ -22,12 +22,9 @@ import skops
 
 from classifier.model.estimator import BounceModel
 from classifier.model.evaluation import scores
+from classifier.model.location import DEFAULT_HOLDOUT, DEFAULT_SEED, EXTRA_WEIGHT  # noqa: F401  (re-exported)
 from classifier.training.dataset import data_files, fingerprint, group_of, load_records
 
-DEFAULT_SEED = 0
-DEFAULT_HOLDOUT = 0.2
-#: How much one analyst-verified record weighs against one generated record.
-EXTRA_WEIGHT = 5.0
 
 
 def holdout_split(records: list[dict], seed: int, holdout: float) -> tuple[np.ndarray, np.ndarray]:

@@ -76,3 +76,20 @@ def test_missing_redis_server_gets_one_clear_message(tmp_path):
     assert p.returncode != 0
     assert "redis-server was not found" in p.stderr and "apt-get install" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_one_data_directory_wherever_the_command_runs(tmp_path):
+    """Without REBOUND_DATA_DIR the store is under $XDG_DATA_HOME/rebound, whatever the
+    current directory; a command that has to start a new, empty store says so."""
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = run(["tenants", "create", "Acme"], env=env, cwd=tmp_path / "a")
+    assert first.returncode == 0, first.stderr
+    assert "no store in" in first.stderr and "new, empty one" in first.stderr
+    listed = run(["tenants", "list"], env=env, cwd=tmp_path / "b")
+    assert listed.returncode == 0 and "no store in" not in listed.stderr
+    assert [json.loads(line)["tenant"] for line in listed.stdout.splitlines()] == ["acme"]
+    config = run(["config"], env=env, cwd=tmp_path / "b")
+    assert f"data directory  {tmp_path / 'xdg' / 'rebound'}" in config.stdout
+    assert not (tmp_path / "a" / "var").exists() and not (tmp_path / "b" / "var").exists()

@@ -1,10 +1,9 @@
-"""`rebound providers ...`: a tenant's ESP webhook credentials from the shell."""
+"""``rebound providers``: a tenant's ESP webhook credentials from the shell."""
 from __future__ import annotations
 
 import click
 
-from store import CredentialsError, CredentialsUnreadable
-from webhook.cli_params import PROVIDER, TENANT
+from webhook.cli.common import PROVIDER, TENANT, emit, load_settings, tenant_store
 
 
 @click.group("providers")
@@ -32,9 +31,8 @@ def providers_set(tenant: str, provider: str, values: tuple[str, ...], grace_hou
     brevo      token=...  |  username=... password=...
     resend     secret=whsec_...
     """
-    from webhook.cli import emit, load_settings
+    from store.credentials import CredentialsError, CredentialsUnreadable
     from webhook.provider_config import configure
-    from webhook.store_cli import tenant_store
 
     changes = {}
     for n, item in enumerate(values, 1):
@@ -58,9 +56,8 @@ def providers_set(tenant: str, provider: str, values: tuple[str, ...], grace_hou
 @click.argument("provider", type=PROVIDER, required=False)
 def providers_show(tenant: str, provider: str | None) -> None:
     """Show TENANT's configured providers (secrets as ***)."""
-    from webhook.cli import emit
+    from store.credentials import CredentialsUnreadable
     from webhook.provider_config import describe
-    from webhook.store_cli import tenant_store
 
     with tenant_store(tenant) as store:
         creds = store.credentials
@@ -82,8 +79,6 @@ def providers_show(tenant: str, provider: str | None) -> None:
 @click.argument("provider", type=PROVIDER)
 def providers_delete(tenant: str, provider: str) -> None:
     """Remove TENANT's credentials for PROVIDER at once (its webhooks are refused from then on)."""
-    from webhook.cli import emit
-    from webhook.store_cli import tenant_store
 
     with tenant_store(tenant) as store:
         if not store.credentials.delete(tenant, provider):
@@ -98,6 +93,3 @@ def providers_genkey() -> None:
     from cryptography.fernet import Fernet
 
     click.echo(Fernet.generate_key().decode())
-
-
-COMMANDS = [providers]

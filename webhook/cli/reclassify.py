@@ -1,6 +1,4 @@
-"""`rebound review` (the analysts' queue: list, export labels), `rebound reclassify`
-(re-run a tenant's history through another classifier) and `rebound raw show` (the payload
-an event came from): registered by webhook/cli.py."""
+"""``rebound reclassify``: re-run a tenant's stored history through another classifier."""
 from __future__ import annotations
 
 import sys
@@ -10,64 +8,7 @@ from pathlib import Path
 import click
 import orjson
 
-from webhook.cli_params import MOMENT, TENANT
-from webhook.store_cli import _cli, tenant_store
-
-ACTOR = "cli"
-
-
-@click.group("review")
-def review() -> None:
-    """The analysts' review queue: verdicts the classifier was unsure of (also GET /v1/review)."""
-
-
-@review.command("list")
-@click.argument("tenant", type=TENANT)
-@click.option("--order", type=click.Choice(["oldest", "count"]), default="count", show_default=True)
-@click.option("--review-reason", type=click.Choice(["unknown", "low-confidence", "conflict"]))
-@click.option("--category", help="only items whose verdict has this category")
-@click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True)
-def review_list(tenant: str, order: str, review_reason: str | None, category: str | None, limit: int) -> None:
-    """TENANT's open items, one JSON object per line (label them with POST /v1/review/ID)."""
-    from store.review import Filters
-
-    try:
-        filters = Filters(review=review_reason, category=category)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--review-reason/--category") from None
-    with tenant_store(tenant) as store:
-        page = store.review.page(tenant, order=order, filters=filters, limit=limit)
-        for item in page["items"]:
-            sys.stdout.buffer.write(orjson.dumps(item) + b"\n")
-        click.echo(orjson.dumps(store.review.stats(tenant)).decode(), err=True)
-
-
-@review.command("export")
-@click.option("--tenant", "tenants", type=TENANT, multiple=True,
-              help="only this tenant's labels (repeatable; default: every tenant)")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="file to write (default: stdout)")
-def review_export(tenants: tuple[str, ...], output: Path | None) -> None:
-    """Analysts' labels as training records (JSONL, classifier/training/README.md), for
-    `rebound train --extra FILE`."""
-    cli = _cli()
-    count = 0
-    with cli.open_store(cli.load_settings()) as store:
-        known = {row["tenant"] for row in store.tenants.list()}
-        unknown = sorted(set(tenants) - known)
-        if unknown:
-            raise click.BadParameter(f"no tenant(s) {', '.join(unknown)} (`rebound tenants list` lists them)",
-                                     param_hint="--tenant")
-        out = output.open("wb") if output else sys.stdout.buffer
-        try:
-            for tenant in tenants or sorted(known):
-                for record in store.review.training_records(tenant):
-                    out.write(orjson.dumps(record) + b"\n")
-                    count += 1
-        finally:
-            if output:
-                out.close()
-    click.echo(f"exported {count} labels", err=True)
+from webhook.cli.common import ACTOR, MOMENT, TENANT, load_settings, tenant_store
 
 
 def _classifier(mode: str, model_ref: str | None, registry: Path):
@@ -109,8 +50,7 @@ def reclassify(tenant: str, model_ref: str | None, mode: str | None, registry: P
     from store.reclassify import Reclassification
     from store.records import iso
 
-    cli = _cli()
-    settings = cli.load_settings()
+    settings = load_settings()
     classifier, label = _classifier(mode or settings.classifier, model_ref,
                                     registry or settings.effective_model_dir)
     out = sys.stdout.buffer
@@ -141,26 +81,3 @@ def reclassify(tenant: str, model_ref: str | None, mode: str | None, registry: P
     click.echo(f"reclassify: {t.addresses} addresses, {t.events} events re-run with {label}; {t.changed_events} "
                f"verdicts changed at {t.changed_addresses} addresses; {t.add} suppressions to add, {t.lift} to "
                f"lift, {t.kept} kept; {verb}", err=True)
-
-
-
-@click.group("raw")
-def raw() -> None:
-    """Raw payloads kept for failures, complaints and unsubscribes (also GET /v1/raw/REF)."""
-
-
-@raw.command("show")
-@click.argument("ref")
-@click.option("--tenant", required=True, help="the tenant whose payload it is")
-@click.option("--body", is_flag=True, help="write the payload's bytes alone (e.g. to `rebound classify -`)")
-def raw_show(ref: str, tenant: str, body: bool) -> None:
-    """The raw payload REF (a raw_ref of a history entry or a review example) as one JSON
-    object with what is known of it; --body: the stored bytes alone."""
-    with tenant_store(tenant) as store:
-        found = store.raw.body(tenant, ref) if body else store.raw.get(tenant, ref)
-    if found is None:
-        raise click.ClickException(f"{tenant!r} has no raw payload {ref!r} (unknown, or older than the retention)")
-    sys.stdout.buffer.write(found if body else orjson.dumps(found) + b"\n")
-
-
-COMMANDS = [review, reclassify, raw]

@@ -1,0 +1,4 @@
+"""``python -m webhook.cli``: the ``rebound`` command."""
+from webhook.cli import main
+
+main()
