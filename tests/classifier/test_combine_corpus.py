@@ -3,7 +3,11 @@ with rules and model combined category >= 0.96, reason >= 0.92, recipient >= 0.9
 rules switched off category >= 0.85. Figures in bench/RESULTS.md."""
 from __future__ import annotations
 
+import pytest
+
 from tests.classifier.test_corpus import score
+
+pytestmark = pytest.mark.shared
 
 
 def test_full_classifier_on_the_corpus():

@@ -8,10 +8,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from classifier.parse import parse_message
+import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+from classifier.parse import parse_message
+from tests.conftest import SHARED
+
 EVAL = SHARED / "tools" / "eval_bounces.py"
+pytestmark = pytest.mark.shared
 
 
 def rebound_cmd(mode: str = "rules") -> str:

@@ -102,6 +102,7 @@ FROM_THE_ADDRESS = {"invalid_syntax", "role_address", "disposable_domain"}
 
 
 @pytest.mark.slow
+@pytest.mark.shared
 def test_shared_corpus_hard_bounces_suppress_and_blocks_spam_and_autoreplies_do_not(app, live_server):
     labels = [json.loads(line) for line in (SHARED / "corpus" / "labels.jsonl").read_text().splitlines() if line]
     store = app.extensions["rebound"].store

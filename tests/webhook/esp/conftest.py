@@ -31,19 +31,26 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from tests.conftest import SHARED
+from tests.conftest import FIXTURES, shared
 from webhook.esp.base import WebhookRequest
 from webhook.esp.sns import string_to_sign
 from webhook.fetch import Fetcher
 from webhook.provider_config import configure
 
-SAMPLES = SHARED / "esp" / "samples"
 SNS_HOSTS = ("sns.us-east-1.amazonaws.com", "sns.us-east-2.amazonaws.com", "sns.us-west-2.amazonaws.com")
 TOPIC = "arn:aws:sns:us-west-2:123456789012:MyTopic"
 
 
 def sample(name: str) -> bytes:
-    return (SAMPLES / name).read_bytes()
+    """An ESP's official sample (../shared/esp/samples): the test, or at import its module,
+    is skipped where ../shared is absent."""
+    return shared("esp", "samples", name).read_bytes()
+
+
+def own(name: str):
+    """A payload of tests/fixtures/esp, written by us: what the tests of a mechanism use so
+    that they run without ../shared."""
+    return json.loads((FIXTURES / "esp" / name).read_bytes())
 
 
 def sample_json(name: str):

@@ -13,11 +13,11 @@ from cryptography.fernet import Fernet
 
 from store.credentials import Credentials, CredentialSet
 from tests.cli import run
-from tests.webhook.esp.conftest import MailgunSigner, SendGridSigner, sample_json
+from tests.webhook.esp.conftest import MailgunSigner, SendGridSigner, own
 from webhook.cli import main
 from webhook.secrets import secret_keys
 
-EVENT = sample_json("mailgun-failed-permanent-delayed-bounce.event-data.json")
+EVENT = own("mailgun-failed.json")
 
 
 def dump(redis_client) -> bytes:
@@ -118,7 +118,7 @@ def test_sendgrid_can_switch_from_signature_to_oauth(esp):
     esp.configure("sendgrid", public_key=signer.public_key)
     r = esp.api.put("/v1/providers/sendgrid", json={"credentials": {"public_key": None, "oauth_token": "oauth-abc"}})
     assert r.json()["credentials"] == {"oauth_token": "***"}
-    body = orjson.dumps(sample_json("sendgrid-bounce.json"))
+    body = orjson.dumps(own("sendgrid-bounce.json"))
     assert esp.post("sendgrid", body, {"Authorization": "Bearer oauth-abc"}).status_code == 200
     assert esp.post("sendgrid", body, signer.headers(body)).status_code == 401    # removed at once
 
@@ -179,7 +179,7 @@ def test_oauth_token_url_for_esps_that_fetch_their_bearer(esp, provider, name):
     basic = esp.http.post(url, data={"grant_type": "client_credentials"}, auth=(esp.tenant, "client-secret-123"),
                           timeout=10)
     assert basic.json()["access_token"] == token["access_token"]
-    body = b"[]" if provider == "sparkpost" else orjson.dumps(sample_json("sendgrid-bounce.json"))
+    body = b"[]" if provider == "sparkpost" else orjson.dumps(own("sendgrid-bounce.json"))
     assert esp.post(provider, body, {"Authorization": f"Bearer {token['access_token']}"}).status_code == 200
 
     wrong = esp.http.post(url, data={"client_id": "x", "client_secret": "guess"}, timeout=10)

@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from classifier.taxonomy import SENDER_SIDE
+from tests.conftest import shared
 from tests.webhook.esp.conftest import (
-    SAMPLES,
     TOPIC,
     MailgunSigner,
     MandrillSigner,
@@ -38,7 +38,7 @@ def covers(*names):
 
 
 def test_every_sample_is_sent_by_a_test():
-    assert set(os.listdir(SAMPLES)) - COVERED - COVERED_ELSEWHERE == set()
+    assert set(os.listdir(shared("esp", "samples"))) - COVERED - COVERED_ELSEWHERE == set()
 
 
 def verdict_of(esp, address: str, kind: str) -> dict:
