@@ -38,7 +38,7 @@ from classifier.combine import (
     settled,
 )
 from classifier.events import Evidence, Kind
-from classifier.parse.budget import Budget
+from classifier.parse.budget import Budget, OverBudget
 from classifier.rules import provider_classes
 from classifier.rules.engine import RuleEngine, RuleResult, constrain_party, hardness, report_verdict
 from classifier.verdict import Verdict
@@ -51,6 +51,12 @@ CACHE_SIZE = 50_000
 CACHE_BYTES = 32 * 1024 * 1024
 #: How many of the model's strongest features a model-decided verdict names.
 EXPLAIN_TOP = 4
+#: Evidence given to the model at once: the time budget is checked between chunks.
+MODEL_CHUNK = 256
+
+
+def _no_check(stage: str) -> None:
+    pass
 
 
 class Classifier:
@@ -128,8 +134,10 @@ class Classifier:
     def classify_many(self, evidences: Iterable[Evidence], budget: Budget | None = None) -> list[Verdict | None]:
         """Verdicts for a batch, in order; the model runs once, for the evidence the rules do
         not settle. Equal to ``[classify(e) for e in evidences]``, only faster. With a
-        ``budget`` (the message's, see :mod:`classifier.parse.budget`), it is checked before the
-        rules and before the model: :class:`~classifier.parse.budget.OverBudget` when spent."""
+        ``budget`` (the message's or the request's, see :mod:`classifier.parse.budget`), it is
+        checked for each piece of evidence and before each chunk the model is given:
+        :class:`~classifier.parse.budget.OverBudget` as soon as it is spent, so a batch of
+        thousands of unusual diagnostics stops at its budget instead of running for minutes."""
         evidences = list(evidences)
         if budget is not None:
             budget.check("rules")
@@ -140,9 +148,11 @@ class Classifier:
         asked = self._cache_owner is not None
         model, version, cache = self._model_and_cache() if asked else (None, "", self._cache)
         pending: dict[Evidence, list[int]] = {}
+        check = budget.check if budget is not None else _no_check
         for i, e in enumerate(evidences):
             if not _classifiable(e):
                 continue
+            check("rules")
             v = cache.get(e)
             if v is not None:
                 out[i] = v
@@ -161,14 +171,18 @@ class Classifier:
             batch = list(pending)
             opinions: list = [None] * len(batch)
             if model is not None:
-                if budget is not None:
-                    budget.check("model")
                 try:
-                    opinions = self._opinions(model, version, batch)
+                    opinions = []
+                    for start in range(0, len(batch), MODEL_CHUNK):
+                        check("model")
+                        opinions += self._opinions(model, version, batch[start:start + MODEL_CHUNK])
+                except OverBudget:
+                    raise
                 except Exception as exc:   # noqa: BLE001
                     self._model_unavailable(exc)
-                    cache = VerdictCache(0, 0)
+                    opinions, cache = [None] * len(batch), VerdictCache(0, 0)
             for e, opinion in zip(batch, opinions):
+                check("model")
                 if self.mode == "model":
                     rule = provider = None
                 else:

@@ -71,7 +71,7 @@ def parse_message(raw: bytes, budget: Budget | None = None) -> Report:
 
 
 def _parse(raw: bytes, budget: Budget) -> Report:
-    msg = load(raw)
+    msg = load(raw, budget)
     budget.check("extraction")
     text = _unquote("\n\n".join(msg.texts)[: limits.MAX_TEXT_CHARS * 2])
     report_text, quoted = ndr.split_original(text)
@@ -109,7 +109,10 @@ def _parse(raw: bytes, budget: Budget) -> Report:
     if fmt in ("dsn", "ndr"):
         records = _without_reporter(records, msg)
     dsn_message = dsn.message if dsn is not None else {}
-    info = _message_info(msg, fmt, module, dsn_message, original)
+    dropped = max(0, len(records) - limits.MAX_RECIPIENTS)
+    if fmt == "dsn":                          # counted in the bytes: also those past a cut part
+        dropped = max(dsn.dropped, msg.named_recipients - len(records[: limits.MAX_RECIPIENTS]))
+    info = _message_info(msg, fmt, module, dsn_message, original, dropped)
     results = tuple(_result(rec, module, info) for rec in records[: limits.MAX_RECIPIENTS])
     budget.check("classification")
     return Report(message=info, recipients=results)
@@ -256,7 +259,7 @@ def _autoreply(msg: Loaded, report_text: str) -> list[Record]:
                    diagnostic="Subject: " + unfold(msg.headers.get("subject"))[:300])]
 
 
-def _message_info(msg: Loaded, fmt: str, module, dsn_message: dict, original) -> MessageInfo:
+def _message_info(msg: Loaded, fmt: str, module, dsn_message: dict, original, dropped: int = 0) -> MessageInfo:
     corr = correlation.collect(original)
     for name, value in correlation.collect(msg.headers).items():
         corr.setdefault(name, value)
@@ -286,7 +289,7 @@ def _message_info(msg: Loaded, fmt: str, module, dsn_message: dict, original) ->
         arrival_date=dsn_message.get("arrival-date"), original_message_id=original_id,
         original_sender=sender, correlation=corr, verp_recipient=verp,
         subject=msg.headers.get("subject") or None, feedback_type=feedback_type,
-        truncated=msg.truncated, parser=msg.parser,
+        truncated=msg.truncated, recipients_dropped=dropped, parser=msg.parser,
     )
 
 

@@ -55,6 +55,8 @@ class DsnRecipient:
 class Dsn:
     message: dict[str, str] = field(default_factory=dict)
     recipients: list[DsnRecipient] = field(default_factory=list)
+    #: recipient blocks beyond the limit: counted, not read (the answer says how many)
+    dropped: int = 0
 
 
 def field_lines(text: str):
@@ -98,10 +100,11 @@ def parse_dsn(text: str, limit: int = 500) -> Dsn:
             if name not in _PER_RECIPIENT:
                 dsn.message.setdefault(name, value)
                 continue
-            if len(dsn.recipients) >= limit:
-                break
             current = DsnRecipient()
-            dsn.recipients.append(current)
+            if len(dsn.recipients) >= limit:
+                dsn.dropped += 1                # read no further than to count it
+            else:
+                dsn.recipients.append(current)
         current.fields.setdefault(name, value)
     dsn.recipients = [r for r in dsn.recipients
                       if r.final or r.original or r.fields.get("status") or r.fields.get("diagnostic-code")]

@@ -97,6 +97,9 @@ class Loaded:
     original: Headers | None = None
     truncated: bool = False
     parser: str = "flanker"
+    #: Final-Recipient fields in the bytes parsed: how many recipients a DSN names, whether
+    #: or not they were all read
+    named_recipients: int = 0
 
     @property
     def head(self) -> str:
@@ -132,9 +135,9 @@ class Loaded:
 
 
 _UNFOLD = re.compile(r"\r?\n[ \t]+")
+_FINAL_RECIPIENT = re.compile(rb"^final-recipient[ \t]*:", re.I | re.M)
 _HEADER_LINE = re.compile(rb"^(?:From |[!-9;-~]{1,76}:)")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
-_CONTENT_TYPE = re.compile(rb"^content-type:", re.I | re.M)
 
 _DSN_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
 _ORIGINAL_TYPES = frozenset({"message/rfc822", "text/rfc822-headers", "message/rfc822-headers",
@@ -160,10 +163,42 @@ def _precheck(raw: bytes) -> tuple[bytes, bool]:
     if len(stripped) > limits.MAX_PARSE_BYTES:
         stripped, truncated = stripped[: limits.MAX_PARSE_BYTES], True
     # A MIME bomb is many parts; cut the message before the part that exceeds the cap.
-    starts = [m.start() for m in _CONTENT_TYPE.finditer(stripped)]
-    if len(starts) > limits.MAX_PARTS:
-        stripped, truncated = stripped[: starts[limits.MAX_PARTS]], True
+    cut = part_cut(stripped)
+    if cut is not None:
+        stripped, truncated = stripped[:cut], True
     return bytes(stripped), truncated
+
+
+def part_cut(data: bytes, boundaries: list[bytes] | None = None) -> int | None:
+    """Where to cut ``data`` so that it has at most :data:`~limits.MAX_PARTS` MIME parts,
+    or None when it has no more.
+
+    Parts are counted by their delimiter lines (``--boundary``), which is what a MIME parser
+    splits on, for every boundary the message declares (or ``boundaries``): a part needs no
+    header of its own (a part without Content-Type is text/plain), so counting Content-Type
+    lines let 200,000 header-less parts through to the parser (issue 15)."""
+    if boundaries is None:
+        boundaries = declared_boundaries(data)
+    if not boundaries:
+        return None
+    delimiter = re.compile(rb"^--(?:" + b"|".join(map(re.escape, boundaries)) + rb")", re.M)
+    for n, m in enumerate(delimiter.finditer(data)):
+        if n >= limits.MAX_PARTS:
+            return m.start()
+    return None
+
+
+def declared_boundaries(data: bytes) -> list[bytes]:
+    """The distinct ``boundary=`` parameters of the message (at most MAX_PARTS + 1 of them:
+    each multipart declares one, and beyond that many the parts are over the cap anyway)."""
+    found: dict[bytes, None] = {}
+    for m in _BOUNDARY_PARAM.finditer(data):
+        value = m.group(2).strip(b'"')
+        if value:
+            found[value] = None
+            if len(found) > limits.MAX_PARTS:
+                break
+    return list(found)
 
 
 _CONTROL = bytes(b for b in range(256) if b < 9 or 13 < b < 32 or b == 127)
@@ -175,24 +210,34 @@ def _binary_ratio(chunk: bytes) -> float:
     return (len(chunk) - len(chunk.translate(None, _CONTROL))) / len(chunk)
 
 
-def load(raw: bytes) -> Loaded:
-    """Parse ``raw`` within the limits of :mod:`classifier.parse.limits`."""
+def load(raw: bytes, budget=None) -> Loaded:
+    """Parse ``raw`` within the limits of :mod:`classifier.parse.limits`; ``budget`` (a
+    :class:`~classifier.parse.budget.Budget`) is checked before each part is read."""
     data, truncated = _precheck(raw)
+    check = budget.check if budget is not None else _no_check
     try:
-        loaded = _from_flanker(data)
+        loaded = _from_flanker(data, check)
+    except MessageError:                 # the budget, spent while reading the parts
+        raise
     except (Exception, RecursionError):  # flanker raises many types on broken MIME
-        loaded = _from_stdlib(data)
+        check("parse")
+        loaded = _from_stdlib(data, check)
         if not (loaded.texts or loaded.dsn or loaded.feedback):
-            loaded = _repair(data, loaded)
-    loaded.truncated = truncated
+            loaded = _repair(data, loaded, check)
+    loaded.truncated = truncated or loaded.truncated
+    loaded.named_recipients = len(_FINAL_RECIPIENT.findall(data))
     return loaded
+
+
+def _no_check(stage: str) -> None:
+    pass
 
 
 _BOUNDARY_LINE = re.compile(rb"^--([^\s-][^\r\n]{2,200}?)(?:--)?\r?$", re.M)
 _BOUNDARY_PARAM = re.compile(rb"""(boundary\s*=\s*)("[^"]*"|[^;\s]+)""", re.I)
 
 
-def _repair(data: bytes, loaded: Loaded) -> Loaded:
+def _repair(data: bytes, loaded: Loaded, check=_no_check) -> Loaded:
     """A multipart whose declared boundary never occurs (seen in real bounces): use the
     boundary the body actually has, or failing that read the whole body as text."""
     end = _HEADER_END.search(data)
@@ -200,7 +245,11 @@ def _repair(data: bytes, loaded: Loaded) -> Loaded:
     m = _BOUNDARY_LINE.search(body)
     if m and body.count(b"--" + m.group(1)) >= 2 and _BOUNDARY_PARAM.search(head):
         fixed = _BOUNDARY_PARAM.sub(lambda p: p.group(1) + b'"' + m.group(1) + b'"', head, count=1)
-        repaired = _from_stdlib(fixed + b"\n\n" + body)
+        cut = part_cut(body, [m.group(1)])        # the boundary found counts parts as the declared ones do
+        if cut is not None:
+            body = body[:cut]
+        repaired = _from_stdlib(fixed + b"\n\n" + body, check)
+        repaired.truncated = repaired.truncated or cut is not None
         if repaired.texts or repaired.dsn or repaired.feedback:
             return repaired
     loaded.texts.append(body.decode("utf-8", "replace")[: limits.MAX_TEXT_CHARS * 4])
@@ -209,7 +258,7 @@ def _repair(data: bytes, loaded: Loaded) -> Loaded:
 
 # --- flanker ----------------------------------------------------------------------------
 
-def _from_flanker(data: bytes) -> Loaded:
+def _from_flanker(data: bytes, check=_no_check) -> Loaded:
     msg = _flanker_mime.from_string(data)
     # flanker knows each part's Content-Type from its scan; asking it for the top-level
     # headers would decode every one of them (dozens of Received lines). Our own reader
@@ -220,7 +269,7 @@ def _from_flanker(data: bytes) -> Loaded:
     ctype = msg.content_type
     loaded = Loaded(headers=headers, content_type=ctype.value.lower(),
                     report_type=str(ctype.params.get("report-type", "")).lower())
-    _walk_flanker(msg, loaded, 0, [0])
+    _walk_flanker(msg, loaded, 0, [0], check)
     return loaded
 
 
@@ -233,31 +282,39 @@ def _str(value) -> str:
     return str(value)
 
 
-def _walk_flanker(part, loaded: Loaded, depth: int, count: list[int]) -> None:
+def _walk_flanker(part, loaded: Loaded, depth: int, count: list[int], check=_no_check) -> None:
     count[0] += 1
     if depth > limits.MAX_DEPTH or count[0] > limits.MAX_PARTS:
         return
+    check("parse")
     ctype = part.content_type.value.lower()
     if ctype.startswith("multipart/"):
         for sub in part.parts:
-            _walk_flanker(sub, loaded, depth + 1, count)
+            _walk_flanker(sub, loaded, depth + 1, count, check)
         return
     if ctype in _ORIGINAL_TYPES:
         enclosed = getattr(part, "enclosed", None) if ctype == "message/rfc822" else None
         if enclosed is not None and not loaded.dsn and enclosed.content_type.value.lower() == "multipart/report":
             # a bounce forwarded as an attachment: read the report inside it
-            _walk_flanker(enclosed, loaded, depth + 1, count)
+            _walk_flanker(enclosed, loaded, depth + 1, count, check)
             return
         if loaded.original is None:
             loaded.original = _original_headers_flanker(part, ctype)
         return
     if ctype in _DSN_TYPES or ctype == "message/feedback-report":
-        body = _flanker_body(part)
+        body = _read_cut(_flanker_body(part), loaded)
         (loaded.dsn if ctype in _DSN_TYPES else loaded.feedback).append(body)
         return
     if ctype in ("text/plain", "text/html", "text/enriched") or ctype == "text" or not ctype:
-        body = _flanker_body(part)
+        body = _read_cut(_flanker_body(part), loaded)
         loaded.texts.append(html_to_text(body) if ctype == "text/html" else body)
+
+
+def _read_cut(text: str, loaded: Loaded) -> str:
+    """A part's text as read: at the cap it was cut (``_flanker_body``), which the result says."""
+    if len(text) >= limits.MAX_TEXT_CHARS * 4:
+        loaded.truncated = True
+    return text
 
 
 _CTE = re.compile(r"^content-transfer-encoding:[ \t]*([\w-]+)", re.I | re.M)
@@ -354,12 +411,12 @@ def _original_headers_flanker(part, ctype: str) -> Headers:
 
 # --- stdlib fallback --------------------------------------------------------------------
 
-def _from_stdlib(data: bytes) -> Loaded:
+def _from_stdlib(data: bytes, check=_no_check) -> Loaded:
     msg = email.message_from_bytes(data, policy=email.policy.compat32)
     loaded = Loaded(headers=Headers([(k, decode_header(v)) for k, v in msg.items()]),
                     content_type=msg.get_content_type(),
                     report_type=str(msg.get_param("report-type") or "").lower(), parser="email")
-    _walk_stdlib(msg, loaded, 0, [0])
+    _walk_stdlib(msg, loaded, 0, [0], check)
     return loaded
 
 
@@ -403,16 +460,17 @@ def decode_bytes(payload: bytes, charset: str | None) -> str:
         return payload.decode("utf-8", "replace")
 
 
-def _walk_stdlib(part, loaded: Loaded, depth: int, count: list[int]) -> None:
+def _walk_stdlib(part, loaded: Loaded, depth: int, count: list[int], check=_no_check) -> None:
     count[0] += 1
     if depth > limits.MAX_DEPTH or count[0] > limits.MAX_PARTS:
         return
+    check("parse")
     ctype = part.get_content_type()
     if ctype in _ORIGINAL_TYPES:
         inner = part.get_payload()
         if isinstance(inner, list) and inner and not loaded.dsn and \
                 inner[0].get_content_type() == "multipart/report":
-            _walk_stdlib(inner[0], loaded, depth + 1, count)
+            _walk_stdlib(inner[0], loaded, depth + 1, count, check)
             return
         if loaded.original is None:
             if isinstance(inner, list) and inner:
@@ -425,15 +483,15 @@ def _walk_stdlib(part, loaded: Loaded, depth: int, count: list[int]) -> None:
         if isinstance(inner, list):   # compat32 parses DSN field groups as sub-messages
             text = "\n\n".join("\n".join(f"{k}: {v}" for k, v in m.items()) for m in inner)
         else:
-            text = _payload_text(part)
+            text = _read_cut(_payload_text(part), loaded)
         (loaded.dsn if ctype in _DSN_TYPES else loaded.feedback).append(text)
         return
     if part.is_multipart():
         for sub in part.get_payload():
-            _walk_stdlib(sub, loaded, depth + 1, count)
+            _walk_stdlib(sub, loaded, depth + 1, count, check)
         return
     if part.get_content_maintype() == "text" and part.get_content_disposition() != "attachment":
-        body = _payload_text(part)
+        body = _read_cut(_payload_text(part), loaded)
         loaded.texts.append(html_to_text(body) if ctype == "text/html" else body)
 
 

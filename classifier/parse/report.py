@@ -66,6 +66,9 @@ class MessageInfo:
     feedback_type: str | None = None
     #: True when limits cut the message (too large, too many parts): results may be partial.
     truncated: bool = False
+    #: Recipients the message names beyond :data:`~classifier.parse.limits.MAX_RECIPIENTS`:
+    #: not read, and said so to the sender of the message (never dropped silently).
+    recipients_dropped: int = 0
     parser: str = "flanker"
 
     def to_dict(self) -> dict:
