@@ -88,7 +88,7 @@ def serve(settings: Settings) -> None:
             "bind": f"{settings.host}:{settings.port}",
             "workers": settings.workers,
             "threads": settings.threads,
-            "worker_class": "gthread",
+            "worker_class": "webhook.worker.BufferingWorker",    # gthread that gives no thread to a slow upload
             "timeout": 30,
             "graceful_timeout": 20,
             "keepalive": 5,
