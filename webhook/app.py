@@ -55,7 +55,15 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
         app.register_api(bp)
 
     from webhook.fastpath import FastLookup
+    from webhook.guard import BodyGuard
+
     app.wsgi_app = FastLookup(app.wsgi_app, app.extensions["rebound"])
+    app.wsgi_app = BodyGuard(app.wsgi_app, settings.max_body_bytes, settings.body_timeout,
+                             on_refused=lambda status, error: metrics.REFUSED_EARLY.labels(str(status), error).inc())
+    if settings.proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)
     return app
 
 

@@ -9,7 +9,9 @@ import hmac
 
 from flask import g, request
 
+from webhook import ratelimit
 from webhook.errors import ApiError
+from webhook.ratelimit import Limited
 from webhook.services import services
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="rebound"'}
@@ -26,19 +28,47 @@ def bearer_token() -> str:
     return token.strip()
 
 
+def client_address() -> str:
+    """The client's address as the limits count it (REBOUND_PROXY_HOPS: the proxy's view)."""
+    return request.remote_addr or "unknown"
+
+
+def _limited(call, *args) -> None:
+    try:
+        call(*args)
+    except Limited as exc:
+        raise exc.api_error() from None
+
+
 def require_tenant() -> None:
-    key = services().store.tenants.resolve(bearer_token())
+    svc = services()
+    ip = (ratelimit.AUTH_IP, client_address())
+    _limited(svc.limits.check_auth, ip)
+    key = svc.store.tenants.resolve(bearer_token())
     if key is None:
+        svc.limits.failed(ip)
         raise ApiError(401, "unauthorized", "unknown or revoked API key", headers=_CHALLENGE)
     g.tenant = key.tenant
     g.actor = f"key:{key.key_id}"
+    _limited(svc.limits.hit, ROUTE_CLASSES.get(request.endpoint, ratelimit.OTHER), key.tenant)
 
 
 def require_operator() -> None:
-    configured = services().settings.operator_key
+    svc = services()
+    configured = svc.settings.operator_key
     if configured is None:
         raise ApiError(403, "forbidden", "platform routes are disabled: no REBOUND_OPERATOR_KEY is configured")
+    ip = (ratelimit.AUTH_IP, client_address())
+    _limited(svc.limits.check_auth, ip)
     token = bearer_token()
     if not hmac.compare_digest(token.encode(), configured.get_secret_value().encode()):
+        svc.limits.failed(ip)
         raise ApiError(401, "unauthorized", "wrong operator key", headers=_CHALLENGE)
     g.actor = "operator"
+
+
+#: endpoint -> the route class whose rate it counts against (others: OTHER)
+ROUTE_CLASSES = {
+    "recipients.get_recipient": ratelimit.LOOKUP, "recipients.check_recipients": ratelimit.LOOKUP,
+    "events.post_events": ratelimit.INGEST, "inbound.post_inbound": ratelimit.INGEST,
+}

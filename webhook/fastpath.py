@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from webhook import errors, metrics
+from webhook import errors, metrics, ratelimit
 
 log = logging.getLogger("rebound.http")
 
@@ -31,7 +31,7 @@ ROUTE = "/v1/recipients/<address>"
 STREAMS = frozenset({"marketing", "transactional"})
 MAX_ADDRESS = 512
 MAX_SUBSCRIPTION = 64
-STATUS_LINES = {200: "200 OK", 503: "503 Service Unavailable"}
+STATUS_LINES = {200: "200 OK", 429: "429 Too Many Requests", 503: "503 Service Unavailable"}
 STORE_DOWN_BODY = orjson.dumps(dict(zip(("error", "message"), errors.STORE_DOWN)))
 
 
@@ -52,6 +52,11 @@ class FastLookup:
             errors.log_store_down(exc, ROUTE)
             return self._respond(start_response, started, 503, STORE_DOWN_BODY, None,
                                  [("Retry-After", str(errors.RETRY_AFTER_SECONDS))])
+        except ratelimit.Limited as exc:
+            limited = exc.api_error()
+            return self._respond(start_response, started, 429,
+                                 orjson.dumps({"error": limited.error, "message": limited.message}), None,
+                                 list(limited.headers.items()))
         except Exception:               # the reference path answers every other error properly
             body = None
         if body is None:
@@ -93,8 +98,11 @@ class FastLookup:
             else:
                 return None, None                 # unknown, repeated or invalid: Flask says why
         svc = self.services
+        ip = (ratelimit.AUTH_IP, environ.get("REMOTE_ADDR") or "unknown")
+        svc.limits.check_auth(ip)              # Limited: answered by the app, as over a limit
         key = svc.store.tenants.resolve(token.strip())
         if key is None:
             return None, None
+        svc.limits.hit(ratelimit.LOOKUP, key.tenant)
         [answer] = svc.store.check(key.tenant, [address], stream=stream, subscription=subscription)
         return orjson.dumps(answer.to_dict()), key.tenant

@@ -34,6 +34,21 @@ WEBHOOK_IGNORED = Counter("rebound_webhook_ignored_total",
                           "Authenticated ESP webhook events acknowledged but not ingested, by event type",
                           ["provider", "type"])
 
+RATE_LIMITED = Counter("rebound_rate_limited_total", "Requests answered 429, by the limit they met "
+                       "(lookup, ingest, other: a tenant's rate; auth_ip, auth_webhook: failed authentications)",
+                       ["limit"])
+AUTH_FAILURES = Counter("rebound_auth_failures_total", "Failed authentications, by what they are counted against",
+                        ["limit"])
+REFUSED_EARLY = Counter("rebound_requests_refused_total", "Requests refused while being received (408 body "
+                        "timeout, 413 too large, 429 too many at once from one address, 431, 503 buffers full)",
+                        ["status", "error"])
+OVER_BUDGET = Counter("rebound_over_budget_total", "Requests stopped by a work bound (time budget, batch text), "
+                      "by route", ["route"])
+STORE_FULL = Counter("rebound_store_full_total", "Writes Redis refused for want of memory (maxmemory reached, "
+                     "noeviction): the request was answered 503. Alert on any increase.", ["route"])
+RAW_NOT_KEPT = Counter("rebound_raw_not_kept_total", "Raw payloads not kept because their tenant's quota "
+                       "(REBOUND_RAW_QUOTA_BYTES) was spent (their events were stored)")
+
 OTHER = "OTHER"
 #: RFC 9110's methods and PATCH (RFC 5789); any other method is counted as OTHER
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
@@ -84,3 +99,20 @@ def exposition() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def store_memory(client) -> bytes:
+    """Redis's memory use and budget, read when metrics are scraped (one INFO call): the
+    alert that comes before ``rebound_store_full_total`` is used / max above 0.9. Empty
+    when Redis does not answer (``rebound_http_requests_total`` shows the 503s then)."""
+    import redis
+
+    try:
+        info = client.info("memory")
+    except redis.RedisError:
+        return b"# rebound_store_memory: Redis did not answer\n"
+    used, limit = int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
+    return (f"# HELP rebound_store_memory_used_bytes Memory Redis uses (INFO used_memory)\n"
+            f"# TYPE rebound_store_memory_used_bytes gauge\nrebound_store_memory_used_bytes {used}\n"
+            f"# HELP rebound_store_memory_max_bytes Redis's maxmemory (0: none set, no budget)\n"
+            f"# TYPE rebound_store_memory_max_bytes gauge\nrebound_store_memory_max_bytes {limit}\n").encode()

@@ -25,13 +25,17 @@ class Services:
     fetcher: Fetcher = field(default_factory=Fetcher)
     #: SNS signing certificates, fetched once per URL and kept (see webhook.esp.sns)
     sns_certificates: object = None
+    #: request rates and failed authentications (webhook.ratelimit)
+    limits: object = None
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
         from webhook.esp.sns import SnsCertificates
+        from webhook.ratelimit import RateLimits
 
-        return cls(settings, build_store(settings), make_classifier(settings),
-                   Fetcher(timeout=settings.fetch_timeout), SnsCertificates())
+        store = build_store(settings)
+        return cls(settings, store, make_classifier(settings), Fetcher(timeout=settings.fetch_timeout),
+                   SnsCertificates(), RateLimits(store.r, settings))
 
 
 def make_classifier(settings: Settings) -> Classifier:
@@ -59,12 +63,14 @@ def build_store(settings: Settings) -> Store:
     from webhook.secrets import secret_keys
 
     client = connect(settings.effective_redis_url, timeout=settings.redis_timeout)
-    return Store(client, prefix=settings.key_prefix, dedup_seconds=int(settings.dedup_days * DAY),
+    store = Store(client, prefix=settings.key_prefix, dedup_seconds=int(settings.dedup_days * DAY),
                  history_max=settings.history_max, raw_seconds=int(settings.raw_retention_days * DAY),
                  raw_max_bytes=settings.raw_max_bytes, secret_keys=lambda: secret_keys(settings),
                  history_seconds=int(settings.history_days * DAY), dns=dns_options(settings),
                  complaint_tenants=settings.complaint_tenants, key_cache_seconds=KEY_CACHE_SECONDS,
                  review_max=settings.review_max)
+    store.raw.quota = settings.raw_quota_bytes
+    return store
 
 
 def dns_options(settings: Settings) -> dict | None:

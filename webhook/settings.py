@@ -96,10 +96,60 @@ class Settings(BaseModel):
     model_check_seconds: float = Field(
         5, ge=0, le=3600, description="How often a worker looks for a newly activated model (a file stat); "
                                       "`rebound models activate` takes effect within this time, without a restart.")
+    body_timeout: float = Field(
+        30, gt=0, le=3600, description="Seconds a client has to send a whole request (headers and body) once it "
+                                       "starts; 408 after. Under `rebound serve` a request being received holds no "
+                                       "thread.")
+    max_batch_text: int = Field(
+        2_000_000, ge=10_000, description="Characters of diagnostic text one request may ask to classify "
+                                          "(POST /v1/events, /v1/classify, an ESP batch); 413 above.")
+    work_seconds: float = Field(
+        10, gt=0, le=300, description="Seconds of classification one request may take (a batch of events, of "
+                                      "evidence, an ESP batch); the budget is checked inside the loops, and a "
+                                      "request that spends it gets 413 `over_budget`: send smaller batches. A raw "
+                                      "message has its own 2 s.")
+    rate_lookup: str = Field(
+        "2000/second", description="Requests per tenant (all its keys together) to the lookups (GET "
+                                   "/v1/recipients/..., POST /v1/recipients/check), in `limits` notation "
+                                   "(`N/second;M/minute`); 429 with Retry-After above. Empty: no limit.")
+    rate_ingest: str = Field(
+        "200/second", description="Requests per tenant to ingest routes (events, inbound, ESP webhooks). ESPs "
+                                  "retry on 429. Empty: no limit.")
+    rate_other: str = Field("100/second", description="Requests per tenant to every other tenant route. Empty: no limit.")
+    rate_auth_failures: str = Field(
+        "30/minute", description="Failed authentications (unknown API key, wrong operator key, failed webhook "
+                                 "authentication) per client address; beyond it that address gets 429 before "
+                                 "its credentials are looked at. Empty: no limit.")
+    rate_webhook_auth_failures: str = Field(
+        "60/minute", description="Failed authentications per webhook URL (tenant and provider), from any "
+                                 "address: guessing a webhook password from many addresses. Empty: no limit.")
+    proxy_hops: int = Field(
+        0, ge=0, le=5, description="Reverse proxies in front that set X-Forwarded-For (the README's nginx: 1): "
+                                   "the client address that limits count is then the one they saw.")
+    raw_quota_bytes: int = Field(
+        256 << 20, ge=0, description="Raw payload bytes one tenant may keep (REBOUND_RAW_RETENTION_DAYS); beyond "
+                                     "it new payloads are not kept (their events still are, and the answer says "
+                                     "so). 0: no raw payloads kept.")
+    metrics_public: bool = Field(
+        False, description="Serve /metrics without authentication. Off: it needs `Authorization: Bearer "
+                           "$REBOUND_OPERATOR_KEY`.")
     review_max: int = Field(
         10_000, ge=100, le=1_000_000,
         description="Open items kept in each tenant's review queue (`GET /v1/review`); beyond it the least "
                     "frequent, oldest evidence is dropped (counted as `dropped` in the queue's stats).")
+
+    @field_validator("rate_lookup", "rate_ingest", "rate_other", "rate_auth_failures", "rate_webhook_auth_failures")
+    @classmethod
+    def _rates(cls, v: str) -> str:
+        from limits import parse_many
+
+        v = v.strip()
+        if v:
+            try:
+                parse_many(v)
+            except ValueError:
+                raise ValueError("not a rate: write N/second, N/minute, N/hour or N/day, several with ';'") from None
+        return v
 
     @field_validator("dns_nameservers")
     @classmethod

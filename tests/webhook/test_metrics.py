@@ -8,9 +8,11 @@ import uuid
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.conftest import OPERATOR_KEY
+
 
 def samples(base: str, metric: str) -> list[dict]:
-    text = requests.get(base + "/metrics", timeout=30).text
+    text = requests.get(base + "/metrics", timeout=30, headers={"Authorization": f"Bearer {OPERATOR_KEY}"}).text
     return [s.labels for family in text_string_to_metric_families(text) for s in family.samples
             if s.name == metric]
 

@@ -5,6 +5,7 @@ from flask import Response, current_app
 from flask_openapi3 import APIBlueprint
 
 from webhook import metrics
+from webhook.auth import require_operator
 from webhook.services import services
 
 bp = APIBlueprint("health", __name__)
@@ -27,8 +28,12 @@ def readyz():
 
 @bp.get("/metrics", doc_ui=False)
 def prometheus():
+    """Prometheus metrics; behind the operator key unless REBOUND_METRICS_PUBLIC (the
+    counters tell which tenants are busy and which limits are being hit)."""
+    if not services().settings.metrics_public:
+        require_operator()
     body, content_type = metrics.exposition()
-    return Response(body, content_type=content_type)
+    return Response(body + metrics.store_memory(services().store.r), content_type=content_type)
 
 
 @bp.get("/openapi.json", doc_ui=False)

@@ -37,8 +37,9 @@ from pydantic import BaseModel, Field
 
 from store import CredentialsUnreadable
 from store.tenants import TENANT_ID
-from webhook import metrics
+from webhook import metrics, ratelimit
 from webhook.api.schemas import ErrorOut
+from webhook.auth import client_address
 from webhook.errors import ApiError, error_response
 from webhook.esp import PROVIDERS
 from webhook.esp.base import (
@@ -50,6 +51,7 @@ from webhook.esp.base import (
     bad_payload,
 )
 from webhook.pipeline import IngestStream
+from webhook.ratelimit import Limited
 from webhook.services import services
 
 log = logging.getLogger("rebound.webhooks")
@@ -67,6 +69,9 @@ class WebhookOut(BaseModel):
     accepted: int = Field(description="events applied now")
     duplicates: int = Field(description="events applied before (the ESP retried or duplicated them)")
     ignored: int = Field(description="authenticated events of types that carry nothing for us, counted")
+    raw_kept: bool | None = Field(None, description="false when the request's body was not kept for "
+                                                    "reclassification: the tenant's raw payload quota is spent "
+                                                    "(the events are stored)")
 
 
 def _provider(name: str):
@@ -78,15 +83,24 @@ def _provider(name: str):
 
 @bp.post("/<provider>/<tenant>", responses={200: WebhookOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut,
                                              404: ErrorOut, 406: ErrorOut, 413: ErrorOut, 415: ErrorOut,
-                                             503: ErrorOut})
+                                             429: ErrorOut, 503: ErrorOut})
 def receive(path: WebhookPath):
     """Receive one webhook request from an ESP (see the README for each ESP's setup)."""
     cls = _provider(path.provider)
     req = WebhookRequest("POST", request.get_data(cache=False), request.headers,
                          (request.mimetype or "").lower(), time.time())
+    limits = services().limits
+    guessed = ((ratelimit.AUTH_IP, client_address()), (ratelimit.AUTH_WEBHOOK, f"{cls.name}:{path.tenant}"))
     try:
-        return _handle(cls, path.tenant, req)
+        try:
+            limits.check_auth(*guessed)
+            return _handle(cls, path.tenant, req)
+        except Limited as exc:
+            raise Rejected(429, "too_many_requests", exc.api_error().message, reason=f"rate_{exc.limit}",
+                           headers={"Retry-After": str(exc.retry_after)}) from None
     except Rejected as r:
+        if r.status == 401:
+            limits.failed(*guessed)
         status = cls.permanent_status if r.permanent and cls.permanent_status else r.status
         metrics.WEBHOOK_REJECTED.labels(cls.name, r.reason).inc()
         log.info("webhook refused", extra={"provider": cls.name, "tenant": path.tenant, "reason": r.reason,
@@ -163,6 +177,7 @@ def _handle(cls, tenant: str, req: WebhookRequest):
     limit = min(cls.max_batch or settings.max_batch, settings.max_batch)
     stream = None
     try:                                          # from here on, a failure rolls the token back
+        svc.limits.hit(ratelimit.INGEST, tenant)
         stream = IngestStream(tenant, raw=req.body)   # reads the policy: Redis may fail already
         out = Parsed(tenant, cls.name, datetime.now(UTC), limit=limit, sink=stream.add)
         try:
@@ -196,5 +211,6 @@ def _handle(cls, tenant: str, req: WebhookRequest):
         pass                                      # the token stays claimed: only this very request may retry
     for event_type, n in out.ignored.items():
         metrics.WEBHOOK_IGNORED.labels(cls.name, metrics.ignored_type(cls.name, event_type[:64])).inc(n)
+    kept = {} if result.raw_kept is not False else {"raw_kept": False}     # the tenant's raw quota is spent
     return {"accepted": result.accepted, "duplicates": result.duplicates,
-            "ignored": sum(out.ignored.values()), **out.note}
+            "ignored": sum(out.ignored.values()), **out.note, **kept}

@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 
 from store.credentials import ReplayGuard
 from store.keys import Keys, bucket_of
-from tests.conftest import LiveServer
+from tests.conftest import OPERATOR_KEY, LiveServer
 from tests.webhook.esp.conftest import MailgunSigner, SendGridSigner, sample, sample_json
 from webhook import create_app
 from webhook.provider_config import configure
@@ -111,7 +111,8 @@ def test_unknown_event_types_are_acknowledged_and_counted(esp, live_server, send
     r = sendgrid(orjson.dumps(batch))
     assert r.status_code == 200 and r.json() == {"accepted": 2, "duplicates": 0, "ignored": 2}
     assert esp.ignored() == {"sendgrid:account_status_change": 2}
-    metrics = requests.get(live_server.url + "/metrics", timeout=10).text
+    metrics = requests.get(live_server.url + "/metrics", timeout=10,
+                           headers={"Authorization": f"Bearer {OPERATOR_KEY}"}).text
     assert 'rebound_webhook_ignored_total{provider="sendgrid",type="account_status_change"} 2.0' in metrics
 
 
