@@ -154,13 +154,34 @@ class Listing:
             progress(BUCKETS - 1 - last)
 
 
+#: What a spreadsheet reads as the start of a formula (OWASP's list): ``=HYPERLINK(...)`` in a
+#: bounce's Diagnostic-Code, which anyone on the internet can write, must reach the analyst's
+#: spreadsheet as text (issue 15).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value):
+    """A cell a spreadsheet shows as the text it is: one ``'`` before a formula start
+    (spreadsheets hide it; :func:`unneutralise` takes it off again on import)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def unneutralise(value: str) -> str:
+    """An exported cell back as it was stored (an export imports as it is)."""
+    if value.startswith("'") and value[1:].startswith(FORMULA_START):
+        return value[1:]
+    return value
+
+
 def csv_lines(rows: Iterable[dict], header: bool = True) -> Iterator[str]:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, EXPORT_COLUMNS, lineterminator="\r\n")
     if header:
         writer.writeheader()
     for row in rows:
-        writer.writerow(row)
+        writer.writerow({k: neutralise(v) for k, v in row.items()})
         if buf.tell() > 65536:
             yield buf.getvalue()
             buf.seek(0)
@@ -242,7 +263,7 @@ def parse_import(lines: Iterable[str], defaults: ImportDefaults) -> Iterator[tup
                 columns = first
                 continue
             columns = ["address"]
-        values = dict(zip(columns, (c.strip() for c in row)))
+        values = dict(zip(columns, (unneutralise(c.strip()) for c in row)))
         try:
             yield line, _import_row(values, defaults), None
         except ValueError as exc:

@@ -39,18 +39,51 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
+#: Keeps a payload unless its tenant's quota is spent; 1 kept (or kept already), 0 not.
+#: KEYS: the payload, then the tenant's byte counters of the retention's days, today's first.
+#: The counters expire a day after the payloads they count, so the sum is never less than
+#: what is held (a payload counts until its day's counter goes: the safe side).
+KEEP = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
+local n = string.len(ARGV[1])
+local used = 0
+for i = 2, #KEYS do used = used + tonumber(redis.call('GET', KEYS[i]) or '0') end
+if used + n > tonumber(ARGV[6]) then return 0 end
+redis.call('HSET', KEYS[1], 'body', ARGV[1], 'size', ARGV[2], 'received', ARGV[3], 'provider', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('INCRBY', KEYS[2], n)
+redis.call('EXPIRE', KEYS[2], ARGV[7])
+return 1
+"""
+DAY = 86400
+
+
 class RawPayloads:
-    def __init__(self, client: redis.Redis, keys: Keys, *, seconds: int, max_bytes: int):
+    """``quota``: bytes of payloads one tenant may keep at once (None: no quota)."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, *, seconds: int, max_bytes: int, quota: int | None = None):
         self.r, self.keys = client, keys
         self.seconds, self.max_bytes = seconds, max_bytes
+        self.quota = quota
+
+    def usage_keys(self, tenant: str, now: int) -> list[str]:
+        """The tenant's daily byte counters that can still count a payload held, today's first."""
+        today = now // DAY
+        return [f"{self.keys.p}:t:{{{tenant}}}:rawq:{day}" for day in range(today, today - self.seconds // DAY - 2, -1)]
 
     def commands(self, tenant: str, raw: bytes, provider: str, now: str) -> tuple[str, list[tuple]]:
-        """The payload's reference and the commands that keep it (sent with the batch)."""
+        """The payload's reference and the command that keeps it (sent with the batch; its
+        reply says whether it was kept)."""
         ref = ref_of(raw)
-        key = self.keys.raw(tenant, ref)
-        return ref, [("HSET", key, "body", raw[: self.max_bytes], "size", len(raw), "received", now,
-                      "provider", provider),
-                     ("EXPIRE", key, self.seconds)]
+        keys = [self.keys.raw(tenant, ref), *self.usage_keys(tenant, int(now))]
+        quota = self.quota if self.quota is not None else 1 << 62
+        return ref, [("EVAL", KEEP, len(keys), *keys, raw[: self.max_bytes], len(raw), now, provider,
+                      self.seconds, quota, self.seconds + DAY)]
+
+    def used(self, tenant: str, now: int | None = None) -> int:
+        """Bytes counted against the tenant's quota now."""
+        values = self.r.mget(self.usage_keys(tenant, int(time.time() if now is None else now)))
+        return sum(int(v) for v in values if v)
 
     def get(self, tenant: str, ref: str) -> dict | None:
         """The payload ``ref`` of ``tenant`` and what is known of it; None when unknown or

@@ -43,6 +43,10 @@ class ApplyStream:
         self.latest = datetime.fromtimestamp(int(received) + MAX_AHEAD_SECONDS, UTC)
         #: the request's body, kept with the first event that needs it (store/raw.py); its ref
         self.raw, self.ref = raw or None, None
+        #: the reply slot of the command keeping the raw payload; after finish(), whether it
+        #: was kept (None: nothing to keep), False when the tenant's raw quota is spent
+        self.raw_slot: int | None = None
+        self.raw_kept: bool | None = None
         self.pending: list[tuple] = []
         self.sent: list[tuple] = []
         self.events = 0
@@ -66,6 +70,7 @@ class ApplyStream:
             if keeps_raw(event) and self.raw is not None:
                 if self.ref is None:              # the first event that needs it: keep it now
                     self.ref, keep = ingest.raw.commands(tenant, self.raw, event.provider, now)
+                    self.raw_slot = self.commands
                     self.pending.extend(keep)
                     self.commands += len(keep)
                 ref = self.ref
@@ -138,6 +143,8 @@ class ApplyStream:
         new: sender-side failures counted, verdicts queued for review (Ingest.after_apply)."""
         replies = self._finish_wire()
         per_event = [replies[slot] for slot in self.slots] if replies else []
+        if self.raw_slot is not None and replies:
+            self.raw_kept = bool(replies[self.raw_slot])
         if self.items:
             self.ingest.after_apply(self.tenant, self.items, per_event, self.ref)
         return per_event

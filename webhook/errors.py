@@ -34,6 +34,12 @@ STORE_DOWN = ("store_unavailable",
               "the store is unavailable; nothing from this request was acknowledged, retry later")
 
 
+#: Redis refused a write for want of memory (maxmemory with noeviction, the documented budget)
+STORE_FULL = ("store_full",
+              "the store has reached its memory budget; nothing from this request was acknowledged, retry later "
+              "(the operator has been alerted: rebound_store_full_total)")
+
+
 def log_store_down(exc: Exception, route: str | None) -> None:
     log.warning("store unavailable", extra={"error": type(exc).__name__, "route": route})
 
@@ -113,6 +119,15 @@ def register(app: Flask) -> None:
 
     for exc_class in STORE_UNAVAILABLE:
         app.register_error_handler(exc_class, _store_down)
+
+    @app.errorhandler(redis.exceptions.OutOfMemoryError)
+    def _store_full(exc: Exception):
+        from webhook import metrics
+
+        route = request.url_rule.rule if request.url_rule else None
+        metrics.STORE_FULL.labels(metrics.route(request.url_rule)).inc()
+        log.error("store full: Redis refused a write (maxmemory)", extra={"route": route})
+        return error_response(503, *STORE_FULL, headers={"Retry-After": str(RETRY_AFTER_SECONDS * 6)})
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

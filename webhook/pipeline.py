@@ -9,9 +9,10 @@ from collections import Counter
 from dataclasses import dataclass
 
 from classifier.events import Event
-from classifier.parse.budget import Budget
+from classifier.parse.budget import Budget, OverBudget
 from store import ApplyResult
 from webhook import metrics
+from webhook.errors import ApiError
 from webhook.services import services
 
 
@@ -21,6 +22,9 @@ class Ingested:
     duplicates: int
     #: per input event, in order: what the classifier said and what changed in the store
     verdicts: list[dict]
+    #: whether the request's raw payload was kept (None: nothing to keep; False: the
+    #: tenant's REBOUND_RAW_QUOTA_BYTES is spent, the events are stored all the same)
+    raw_kept: bool | None = None
 
 
 def ingest(tenant: str, events: list[Event], raw: bytes | None = None, budget: Budget | None = None) -> Ingested:
@@ -44,7 +48,11 @@ class IngestStream:
 
     def __init__(self, tenant: str, raw: bytes | None = None, budget: Budget | None = None):
         svc = services()
-        self.budget = budget
+        #: a message's own budget (raw messages: OverBudget goes to the caller), else the
+        #: request's (REBOUND_WORK_SECONDS: a 413 naming it)
+        self.own_budget = budget is None
+        self.budget = budget or Budget(svc.settings.work_seconds)
+        self.text = Bound(svc.settings.max_batch_text)
         self.classifier = svc.classifier
         self.store = svc.store
         self.stream = svc.store.stream(tenant, raw=raw)
@@ -63,8 +71,14 @@ class IngestStream:
             keys.append(key)
             if key not in verdicts and key not in new:
                 new[key] = event.evidence()
+        self.text.add(sum(len(e.diagnostic or "") for e in new.values()))
         if new:
-            verdicts.update(zip(new, self.classifier.classify_many(new.values(), self.budget)))
+            try:
+                verdicts.update(zip(new, self.classifier.classify_many(new.values(), self.budget)))
+            except OverBudget:
+                if not self.own_budget:
+                    raise
+                raise over_budget(self.budget.seconds) from None
         items = [(event, verdicts[key]) for event, key in zip(events, keys)]
         self.items.extend(items)
         self.stream.add(items)
@@ -78,7 +92,9 @@ class IngestStream:
             {**(verdict.to_dict() if verdict else {}), "duplicate": effects is None, "effects": effects or []}
             for (_, verdict), effects in zip(self.items, result.effects)
         ] if details else []
-        return Ingested(result.accepted, result.duplicates, verdicts)
+        if self.stream.raw_kept is False:
+            metrics.RAW_NOT_KEPT.inc()
+        return Ingested(result.accepted, result.duplicates, verdicts, self.stream.raw_kept)
 
     def abort(self) -> None:
         self.stream.abort()
@@ -105,3 +121,32 @@ def _count(items, result: ApplyResult) -> None:
         metrics.EVENTS.labels(*labels).inc(n)
     for labels, n in changes.items():
         metrics.SUPPRESSION_CHANGES.labels(*labels).inc(n)
+
+
+def over_budget(seconds: float) -> ApiError:
+    """The answer to a batch whose classification spent the request's time budget."""
+    from flask import request
+
+    metrics.OVER_BUDGET.labels(metrics.route(request.url_rule)).inc()
+    return ApiError(413, "over_budget",
+                    f"classifying this request took more than {seconds:g} s (REBOUND_WORK_SECONDS); nothing was "
+                    "acknowledged: send fewer items per request (verdicts already worked out are cached, so a "
+                    "retry goes faster)")
+
+
+class Bound:
+    """Characters of diagnostic text one request may have classified (REBOUND_MAX_BATCH_TEXT),
+    counted as the batch is read: 413 naming the bound as soon as it is passed."""
+
+    def __init__(self, limit: int):
+        self.limit, self.used = limit, 0
+
+    def add(self, n: int) -> None:
+        self.used += n
+        if self.used > self.limit:
+            from flask import request
+
+            metrics.OVER_BUDGET.labels(metrics.route(request.url_rule)).inc()
+            raise ApiError(413, "batch_text_too_large",
+                           f"this request holds more than {self.limit} characters of diagnostic text "
+                           "(REBOUND_MAX_BATCH_TEXT); nothing was acknowledged: send smaller batches")

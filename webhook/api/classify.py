@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from classifier.events import Evidence, Kind
+from classifier.parse.budget import Budget, OverBudget
 from webhook.api.recipients import json_response
 from webhook.api.schemas import ClassifyIn, ClassifyOut, ErrorOut, EvidenceIn
 from webhook.api.tenant import blueprint
 from webhook.errors import ApiError
+from webhook.pipeline import Bound, over_budget
 from webhook.services import services
 
 bp = blueprint("classify", "classify", "Classify evidence without storing anything")
@@ -28,7 +30,13 @@ def classify(body: ClassifyIn):
     if len(items) > limit:
         raise ApiError(413, "batch_too_large", f"{len(items)} items in one request; at most {limit} are accepted")
     classifier = svc.classifier
-    verdicts = classifier.classify_many([to_evidence(e) for e in items])
+    evidences = [to_evidence(e) for e in items]
+    Bound(svc.settings.max_batch_text).add(sum(len(e.diagnostic or "") for e in evidences))
+    budget = Budget(svc.settings.work_seconds)
+    try:
+        verdicts = classifier.classify_many(evidences, budget)
+    except OverBudget:
+        raise over_budget(budget.seconds) from None
     return json_response({"results": [v.to_dict() for v in verdicts], "mode": classifier.mode,
                           "model": model_version(classifier)})
 

@@ -37,6 +37,12 @@ class InboundOut(BaseModel):
     accepted: int
     duplicates: int
     recipients: list[dict]
+    recipients_dropped: int = Field(0, description="recipients the message names beyond the 500 read per message: "
+                                                   "not stored (say so to whoever sent it)")
+    truncated: bool = Field(False, description="the message was cut before parsing (over 2 MiB, or over 64 MIME "
+                                               "parts): what came after the cut was not read")
+    raw_kept: bool | None = Field(None, description="whether the raw message was kept for reclassification (false: "
+                                                    "the tenant's raw payload quota is spent; the events are stored)")
 
 
 def _when(value: str | None, fallback: datetime) -> datetime:
@@ -109,4 +115,5 @@ def post_inbound(path: TenantPath):
             row.update(next(verdicts))
     return {"bounce": report.is_bounce, "format": report.message.format,
             "accepted": result.accepted if result else 0, "duplicates": result.duplicates if result else 0,
-            "recipients": listed}
+            "recipients": listed, "recipients_dropped": report.message.recipients_dropped,
+            "truncated": report.message.truncated, **({"raw_kept": result.raw_kept} if result else {})}

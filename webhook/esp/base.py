@@ -18,6 +18,7 @@ import binascii
 import hashlib
 import hmac
 import logging
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -360,22 +361,32 @@ def hexlify(digest: bytes) -> bytes:
 
 
 class TimestampFreshnessMixin:
-    """Refuses signed timestamps further than the tolerance from now, in either direction.
+    """Refuses signed timestamps further than the tolerance from now (or, with ``max_age``,
+    older than that plus the tolerance), and timestamps that are not finite numbers: ``nan``
+    passed ``abs(now - nan) > tolerance``, which is False (issue 15).
 
     Checked after the signature, so only the holder of a valid signature learns that the
     timestamp was the problem.
     """
 
     stale_is_permanent: ClassVar[bool] = True
+    #: seconds a signed request may be replayed by the ESP itself (its retries); None: the tolerance
+    max_age: ClassVar[float | None] = None
 
     def check_fresh(self, req: WebhookRequest, timestamp: str) -> None:
         try:
             ts = float(timestamp)
         except (TypeError, ValueError):
             raise auth_failed("bad_timestamp", permanent=True) from None
-        if abs(req.now - ts) > self.ctx.tolerance:
-            raise Rejected(401, "stale_timestamp",
-                           f"the signed timestamp is more than {self.ctx.tolerance} s away from now",
+        if not math.isfinite(ts):
+            raise auth_failed("bad_timestamp", permanent=True)
+        tolerance = self.ctx.tolerance
+        oldest = req.now - (self.max_age or 0) - tolerance
+        if ts < oldest or ts > req.now + tolerance:
+            span = f"older than {self.max_age / 3600:g} h and {tolerance} s" if self.max_age else \
+                f"more than {tolerance} s away from now"
+            raise Rejected(401, "stale_timestamp", f"the signed timestamp is {span}" if ts < oldest else
+                           f"the signed timestamp is more than {tolerance} s ahead of now",
                            permanent=self.stale_is_permanent, reason="stale_timestamp")
 
 
@@ -407,10 +418,13 @@ class ReplayProtectionMixin:
 # -- payload helpers ---------------------------------------------------------------------
 
 def epoch(value: Any) -> datetime | None:
-    """Seconds (or milliseconds, for values too large to be seconds) since the epoch."""
+    """Seconds (or milliseconds, for values too large to be seconds) since the epoch; None
+    for what is not a finite number."""
     try:
         ts = float(value)
     except (TypeError, ValueError):
+        return None
+    if not math.isfinite(ts):
         return None
     if ts > 1e11:
         ts /= 1000.0

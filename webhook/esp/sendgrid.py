@@ -4,9 +4,11 @@ Signature: ``X-Twilio-Email-Event-Webhook-Signature`` is base64 DER of an ECDSA 
 SHA-256 signature over the bytes of ``X-Twilio-Email-Event-Webhook-Timestamp`` followed by
 the raw body, exactly as received (the official test vector fails if a trailing CRLF is
 stripped). The verification key is the base64 DER SubjectPublicKeyInfo shown in SendGrid's
-settings (credential ``public_key``). SendGrid documents no freshness window, and retries
-for up to 72 hours, so the timestamp is not checked for age; duplicates are harmless
-because every event carries ``sg_event_id``.
+settings (credential ``public_key``). SendGrid documents no freshness window and retries for
+up to 72 hours, so a signed timestamp older than 72 hours plus
+REBOUND_WEBHOOK_TOLERANCE_SECONDS is a replay and refused (401 ``stale_timestamp``), as is
+one further ahead than the tolerance or not a number: unchecked, a captured request was
+accepted again once its event ids had left the dedup window (issue 15).
 
 Stream: a custom argument ``stream`` ("marketing"/"transactional"), else a ``category``
 with one of those names, else Marketing Campaigns sends (``marketing_campaign_id``) are
@@ -33,6 +35,7 @@ from webhook.esp.base import (
     BearerTokenMixin,
     Parsed,
     Provider,
+    TimestampFreshnessMixin,
     WebhookRequest,
     bad_payload,
     epoch,
@@ -88,12 +91,16 @@ class EcdsaSignatureMixin:
         signature, timestamp = req.headers.get(SIGNATURE), req.headers.get(TIMESTAMP)
         if not signature or not timestamp:
             return False
-        return any(verify(k, signature, timestamp, req.body) for k in keys)
+        if not any(verify(k, signature, timestamp, req.body) for k in keys):
+            return False
+        self.check_fresh(req, timestamp)
+        return True
 
 
-class SendGrid(EcdsaSignatureMixin, BearerTokenMixin, Provider):
+class SendGrid(EcdsaSignatureMixin, TimestampFreshnessMixin, BearerTokenMixin, Provider):
     name = "sendgrid"
     title = "SendGrid"
+    max_age = 72 * 3600                               # SendGrid's retries keep their first timestamp
     kinds = KINDS
     credential_names = {"public_key": False, "oauth_token": True}
     auth_options = (("public_key",), ("oauth_token",))

@@ -62,7 +62,8 @@ def test_auto_reply_is_no_bounce_and_suppresses_nothing(api):
 
 def test_not_a_bounce_is_answered_not_refused(api):
     body = post(api, "not-a-bounce.eml").json()
-    assert body == {"bounce": False, "format": "none", "accepted": 0, "duplicates": 0, "recipients": []}
+    assert body == {"bounce": False, "format": "none", "accepted": 0, "duplicates": 0, "recipients": [],
+                    "recipients_dropped": 0, "truncated": False}
 
 
 @pytest.mark.parametrize("data, status, error", [
