@@ -13,21 +13,35 @@ CLI command while the service runs, gunicorn's workers. Last one out turns off t
   so a user that arrives while the last one leaves never finds the server half stopped.
 - A user that leaves last stops the server itself (``stop``), so it is gone when the
   command returns.
-- A small supervisor process (this file run as a script) is redis-server's parent: it waits
-  on the users' locks and stops the server when none is held any more, so a user killed
+- A small supervisor process (this file run as a script) is redis-server's parent: it watches
+  the users' locks and stops the server when none is held any more, so a user killed
   outright never leaves it orphaned; and redis-server dies with its supervisor
   (``PR_SET_PDEATHSIG``).
+- The supervisor restarts redis-server when it dies while users remain (killed, crashed,
+  out of memory), on the same directory and so with its data (the AOF), after a pause that
+  doubles while it keeps dying (0.1 s up to 5 s). Before, a killed server stayed dead and
+  every store route answered 503 until some ``rebound`` command happened to start one
+  (issue 15). A user arriving meanwhile waits for the supervisor's server instead of
+  starting a second one on the same files.
 """
 from __future__ import annotations
+
+import os
+import sys
+
+if __name__ == "__main__":
+    # run as the supervisor: Python put this file's directory first on the path, where our
+    # secrets.py would stand in for the standard library's (redis-py imports it); without
+    # this the supervisor died on its first Redis call and never restarted anything
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
 
 import contextlib
 import ctypes
 import fcntl
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -156,11 +170,22 @@ class EmbeddedRedis:
         with layout.locked():
             self._register()
             try:
-                if not _answers(self.sock):
+                if _answers(self.sock):
+                    return self
+                if not _supervising(layout):
                     self._launch(binary, timeout)
+                    return self
             except BaseException:
                 self._unregister()
                 raise
+        # its supervisor is bringing the server back (it needs the lock for that): wait outside it
+        deadline = time.monotonic() + timeout
+        while not _answers(self.sock):
+            if time.monotonic() > deadline:
+                self.stop()
+                raise EmbeddedRedisError("the embedded redis-server is being restarted and did not come back; "
+                                         f"see {layout.log}")
+            time.sleep(0.05)
         return self
 
     def stop(self) -> None:
@@ -210,30 +235,62 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def supervise(directory: Path, binary: str) -> None:
-    layout = _Layout(directory)
-    proc = subprocess.Popen(
+#: how often the supervisor looks at its server and its users
+WATCH_SECONDS = 0.25
+#: pause before a restart: doubles while the server keeps dying soon after starting
+RESTART_PAUSE = (0.1, 5.0)
+
+
+def _supervising(layout: _Layout) -> bool:
+    """A supervisor of this directory is alive (restarting its server, maybe)."""
+    try:
+        pid = int(layout.supervisor_pid.read_text())
+    except (OSError, ValueError):
+        return False
+    return pid != os.getpid() and _running(pid)
+
+
+def _spawn(layout: _Layout, binary: str) -> subprocess.Popen:
+    if layout.sock.exists():
+        layout.sock.unlink()                     # the dead server's socket
+    return subprocess.Popen(
         [binary, "--port", "0", "--unixsocket", str(layout.sock), "--unixsocketperm", "700",
-         "--dir", str(directory), "--appendonly", "yes", "--appendfsync", "everysec",
+         "--dir", str(layout.dir), "--appendonly", "yes", "--appendfsync", "everysec",
          "--save", "", "--daemonize", "no", "--logfile", str(layout.log), "--pidfile", str(layout.redis_pid)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         preexec_fn=_die_with_parent)      # noqa: PLW1509 (the supervisor runs no threads)
+
+
+def _note(layout: _Layout, line: str) -> None:
+    with contextlib.suppress(OSError), open(layout.log, "a") as f:
+        f.write(f"{os.getpid()}:supervisor {time.strftime('%d %b %Y %H:%M:%S')} {line}\n")
+
+
+def supervise(directory: Path, binary: str) -> None:
+    layout = _Layout(directory)
+    proc = _spawn(layout, binary)
     layout.supervisor_pid.write_text(str(os.getpid()))
-    while proc.poll() is None:
-        with layout.locked():
-            live = layout.live_users()
-            if not live:
-                _shutdown(layout.sock, layout.redis_pid)
-                break
-        # wait until the first of them lets go (it stops, or dies), then look again
+    pause, started = RESTART_PAUSE[0], time.monotonic()
+    while True:
         try:
-            fd = os.open(live[0], os.O_RDONLY)
-        except FileNotFoundError:
+            proc.wait(timeout=WATCH_SECONDS)
+        except subprocess.TimeoutExpired:
+            with layout.locked():
+                if not layout.live_users():
+                    _shutdown(layout.sock, layout.redis_pid)
+                    break
             continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        finally:
-            os.close(fd)
+        # the server ended: the last user stopped it, or it died under its users
+        with layout.locked():
+            if not layout.live_users() or _answers(layout.sock):
+                break
+            pause = RESTART_PAUSE[0] if time.monotonic() - started > 30 else min(pause * 2, RESTART_PAUSE[1])
+            _note(layout, f"redis-server ended (status {proc.returncode}); restarting it in {pause:g} s")
+            time.sleep(pause)
+            proc, started = _spawn(layout, binary), time.monotonic()
+            deadline = started + 60                 # a large AOF takes a while to load
+            while not _answers(layout.sock) and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
     try:
         proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
