@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     from webhook.guard import BodyGuard
 
     app.wsgi_app = FastLookup(app.wsgi_app, app.extensions["rebound"])
+    app.wsgi_app = RedisBudget(app.wsgi_app, settings.redis_timeout)
     app.wsgi_app = BodyGuard(app.wsgi_app, settings.max_body_bytes, settings.body_timeout,
                              on_refused=lambda status, error: metrics.REFUSED_EARLY.labels(str(status), error).inc())
     if settings.proxy_hops:
@@ -65,6 +66,22 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)
     return app
+
+
+class RedisBudget:
+    """WSGI middleware: the Redis calls of one request share REBOUND_REDIS_TIMEOUT
+    (store.deadline), so a frozen Redis costs a request that long, not that long per call
+    and attempt. A streamed answer (the CSV export) reads on after this returns, with the
+    per-call timeout."""
+
+    def __init__(self, app, seconds: float):
+        self.app, self.seconds = app, seconds
+
+    def __call__(self, environ, start_response):
+        from store.deadline import budget
+
+        with budget(self.seconds):
+            return self.app(environ, start_response)
 
 
 def _observe(app: OpenAPI) -> None:

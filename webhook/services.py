@@ -62,7 +62,9 @@ def build_store(settings: Settings) -> Store:
     """The store as the settings describe it (shared by the app and the CLI)."""
     from webhook.secrets import secret_keys
 
-    client = connect(settings.effective_redis_url, timeout=settings.redis_timeout)
+    from store.deadline import bounded
+
+    client = bounded(connect(settings.effective_redis_url, timeout=settings.redis_timeout))
     store = Store(client, prefix=settings.key_prefix, dedup_seconds=int(settings.dedup_days * DAY),
                  history_max=settings.history_max, raw_seconds=int(settings.raw_retention_days * DAY),
                  raw_max_bytes=settings.raw_max_bytes, secret_keys=lambda: secret_keys(settings),

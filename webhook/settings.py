@@ -49,7 +49,7 @@ class Settings(BaseModel):
     history_max: int = Field(100, ge=1, le=10_000, description="Events kept in each address's history.")
     history_days: float = Field(180, ge=0, description="An address's history is dropped this long after its last entry (0: kept); about 1 KB per address while kept. Suppressions keep their own evidence.")
     key_prefix: str = Field("rb", pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="Prefix of every Redis key.")
-    redis_timeout: float = Field(2.0, gt=0, le=60, description="Seconds before a Redis call counts as failed (503).")
+    redis_timeout: float = Field(2.0, gt=0, le=60, description="Seconds one request may wait for Redis, all its calls together; beyond it the request answers 503 (a frozen Redis costs a request this long, not this long per call).")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Least severe level logged, by the service and gunicorn alike: `debug`, `info` (adds "
                             "one line per request), `warning` or `error`. No level logs addresses or message bodies.")
