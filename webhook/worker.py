@@ -46,9 +46,9 @@ PER_CLIENT = 32
 LINGER = 2.0
 MIN_BUFFER_BUDGET = 64 << 20
 
-_CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(.*?)[ \t]*$", re.I | re.M)
-_TRANSFER_ENCODING = re.compile(rb"^transfer-encoding[ \t]*:[ \t]*(.*?)[ \t]*$", re.I | re.M)
-_EXPECT_CONTINUE = re.compile(rb"^expect[ \t]*:[ \t]*100-continue[ \t]*$", re.I | re.M)
+_CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(.*?)[ \t]*\r?$", re.I | re.M)
+_TRANSFER_ENCODING = re.compile(rb"^transfer-encoding[ \t]*:[ \t]*(.*?)[ \t]*\r?$", re.I | re.M)
+_EXPECT_CONTINUE = re.compile(rb"^expect[ \t]*:[ \t]*100-continue[ \t]*\r?$", re.I | re.M)
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 STATUS = {408: "Request Timeout", 413: "Content Too Large", 429: "Too Many Requests",
@@ -194,7 +194,7 @@ class BufferingWorker(ThreadWorker):
         super().murder_keepalived(force)
         now = time.monotonic()
         for rec in [r for r in self.receiving.values() if force or r.deadline <= now]:
-            self._forget(rec)
+            self._forget(rec, unregister=True)
             if rec.buf:
                 self._refuse(rec.conn, 408)
             else:

@@ -135,7 +135,6 @@ class Loaded:
 
 
 _UNFOLD = re.compile(r"\r?\n[ \t]+")
-_FINAL_RECIPIENT = re.compile(rb"^final-recipient[ \t]*:", re.I | re.M)
 _HEADER_LINE = re.compile(rb"^(?:From |[!-9;-~]{1,76}:)")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 
@@ -176,28 +175,38 @@ def part_cut(data: bytes, boundaries: list[bytes] | None = None) -> int | None:
     Parts are counted by their delimiter lines (``--boundary``), which is what a MIME parser
     splits on, for every boundary the message declares (or ``boundaries``): a part needs no
     header of its own (a part without Content-Type is text/plain), so counting Content-Type
-    lines let 200,000 header-less parts through to the parser (issue 15)."""
+    lines let 200,000 header-less parts through to the parser (issue 15). Searched with
+    ``bytes.find``, not a regular expression: a hostile 2 MiB message costs a fraction of a
+    millisecond here, and the scan holds no other thread of the worker back."""
     if boundaries is None:
         boundaries = declared_boundaries(data)
-    if not boundaries:
+    starts: list[int] = []
+    for boundary in boundaries:
+        needle, at = b"\n--" + boundary, 0
+        for _ in range(limits.MAX_PARTS + 1):
+            at = data.find(needle, at)
+            if at < 0:
+                break
+            at += 1
+            starts.append(at)
+    if len(starts) <= limits.MAX_PARTS:
         return None
-    delimiter = re.compile(rb"^--(?:" + b"|".join(map(re.escape, boundaries)) + rb")", re.M)
-    for n, m in enumerate(delimiter.finditer(data)):
-        if n >= limits.MAX_PARTS:
-            return m.start()
-    return None
+    return sorted(starts)[limits.MAX_PARTS]
 
 
 def declared_boundaries(data: bytes) -> list[bytes]:
     """The distinct ``boundary=`` parameters of the message (at most MAX_PARTS + 1 of them:
     each multipart declares one, and beyond that many the parts are over the cap anyway)."""
+    lowered = data.lower()
     found: dict[bytes, None] = {}
-    for m in _BOUNDARY_PARAM.finditer(data):
-        value = m.group(2).strip(b'"')
-        if value:
-            found[value] = None
-            if len(found) > limits.MAX_PARTS:
-                break
+    at = lowered.find(b"boundary")
+    while at >= 0 and len(found) <= limits.MAX_PARTS:
+        m = _BOUNDARY_PARAM.match(data, at)
+        if m:
+            value = m.group(2).strip(b'"')
+            if value:
+                found[value] = None
+        at = lowered.find(b"boundary", at + 8)
     return list(found)
 
 
@@ -225,12 +234,17 @@ def load(raw: bytes, budget=None) -> Loaded:
         if not (loaded.texts or loaded.dsn or loaded.feedback):
             loaded = _repair(data, loaded, check)
     loaded.truncated = truncated or loaded.truncated
-    loaded.named_recipients = len(_FINAL_RECIPIENT.findall(data))
+    loaded.named_recipients = named_recipients(data)
     return loaded
 
 
 def _no_check(stage: str) -> None:
     pass
+
+
+def named_recipients(data: bytes) -> int:
+    """Final-Recipient fields (lines) in ``data``: how many recipients a DSN names."""
+    return data.lower().count(b"\nfinal-recipient")
 
 
 _BOUNDARY_LINE = re.compile(rb"^--([^\s-][^\r\n]{2,200}?)(?:--)?\r?$", re.M)

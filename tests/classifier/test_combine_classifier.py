@@ -246,8 +246,9 @@ def test_huge_diagnostics_leave_the_verdict_caches_small():
 
 @pytest.mark.parametrize("readings,stage,batches", [
     ((0.0, 2.5), "rules", 0),                 # parse and extraction spent the budget
-    ((0.0, 1.0, 2.5), "model", 0),            # the rules did
-    ((0.0, 1.0, 1.5), None, 1),               # in time
+    ((0.0, 1.0, 2.5), "rules", 0),            # the rules of the evidence before this one did
+    ((0.0, 1.0, 1.0, 2.5), "model", 0),       # the rules did (readings: start, batch, evidence, model chunk)
+    ((0.0, 1.0, 1.0, 1.5, 1.5), None, 1),     # in time (and the verdict after the model)
 ])
 def test_the_budget_is_checked_before_the_rules_and_before_the_model(default_model, readings, stage, batches):
     from classifier.parse import Budget, OverBudget
