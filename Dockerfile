@@ -27,6 +27,8 @@ ENV REBOUND_HOST=0.0.0.0 \
     REBOUND_DATA_DIR=/data
 VOLUME /data
 EXPOSE 8000
+# /readyz, not /healthz: a container whose store is down is unhealthy, not "healthy while down"
+# (the embedded Redis is restarted by its supervisor meanwhile; see README, "Self-healing")
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-    CMD python -c "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"
+    CMD python -c "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2).status != 200)"
 CMD ["rebound", "serve"]
