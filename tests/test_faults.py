@@ -23,7 +23,7 @@ import requests
 
 from tests.conftest import OPERATOR_KEY, free_port
 from tests.test_abuse import mime_bomb
-from tests.test_cli import REBOUND, run
+from tests.cli import REBOUND, run
 
 BODY_TIMEOUT = 3
 REDIS_TIMEOUT = 1.0
