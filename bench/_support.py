@@ -101,7 +101,7 @@ def rebound_serve(env: dict, workers: int = 2, threads: int = 4):
             try:
                 if requests.get(base + "/readyz", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:       # not listening yet, or a worker still loading
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("rebound serve did not start")
