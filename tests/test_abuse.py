@@ -6,6 +6,7 @@ gunicorn, a killed Redis or slow sockets are in tests/test_faults.py.
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import http.client
 import io
@@ -19,6 +20,17 @@ import requests
 from tests.conftest import OPERATOR_KEY, Api, LiveServer
 from webhook import create_app
 from webhook.provider_config import configure
+
+
+@contextlib.contextmanager
+def served(make_settings, redis_url: str, **settings):
+    """The app with these settings behind a live server: (app, server)."""
+    app = create_app(make_settings(redis_url, **settings))
+    server = LiveServer(app)
+    try:
+        yield app, server
+    finally:
+        server.stop()
 
 
 def server_ms(r: requests.Response) -> float:
@@ -98,9 +110,7 @@ def test_1_events_with_thousands_of_unrecognised_diagnostics_stop_at_the_work_bu
 # -- 2. one tenant key fills Redis for everyone ----------------------------------------------
 
 def test_2_raw_payloads_beyond_the_tenants_quota_are_not_kept_and_the_answer_says_so(make_settings, redis_url):
-    app = create_app(make_settings(redis_url, raw_quota_bytes=120_000))
-    server = LiveServer(app)
-    try:
+    with served(make_settings, redis_url, raw_quota_bytes=120_000) as (app, server):
         store = app.extensions["rebound"].store
         tenant, key = store.tenants.create("Flood")
         api = Api(server.url, tenant, key)
@@ -117,14 +127,10 @@ def test_2_raw_payloads_beyond_the_tenants_quota_are_not_kept_and_the_answer_say
         metrics = requests.get(server.url + "/metrics", headers={"Authorization": f"Bearer {OPERATOR_KEY}"},
                                timeout=10).text
         assert "rebound_raw_not_kept_total" in metrics
-    finally:
-        server.stop()
 
 
 def test_2_a_full_redis_is_a_503_with_retry_after_not_a_500(private_redis, make_settings):
-    app = create_app(make_settings(private_redis.url))
-    server = LiveServer(app)
-    try:
+    with served(make_settings, private_redis.url) as (app, server):
         store = app.extensions["rebound"].store
         tenant, key = store.tenants.create("Full")
         api = Api(server.url, tenant, key)
@@ -149,8 +155,6 @@ def test_2_a_full_redis_is_a_503_with_retry_after_not_a_500(private_redis, make_
         metrics = requests.get(server.url + "/metrics", headers={"Authorization": f"Bearer {OPERATOR_KEY}"},
                                timeout=10).text
         assert "rebound_store_full_total{" in metrics and "rebound_store_memory_max_bytes" in metrics
-    finally:
-        server.stop()
 
 
 # -- 3. silent truncation -------------------------------------------------------------------------
@@ -245,9 +249,7 @@ def test_6_export_cells_that_would_be_formulas_reach_the_spreadsheet_as_text_and
 # -- 9. rate limits -------------------------------------------------------------------------------------
 
 def test_9_wrong_keys_get_429_after_the_failed_authentication_limit(make_settings, redis_url):
-    app = create_app(make_settings(redis_url, rate_auth_failures="10/minute"))
-    server = LiveServer(app)
-    try:
+    with served(make_settings, redis_url, rate_auth_failures="10/minute") as (app, server):
         tenant, key = app.extensions["rebound"].store.tenants.create("Guessed")
         statuses = [requests.get(f"{server.url}/v1/recipients/a@example.org", timeout=10,
                                  headers={"Authorization": f"Bearer rbk_wrong{i}"}).status_code for i in range(15)]
@@ -259,14 +261,11 @@ def test_9_wrong_keys_get_429_after_the_failed_authentication_limit(make_setting
         metrics = requests.get(server.url + "/metrics", headers={"Authorization": f"Bearer {OPERATOR_KEY}"},
                                timeout=10)
         assert metrics.status_code == 429               # the operator key from there as well
-    finally:
-        server.stop()
 
 
 def test_9_webhook_passwords_guessed_get_429_for_that_webhook(make_settings, redis_url):
-    app = create_app(make_settings(redis_url, rate_webhook_auth_failures="8/minute", rate_auth_failures=""))
-    server = LiveServer(app)
-    try:
+    with served(make_settings, redis_url, rate_webhook_auth_failures="8/minute",
+                rate_auth_failures="") as (app, server):
         store = app.extensions["rebound"].store
         tenant, _ = store.tenants.create("Hooked")
         configure(store, tenant, "postmark", {"username": "pm", "password": "right-password"}, grace_seconds=0)
@@ -281,14 +280,10 @@ def test_9_webhook_passwords_guessed_get_429_for_that_webhook(make_settings, red
         assert statuses[:8] == [401] * 8 and set(statuses[9:]) == {429}, statuses
         r = attempt("right-password")
         assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
-    finally:
-        server.stop()
 
 
 def test_9_a_tenants_request_rate_is_limited_per_route_class_with_retry_after(make_settings, redis_url):
-    app = create_app(make_settings(redis_url, rate_lookup="5/minute", rate_other="3/minute"))
-    server = LiveServer(app)
-    try:
+    with served(make_settings, redis_url, rate_lookup="5/minute", rate_other="3/minute") as (app, server):
         store = app.extensions["rebound"].store
         tenant, key = store.tenants.create("Busy")
         second_key = store.tenants.add_key(tenant)
@@ -307,17 +302,11 @@ def test_9_a_tenants_request_rate_is_limited_per_route_class_with_retry_after(ma
         metrics = requests.get(server.url + "/metrics", headers={"Authorization": f"Bearer {OPERATOR_KEY}"},
                                timeout=10).text
         assert 'rebound_rate_limited_total{limit="lookup"}' in metrics
-    finally:
-        server.stop()
 
 
 def test_9_metrics_need_the_operator_key_unless_made_public(live_server, make_settings, redis_url):
     assert requests.get(live_server.url + "/metrics", timeout=10).status_code == 401
     r = requests.get(live_server.url + "/metrics", headers={"Authorization": f"Bearer {OPERATOR_KEY}"}, timeout=10)
     assert r.status_code == 200 and "rebound_http_requests_total" in r.text
-    app = create_app(make_settings(redis_url, metrics_public=True))
-    server = LiveServer(app)
-    try:
+    with served(make_settings, redis_url, metrics_public=True) as (app, server):
         assert requests.get(server.url + "/metrics", timeout=10).status_code == 200
-    finally:
-        server.stop()

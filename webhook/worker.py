@@ -42,7 +42,7 @@ from gunicorn.workers.gthread import ThreadWorker
 from webhook.guard import error_body, too_large_message
 
 MAX_HEADER = 64 * 1024
-PER_CLIENT = 32
+PER_CLIENT = 64
 LINGER = 2.0
 MIN_BUFFER_BUDGET = 64 << 20
 
