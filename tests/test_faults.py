@@ -144,12 +144,16 @@ def quiet_p99(service, session) -> float:
 
 def assert_fast(lookups: Lookups, quiet: float | None = None) -> None:
     """p99 under 50 ms (the issue's bound), or, on a machine so loaded that lookups are slower
-    than that with nobody attacking, within three times the quiet p99 of the same run: the
-    starvation this guards against took lookups from 10 ms to seconds (p95 5.9 s)."""
+    than that with nobody attacking, within five times the quiet p99 of the same run; and no
+    lookup waits a second. The starvation this guards against took lookups from 10 ms to
+    seconds (p95 5.9 s, max 22.6 s). On the shared 2-core machine where this was written
+    (load 11-14 from other suites) the p99 of ~100 lookups under attack varied from 1.5 to 4
+    times the quiet one between runs; bench/abuse.py measures it properly."""
     assert len(lookups.times) >= 50, len(lookups.times)
     assert not lookups.failures, lookups.failures[:5]
     ordered = sorted(lookups.times)
-    bound = max(50.0, 3 * quiet) if quiet is not None else 50.0
+    assert ordered[-1] < 1.0, f"a lookup waited {ordered[-1]:.2f} s"
+    bound = max(50.0, 5 * quiet) if quiet is not None else 50.0
     assert lookups.p99_ms() < bound, (
         f"p99 {lookups.p99_ms():.1f} ms over {len(lookups.times)} lookups (bound {bound:.0f} ms, quiet p99 "
         f"{quiet}); slowest {[round(t * 1000) for t in ordered[-8:]]}, median {ordered[len(ordered) // 2] * 1000:.1f}")
