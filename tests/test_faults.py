@@ -66,6 +66,18 @@ class Service:
         session.tenant = json.loads(p.stdout)["tenant"]
         return session
 
+    def cpu(self) -> float:
+        """CPU seconds used so far by the master and its workers (not Redis, not its supervisor)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in [self.proc.pid, *self.workers()]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+
     def redis_pid(self) -> int:
         return int((self.data / "redis" / "redis.pid").read_text())
 
@@ -248,10 +260,15 @@ def finish(procs) -> list[tuple[int, float]]:
 def test_1_four_clients_of_200000_part_messages_cost_little_and_others_stay_fast(service, calm, tmp_path):
     hostile = service.tenant("Hostile")
     quiet = quiet_p99(service, calm)
+    cpu = service.cpu()
     with Lookups(service, calm) as lookups:
         answers = finish(attack(service, hostile, "inbound", mime_bomb(200_000), tmp_path, each=5))
-    assert len(answers) == 20 and {status for status, _ in answers} <= {200, 429} and answers[0][0] == 200, answers
-    assert max(ms for _, ms in answers) < 1000, answers        # before: 4-7 s each, then a 400
+        served = sum(1 for status, _ in answers if status == 200)
+        cpu = service.cpu() - cpu
+    assert len(answers) == 20 and {status for status, _ in answers} <= {200, 429} and served, answers
+    # CPU, not wall time (which the machine's load moves): before, 4.2-6.9 s each, then a 400;
+    # the lookups' own CPU is in it too
+    assert cpu / served < 0.5, (cpu, served, answers)
     assert_fast(lookups, quiet)
 
 

@@ -181,6 +181,11 @@ class EmbeddedRedis:
         # its supervisor is bringing the server back (it needs the lock for that): wait outside it
         deadline = time.monotonic() + timeout
         while not _answers(self.sock):
+            if not _supervising(layout):          # it gave up or stopped meanwhile: start one
+                with layout.locked():
+                    if not _answers(self.sock) and not _supervising(layout):
+                        self._launch(binary, timeout)
+                continue
             if time.monotonic() > deadline:
                 self.stop()
                 raise EmbeddedRedisError("the embedded redis-server is being restarted and did not come back; "
@@ -250,6 +255,14 @@ def _supervising(layout: _Layout) -> bool:
     return pid != os.getpid() and _running(pid)
 
 
+def _resign(layout: _Layout) -> None:
+    """Under the lock, as the supervisor decides to go: a user arriving next starts its own
+    server at once instead of waiting for this one to bring one back."""
+    with contextlib.suppress(FileNotFoundError):
+        if layout.supervisor_pid.read_text() == str(os.getpid()):
+            layout.supervisor_pid.unlink()
+
+
 def _spawn(layout: _Layout, binary: str) -> subprocess.Popen:
     if layout.sock.exists():
         layout.sock.unlink()                     # the dead server's socket
@@ -278,11 +291,13 @@ def supervise(directory: Path, binary: str) -> None:
             with layout.locked():
                 if not layout.live_users():
                     _shutdown(layout.sock, layout.redis_pid)
+                    _resign(layout)
                     break
             continue
         # the server ended: the last user stopped it, or it died under its users
         with layout.locked():
             if not layout.live_users() or _answers(layout.sock):
+                _resign(layout)
                 break
             pause = RESTART_PAUSE[0] if time.monotonic() - started > 30 else min(pause * 2, RESTART_PAUSE[1])
             _note(layout, f"redis-server ended (status {proc.returncode}); restarting it in {pause:g} s")
