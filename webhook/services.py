@@ -27,15 +27,18 @@ class Services:
     sns_certificates: object = None
     #: request rates and failed authentications (webhook.ratelimit)
     limits: object = None
+    #: Scaleway Topics and Events certificates, per region (see webhook.esp.scaleway)
+    scaleway_certificates: object = None
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
+        from webhook.esp.scaleway import RegionalCertificates
         from webhook.esp.sns import SnsCertificates
         from webhook.ratelimit import RateLimits
 
         store = build_store(settings)
         return cls(settings, store, make_classifier(settings), Fetcher(timeout=settings.fetch_timeout),
-                   SnsCertificates(), RateLimits(store.r, settings))
+                   SnsCertificates(), RateLimits(store.r, settings), RegionalCertificates())
 
 
 def make_classifier(settings: Settings) -> Classifier:

@@ -228,6 +228,76 @@ PROVIDER_CLASSES: dict[str, tuple[str | None, float, str | None]] = {
     "resend:suppressed": ("onhold", 0.6, None),
     "resend:failed": ("systemerror", 0.6, SENDER),
     "resend:delivery_delayed": (None, 0.0, SOFT),
+
+    # -- MailerSend activity types (v2 may add meta.bounce_type) ----------------------------
+    "mailersend:hard_bounced": ("userunknown", 0.55, None),
+    "mailersend:soft_bounced": (None, 0.0, SOFT),
+    "mailersend:deferred": (None, 0.0, SOFT),
+
+    # -- Postal message statuses -------------------------------------------------------------
+    # HardFail: Postal gave up on a permanent refusal, whose text ``output`` carries
+    "postal:hardfail": ("userunknown", 0.5, None),
+    "postal:softfail": (None, 0.0, SOFT),
+    # Held: not sent (suppression list, limits, spam check): the cause is in ``details``
+    "postal:held": ("onhold", 0.5, None),
+    # a DSN Postal received and read for a sent message; the webhook carries no reason
+    "postal:bounced": ("userunknown", 0.55, None),
+
+    # -- Mailtrap bounce_category (`` (soft)`` for soft bounces), suspension, reject --------
+    "mailtrap:bounce": ("userunknown", 0.55, None),
+    "mailtrap:hard": ("userunknown", 0.55, None),
+    "mailtrap:badrecipient": ("userunknown", 0.85, None),
+    "mailtrap:overquota": ("mailboxfull", 0.8, SOFT),
+    "mailtrap:dnsfail": ("hostunknown", 0.6, None),
+    "mailtrap:relayfail": ("norelaying", 0.6, None),
+    "mailtrap:timeout": ("networkerror", 0.6, SOFT),
+    "mailtrap:serverfail": ("systemerror", 0.5, SOFT),
+    "mailtrap:transientfail": (None, 0.0, SOFT),
+    "mailtrap:unavailable": (None, 0.0, SOFT),
+    "mailtrap:greylisting": ("filtered", 0.5, SOFT),
+    "mailtrap:generalfail": ("onhold", 0.5, None),
+    "mailtrap:other": ("onhold", 0.4, None),
+    "mailtrap:block": ("blocked", 0.7, SENDER),
+    "mailtrap:spam": ("spamdetected", 0.7, SENDER),
+    "mailtrap:spam_gmail": ("spamdetected", 0.7, SENDER),
+    "mailtrap:content": ("contenterror", 0.7, SENDER),
+    "mailtrap:badsender": ("rejected", 0.7, SENDER),
+    "mailtrap:verifyfail": ("rejected", 0.6, SENDER),
+    "mailtrap:serverpolicy": ("policyviolation", 0.6, SENDER),
+    # suspension: unverified sending domain or an account limit
+    "mailtrap:suspension": ("speeding", 0.6, SENDER),
+    "mailtrap:reject": ("onhold", 0.5, None),
+    "mailtrap:suppressed": ("onhold", 0.6, None),
+    "mailtrap:suppressed/bounce": ("userunknown", 0.8, None),
+
+    # -- Scaleway TEM event types --------------------------------------------------------------
+    "scaleway:email_dropped": ("userunknown", 0.5, None),
+    "scaleway:email_mailbox_not_found": ("userunknown", 0.85, None),
+    "scaleway:email_deferred": (None, 0.0, SOFT),
+    "scaleway:email_spam": ("spamdetected", 0.7, SENDER),
+    "scaleway:email_blocklisted": ("onhold", 0.6, None),
+    "scaleway:email_blocklisted/mailbox_not_found": ("userunknown", 0.8, None),
+    "scaleway:email_blocklisted/mailbox_full": ("mailboxfull", 0.7, SOFT),
+
+    # -- Unisender Go delivery_info.delivery_status (`` (soft)`` for soft bounces) -----------
+    "unisender-go:hard_bounced": ("userunknown", 0.55, None),
+    "unisender-go:err_user_unknown": ("userunknown", 0.85, None),
+    "unisender-go:err_user_inactive": ("suspend", 0.8, None),
+    "unisender-go:err_mailbox_discarded": ("userunknown", 0.8, None),
+    "unisender-go:err_mailbox_full": ("mailboxfull", 0.8, SOFT),
+    "unisender-go:err_domain_inactive": ("hostunknown", 0.8, None),
+    "unisender-go:err_destination_misconfigured": ("notaccept", 0.6, None),
+    "unisender-go:err_unreachable": ("networkerror", 0.6, SOFT),
+    "unisender-go:err_will_retry": (None, 0.0, SOFT),
+    "unisender-go:err_spam_rejected": ("spamdetected", 0.7, SENDER),
+    "unisender-go:err_spam_skipped": ("spamdetected", 0.7, SENDER),
+    "unisender-go:err_too_large": ("mesgtoobig", 0.8, SENDER),
+    "unisender-go:err_blacklisted": ("onhold", 0.6, None),
+    "unisender-go:err_unsubscribed": ("onhold", 0.6, None),
+    "unisender-go:err_skip_letter": ("onhold", 0.5, SENDER),
+    "unisender-go:err_delivery_failed": ("onhold", 0.5, None),
+    "unisender-go:err_lost": ("systemerror", 0.6, SENDER),
+    "unisender-go:err_internal": ("systemerror", 0.6, SENDER),
 }
 
 

@@ -61,7 +61,8 @@ bp = APIBlueprint("webhooks", __name__, url_prefix="/v1/webhooks",
 
 
 class WebhookPath(BaseModel):
-    provider: str = Field(description="sendgrid, mailgun, ses, postmark, sparkpost, mandrill, mailjet, brevo, resend")
+    provider: str = Field(description="sendgrid, mailgun, ses, postmark, sparkpost, mandrill, mailjet, brevo, resend, "
+                                      "mailersend, postal, mailtrap, scaleway, unisender-go")
     tenant: str = Field(max_length=128)
 
 
@@ -144,10 +145,12 @@ def oauth_token(path: WebhookPath):
     return {"access_token": secret, "token_type": "Bearer", "expires_in": 3600}
 
 
-@bp.route("/<provider>/<tenant>", methods=["HEAD"])
+@bp.route("/<provider>/<tenant>", methods=["GET", "HEAD"])
 def head(provider: str, tenant: str):
-    """Mandrill checks that a URL exists (HEAD, no authentication) before saving a webhook."""
-    if not _provider(provider).head_check:
+    """Mandrill checks that a URL exists (HEAD, no authentication) before saving a webhook,
+    Unisender Go with a GET when one is switched on."""
+    cls = _provider(provider)
+    if not (cls.get_check if request.method == "GET" else cls.head_check or cls.get_check):
         raise ApiError(405, "method_not_allowed", f"{provider} webhooks are POSTed")
     return "", 200
 
@@ -172,7 +175,7 @@ def _handle(cls, tenant: str, req: WebhookRequest):
     if creds is None:
         raise cls.unconfigured(req)
     handler = cls(Context(tenant, creds, svc.store.replay, settings.webhook_tolerance_seconds,
-                          svc.fetcher.get, svc.sns_certificates))
+                          svc.fetcher.get, getattr(svc, cls.certificates_attr)))
     handler.validate_request(req)
     limit = min(cls.max_batch or settings.max_batch, settings.max_batch)
     stream = None

@@ -201,6 +201,10 @@ class Provider:
     authenticators: ClassVar[tuple[str, ...]] = ()
     #: answers HEAD with 200 (Mandrill checks the URL exists before saving a webhook)
     head_check: ClassVar[bool] = False
+    #: answers GET with 200 (Unisender Go checks the URL with a GET when a webhook is switched on)
+    get_check: ClassVar[bool] = False
+    #: the Services attribute caching the signing certificates this provider fetches (SNS-style)
+    certificates_attr: ClassVar[str] = "sns_certificates"
     #: one line for the docs: what to configure at the ESP
     setup: ClassVar[str] = ""
     #: providers whose "OAuth 2.0" option fetches a bearer token from a token URL we serve:

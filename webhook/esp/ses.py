@@ -68,6 +68,13 @@ def topic_not_allowed() -> Rejected:
 
 
 class SnsSignatureMixin:
+    #: SignatureVersions accepted (an SNS-compatible service may sign with fewer)
+    sns_versions: dict = sns.HASHES
+
+    def sns_certificates(self, msg: dict) -> sns.SnsCertificates:
+        """Where the signing certificate of ``msg`` is looked up (and what it must chain to)."""
+        return self.ctx.sns_certificates
+
     def check_sns(self, req: WebhookRequest) -> bool | None:
         msg = req.json()
         if not is_envelope(msg):
@@ -78,8 +85,8 @@ class SnsSignatureMixin:
         if msg.get("TopicArn") not in self.topic_arns():
             raise topic_not_allowed()             # before anything is fetched for this message
         try:
-            sns.verify(msg, self.ctx.sns_certificates, self.ctx.fetch, datetime.fromtimestamp(req.now, UTC),
-                       timedelta(seconds=self.ctx.tolerance))
+            sns.verify(msg, self.sns_certificates(msg), self.ctx.fetch, datetime.fromtimestamp(req.now, UTC),
+                       timedelta(seconds=self.ctx.tolerance), self.sns_versions)
         except sns.SnsStale as exc:
             log.info("sns message too old", extra={"tenant": self.ctx.tenant, "why": str(exc)})
             raise Rejected(401, "stale_timestamp",
@@ -162,9 +169,17 @@ class Ses(SnsSignatureMixin, Provider):
             except orjson.JSONDecodeError:
                 inner = None
             if not isinstance(inner, dict):
-                out.ignore("sns:not-ses-json")
+                out.ignore(f"sns:not-{self.name}-json")
                 return
-            parse_ses(inner, out, msg.get("MessageId"))
+            self.parse_message(inner, out, msg)
+
+    def parse_message(self, inner: dict, out: Parsed, envelope: dict) -> None:
+        """The notification inside a verified envelope."""
+        parse_ses(inner, out, envelope.get("MessageId"))
+
+    @staticmethod
+    def subscribe_url_ok(url: object) -> bool:
+        return sns.is_sns_url(url, pem=False)
 
     def confirm(self, msg: dict, out: Parsed) -> None:
         topic = msg.get("TopicArn")
@@ -174,8 +189,8 @@ class Ses(SnsSignatureMixin, Provider):
             out.note["subscription"] = "pending: auto_confirm is off; confirm it in the AWS console"
             return
         url = msg.get("SubscribeURL")
-        if not sns.is_sns_url(url, pem=False):
-            raise Rejected(400, "invalid_payload", "SubscribeURL is not an https URL on an SNS host",
+        if not self.subscribe_url_ok(url):
+            raise Rejected(400, "invalid_payload", f"SubscribeURL is not an https URL on an {self.title} host",
                            permanent=True)
         try:
             self.ctx.fetch(url)

@@ -114,6 +114,9 @@ class SnsCertificates:
     as AWS's published test vectors, whose certificate expired in 2022.
     """
 
+    #: the message names the URL: it is checked before anything is fetched (SNS hosts only)
+    what = "SNS certificate URL"
+
     def __init__(self, max_entries: int = 64, retry_after: float = 10.0,
                  clock: Callable[[], float] = time.monotonic):
         self.max_entries = max_entries
@@ -131,8 +134,8 @@ class SnsCertificates:
             self._pinned[url] = (x509.load_pem_x509_certificate(pem), check_expiry)
 
     def public_key(self, url: str, fetch: Callable[[str], bytes], now: datetime) -> rsa.RSAPublicKey:
-        if not is_sns_url(url, pem=True):
-            raise SnsError(f"SigningCertURL is not an SNS certificate URL: {url!r}")
+        if not self.url_ok(url):
+            raise SnsError(f"SigningCertURL is not an {self.what}: {url!r}")
         entry = self._known(url, now)
         if entry is None:
             with self._lock:
@@ -148,6 +151,14 @@ class SnsCertificates:
         if not isinstance(key, rsa.RSAPublicKey):
             raise SnsError("the SNS signing certificate has no RSA key")
         return key
+
+    @staticmethod
+    def url_ok(url: object) -> bool:
+        return is_sns_url(url, pem=True)
+
+    def accept(self, cert: x509.Certificate, fetch: Callable[[str], bytes]) -> None:
+        """Raise SnsError unless a fetched certificate may sign messages (SNS: its URL
+        was enough; a provider whose certificates chain to its own CA checks that here)."""
 
     def _known(self, url: str, now: datetime) -> tuple[x509.Certificate, bool] | None:
         """The pinned or cached certificate (None: fetch it); a recent failure raised again."""
@@ -176,6 +187,7 @@ class SnsCertificates:
                 cert = x509.load_pem_x509_certificate(pem)
             except ValueError:
                 raise SnsError("SigningCertURL did not return a PEM certificate") from None
+            self.accept(cert, fetch)
         except (CertificateUnavailable, SnsError) as exc:
             with self._lock:
                 self._failed[url] = (self.clock() + self.retry_after, exc)
@@ -207,12 +219,14 @@ def check_time(message: dict, now: datetime, tolerance: timedelta) -> None:
 
 
 def verify(message: dict, certificates: SnsCertificates, fetch: Callable[[str], bytes],
-           now: datetime | None = None, tolerance: timedelta = timedelta(minutes=5)) -> None:
+           now: datetime | None = None, tolerance: timedelta = timedelta(minutes=5),
+           versions: dict = HASHES) -> None:
     """Raise SnsError unless ``message`` (the parsed JSON envelope) is signed by SNS and
     recent at ``now`` (default: the clock; replaying old, really signed messages such as
-    AWS's test vectors takes their own time)."""
+    AWS's test vectors takes their own time). ``versions``: the SignatureVersions accepted
+    (an SNS-compatible service may sign with fewer)."""
     now = now or datetime.now(UTC)
-    digest = HASHES.get(str(message.get("SignatureVersion")))
+    digest = versions.get(str(message.get("SignatureVersion")))
     if digest is None:
         raise SnsError(f"unsupported SignatureVersion {message.get('SignatureVersion')!r}")
     try:
