@@ -82,12 +82,15 @@ class Store:
         from store.companies import Companies
         from store.credentials import Credentials, ReplayGuard
         from store.dns import DnsChecker
+        from store.held import Held
         from store.ignored import Ignored
         from store.ingest import Ingest
         from store.keys import Keys
         from store.listing import Listing
+        from store.mailboxes import Mailboxes
         from store.platform import COMPLAINTS_KEPT, Platform
         from store.query import Query
+        from store.returnpath import ReturnPaths
         from store.review import Review
         from store.senders import SenderHealth
         from store.suppressions import Suppressions
@@ -116,6 +119,10 @@ class Store:
         self.credentials = Credentials(client, self.keys, secret_keys)
         self.replay = ReplayGuard(client, self.keys)
         self.ignored = Ignored(client, self.keys)
+        # bounce intake: return paths (keys encrypted like credentials), held messages, mailboxes
+        self.return_paths = ReturnPaths(client, self.keys, self.credentials)
+        self.held = Held(client, self.keys, self.raw)
+        self.mailboxes = Mailboxes(client, self.keys, self.credentials)
 
     def policy(self, tenant: str) -> Policy:
         """The tenant's policy: its stored overrides on top of the defaults."""

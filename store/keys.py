@@ -116,7 +116,36 @@ class Keys:
         """Hash: "provider:event type" -> count of authenticated events not ingested."""
         return f"{self.p}:t:{{{tenant}}}:ignored"
 
+    # -- per tenant: bounce intake (issue 17) ---------------------------------------------
+    def held_items(self, tenant: str) -> str:
+        """Hash: id -> a message held for review (store/held.py)."""
+        return f"{self.p}:t:{{{tenant}}}:held:i"
+
+    def held_order(self, tenant: str) -> str:
+        """Sorted set: held message ids by when they came."""
+        return f"{self.p}:t:{{{tenant}}}:held:t"
+
+    def mailboxes(self, tenant: str) -> str:
+        """Hash: mailbox name -> its encrypted settings (store/mailboxes.py)."""
+        return f"{self.p}:t:{{{tenant}}}:mbx"
+
+    def mailbox_state(self, tenant: str, name: str) -> str:
+        """Hash: a mailbox's progress (last poll, errors, counts, IMAP UIDs)."""
+        return f"{self.p}:t:{{{tenant}}}:mbx:{name}:state"
+
+    def mailbox_kept(self, tenant: str, name: str) -> str:
+        """Set: UIDLs of POP3 messages left on the server on purpose."""
+        return f"{self.p}:t:{{{tenant}}}:mbx:{name}:kept"
+
     # -- platform ------------------------------------------------------------------------
+    def return_paths(self) -> str:
+        """Hash: return-path address -> its route to a tenant (store/returnpath.py)."""
+        return f"{self.p}:p:{{rp}}:routes"
+
+    def mailbox_index(self) -> str:
+        """Set: "tenant/name" of every mailbox Rebound reads."""
+        return f"{self.p}:p:{{mbx}}:index"
+
     def tenants(self) -> str:
         return f"{self.p}:tenants"
 

@@ -13,7 +13,7 @@ from classifier.parse.budget import Budget, OverBudget
 from store import ApplyResult
 from webhook import metrics
 from webhook.errors import ApiError
-from webhook.services import services
+from webhook.services import Services, services
 
 
 @dataclass
@@ -27,11 +27,13 @@ class Ingested:
     raw_kept: bool | None = None
 
 
-def ingest(tenant: str, events: list[Event], raw: bytes | None = None, budget: Budget | None = None) -> Ingested:
+def ingest(tenant: str, events: list[Event], raw: bytes | None = None, budget: Budget | None = None,
+           svc: Services | None = None) -> Ingested:
     """Classify and store ``events``; returns only once Redis has accepted every write.
     ``budget``: the time left to the message the events come from (nothing is stored when
-    classification finds it spent: OverBudget)."""
-    stream = IngestStream(tenant, raw, budget)
+    classification finds it spent: OverBudget). ``svc``: outside a request (the SMTP
+    listener, the mailbox poller, the pipe), the services to use."""
+    stream = IngestStream(tenant, raw, budget, svc)
     try:
         stream.add(events)
         return stream.finish()
@@ -46,8 +48,9 @@ class IngestStream:
     batch while the rest is parsed; ``finish`` waits for every write (one round trip in
     all). Nothing is acknowledged before ``finish`` returns."""
 
-    def __init__(self, tenant: str, raw: bytes | None = None, budget: Budget | None = None):
-        svc = services()
+    def __init__(self, tenant: str, raw: bytes | None = None, budget: Budget | None = None,
+                 svc: Services | None = None):
+        svc = svc or services()
         #: a message's own budget (raw messages: OverBudget goes to the caller), else the
         #: request's (REBOUND_WORK_SECONDS: a 413 naming it)
         self.own_budget = budget is None

@@ -1,4 +1,5 @@
-"""`rebound serve`: gunicorn running the app factory, with the embedded Redis when needed."""
+"""`rebound serve`: gunicorn running the app factory, with the embedded Redis when needed, and
+the intake process (SMTP listener, mailbox poller: webhook/intake/runner.py) when configured."""
 from __future__ import annotations
 
 import os
@@ -9,6 +10,7 @@ from gunicorn.app.base import BaseApplication
 
 from webhook import redact
 from webhook.embedded import EmbeddedRedis
+from webhook.intake import runner
 from webhook.settings import Settings
 
 
@@ -81,9 +83,12 @@ def serve(settings: Settings) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     _preload()
     embedded = None if settings.redis_url else EmbeddedRedis(settings.data_dir).start()
+    intake = None
     try:
         if embedded is not None:
             settings = settings.model_copy(update={"redis_url": embedded.url})
+        if runner.wanted(settings):
+            intake = runner.spawn(settings)          # SMTP listener, mailbox poller (webhook/intake)
         _Gunicorn(settings, {
             "bind": f"{settings.host}:{settings.port}",
             "workers": settings.workers,
@@ -101,6 +106,8 @@ def serve(settings: Settings) -> None:
             "proc_name": "rebound",
         }).run()
     finally:
+        if intake is not None:
+            runner.stop(intake)
         if embedded is not None:
             embedded.stop()
         shutil.rmtree(metrics_dir, ignore_errors=True)

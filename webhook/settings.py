@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from classifier.model.location import DATA_DIR_SHOWN, xdg_data_dir
 from store.platform import COMPLAINTS_KEPT
@@ -151,6 +151,62 @@ class Settings(BaseModel):
                 raise ValueError("not a rate: write N/second, N/minute, N/hour or N/day, several with ';'") from None
         return v
 
+    smtp_port: int | None = Field(
+        None, ge=1, le=65535, description="Port of the SMTP/LMTP listener for return-path domains (`rebound smtp`); "
+                                          "set, `rebound serve` starts it too. Unset: no listener (`rebound smtp` uses 2525).")
+    smtp_host: str = Field("127.0.0.1", description="Address the SMTP/LMTP listener binds to (`0.0.0.0` to be your "
+                                                    "return-path domain's MX).")
+    smtp_hostname: str | None = Field(None, description="Name the listener greets with (unset: this host's FQDN).")
+    smtp_lmtp: bool = Field(False, description="Speak LMTP instead of SMTP (for an MTA delivering to Rebound by LMTP; "
+                                               "one answer per recipient).")
+    smtp_tls_cert: Path | None = Field(None, description="Certificate (PEM, with its chain) offered with STARTTLS; "
+                                                         "unset: no STARTTLS.")
+    smtp_tls_key: Path | None = Field(None, description="Private key (PEM) of REBOUND_SMTP_TLS_CERT.")
+    smtp_require_tls: bool = Field(False, description="Refuse mail commands before STARTTLS (most MTAs try TLS "
+                                                      "when offered; some old ones cannot).")
+    smtp_connections_per_ip: int = Field(10, ge=1, le=10_000, description="Connections one client address may "
+                                                                           "hold open at once (421 beyond).")
+    smtp_connection_rate: str = Field("120/minute", description="New connections per client address (421 beyond), "
+                                                                "as `N/second|minute|hour`.")
+    smtp_message_rate: str = Field("600/minute", description="Messages per client address (451 at MAIL beyond, "
+                                                             "so the MTA retries later), as `N/second|minute|hour`.")
+    smtp_exempt: str = Field("", description="Client networks exempt from the per-address limits, comma-separated "
+                                             "CIDRs (your own relay, e.g. `127.0.0.1/32`).")
+    smtp_workers: int = Field(4, ge=1, le=64, description="Threads parsing and storing messages for the listener.")
+    mailbox_watch: bool = Field(True, description="`rebound serve` reads the configured bounce mailboxes "
+                                                  "(`rebound mailbox`) in the background.")
+    mailbox_interval: float = Field(60, ge=5, le=86400, description="Seconds between polls of a mailbox without IMAP "
+                                                                   "IDLE (and of POP3), unless the mailbox sets its own.")
+
+    @field_validator("smtp_connection_rate", "smtp_message_rate")
+    @classmethod
+    def _rate(cls, v: str) -> str:
+        from limits import parse
+
+        try:
+            parse(v)
+        except ValueError:
+            raise ValueError("must be a rate such as 60/minute, 5/second or 1000/hour") from None
+        return v
+
+    @field_validator("smtp_exempt")
+    @classmethod
+    def _networks(cls, v: str) -> str:
+        import ipaddress
+
+        for part in filter(None, (p.strip() for p in v.split(","))):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"{part!r} is not a network (CIDR such as 127.0.0.1/32)") from None
+        return v
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> "Settings":
+        if (self.smtp_tls_cert is None) != (self.smtp_tls_key is None):
+            raise ValueError("REBOUND_SMTP_TLS_CERT and REBOUND_SMTP_TLS_KEY go together: set both or neither")
+        return self
+
     @field_validator("dns_nameservers")
     @classmethod
     def _nameservers(cls, v: str | None) -> str | None:
@@ -202,8 +258,8 @@ class Settings(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
-            lines = [f"{PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}{cls._got(e)}"
-                     for e in exc.errors()]
+            lines = [f"{PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}{cls._got(e)}" if e["loc"]
+                     else e["msg"].removeprefix("Value error, ") for e in exc.errors()]
             raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
 
     @classmethod

@@ -36,6 +36,9 @@ COMMANDS = {
     "review": "webhook.cli.review:review",
     "reclassify": "webhook.cli.reclassify:reclassify",
     "raw": "webhook.cli.raw:raw",
+    "smtp": "webhook.intake.cli:smtp",
+    "inbound": "webhook.intake.cli:inbound",
+    "returnpath": "webhook.intake.cli:returnpath",
 }
 
 

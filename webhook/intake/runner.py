@@ -1,0 +1,116 @@
+"""Running the intakes: the store they need from the shell, and the background process
+``rebound serve`` starts for them.
+
+``rebound serve`` starts one intake process beside gunicorn when ``REBOUND_SMTP_PORT`` is set
+(the SMTP/LMTP listener) or ``REBOUND_MAILBOX_WATCH`` is on (the mailbox poller, which finds
+mailboxes as they are configured). It runs with the service's settings and its Redis, writes
+its metrics to the service's multiprocess directory (so /metrics shows them), stops with the
+service, and stops by itself if the service dies without telling it.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import click
+
+from webhook.settings import Settings
+
+log = logging.getLogger("rebound.intake")
+
+
+@contextlib.contextmanager
+def running_store(settings: Settings, tenant: str | None = None):
+    """Services on the configured Redis (or the embedded one, started if need be), for a
+    command; ``tenant`` must exist."""
+    import redis
+
+    from webhook import redact
+    from webhook.embedded import EmbeddedRedis, EmbeddedRedisError
+    from webhook.intake.runtime import build_services
+
+    embedded = None
+    try:
+        if settings.redis_url is None:
+            embedded = EmbeddedRedis(settings.data_dir).start()
+            settings = settings.model_copy(update={"redis_url": embedded.url})
+        svc = build_services(settings)
+        svc.store.ping()
+        if tenant is not None and not svc.store.tenants.exists(tenant):
+            raise click.BadParameter(f"no tenant {tenant!r} (`rebound tenants list` lists them)", param_hint="TENANT")
+        yield svc
+    except EmbeddedRedisError as exc:
+        raise click.ClickException(str(exc)) from None
+    except redis.ConnectionError as exc:
+        raise click.ClickException(f"cannot reach Redis at {redact.url(settings.effective_redis_url)}: {exc}") from None
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def wanted(settings: Settings) -> bool:
+    """Whether ``rebound serve`` has an intake process to start."""
+    return settings.smtp_port is not None or settings.mailbox_watch
+
+
+def spawn(settings: Settings) -> subprocess.Popen:
+    """Start the intake process for ``rebound serve`` (its environment carries the settings,
+    the Redis URL of the embedded server included, and the metrics directory)."""
+    env = dict(os.environ)
+    if settings.redis_url:
+        env["REBOUND_REDIS_URL"] = settings.redis_url
+    return subprocess.Popen([sys.executable, "-m", "webhook.intake.runner", str(os.getpid())], env=env)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 20) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    with contextlib.suppress(Exception):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(proc.pid)
+
+
+def main(parent: int) -> None:
+    """The intake process: the listener and/or the mailbox poller until SIGTERM, or until the
+    service that started it is gone."""
+    from webhook.logs import configure as configure_logs
+    from webhook.intake.runtime import build_services
+
+    settings = Settings.from_env()
+    configure_logs(settings.log_level)
+    svc = build_services(settings, load_model=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    server = watcher = None
+    if settings.smtp_port is not None:
+        from webhook.intake.smtp import SmtpServer
+
+        server = SmtpServer(settings, svc).start()
+        log.info("smtp listener started", extra={"host": server.host, "port": server.port})
+    if settings.mailbox_watch:
+        from webhook.intake.mailbox import Watcher
+
+        watcher = Watcher(svc).start()
+    while not done.wait(1.0):
+        if os.getppid() != parent:               # the service died without stopping us
+            break
+    if watcher is not None:
+        watcher.stop()
+    if server is not None:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
