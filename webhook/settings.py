@@ -175,7 +175,7 @@ class Settings(BaseModel):
     smtp_workers: int = Field(4, ge=1, le=64, description="Threads parsing and storing messages for the listener.")
     mailbox_watch: bool = Field(True, description="`rebound serve` reads the configured bounce mailboxes "
                                                   "(`rebound mailbox`) in the background.")
-    mailbox_interval: float = Field(60, ge=5, le=86400, description="Seconds between polls of a mailbox without IMAP "
+    mailbox_interval: float = Field(60, ge=1, le=86400, description="Seconds between polls of a mailbox without IMAP "
                                                                    "IDLE (and of POP3), unless the mailbox sets its own.")
 
     @field_validator("smtp_connection_rate", "smtp_message_rate")

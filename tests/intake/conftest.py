@@ -50,3 +50,21 @@ def smtp(smtp_session, redis_url):
 @pytest.fixture
 def store(app):
     return app.extensions["rebound"].store
+
+
+@pytest.fixture(scope="session")
+def dovecot():
+    """A Dovecot of the session's own; its directory is outside pytest's (mode 0700, which
+    Dovecot's unprivileged processes cannot enter when the tests run as root)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from tests.intake.dovecot import Dovecot
+
+    root = Path(tempfile.mkdtemp(prefix="rebound-dovecot-"))
+    root.chmod(0o755)
+    server = Dovecot(root).start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)

@@ -24,6 +24,8 @@ from tests.conftest import free_port
 
 PACKAGES = "dovecot-imapd dovecot-pop3d"
 NO_IDLE = "127.0.0.2"
+#: users made for a session (each test takes new ones)
+USERS = 200
 
 
 def _binary() -> str:
@@ -74,7 +76,6 @@ class Dovecot:
         self.binary = _binary()
         self.root = root
         self.ports = {name: free_port() for name in ("imap", "imaps", "pop3", "pop3s")}
-        self.users: dict[str, str] = {}
 
     def _config(self, owner: str) -> str:
         r = self.root
@@ -143,7 +144,8 @@ local {NO_IDLE} {{
         for d in ("run", "state", "mail"):
             (self.root / d).mkdir(parents=True, exist_ok=True)
         self.ca_pem = _tls_files(self.root)
-        (self.root / "users").write_text("")
+        self._fresh = [(f"u{secrets.token_hex(4)}", secrets.token_hex(8)) for _ in range(USERS)]
+        (self.root / "users").write_text("".join(f"{u}:{{PLAIN}}{p}\n" for u, p in self._fresh))
         owner = "dovecot" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
         if os.geteuid() == 0:                         # dovecot refuses to deliver as root
             uid, gid = pwd.getpwnam(owner).pw_uid, pwd.getpwnam(owner).pw_gid
@@ -174,12 +176,10 @@ local {NO_IDLE} {{
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
     def user(self) -> tuple[str, str]:
-        """A new user with an empty mailbox: (user, password)."""
-        user, password = f"u{secrets.token_hex(4)}", secrets.token_urlsafe(12)
-        self.users[user] = password
-        with open(self.root / "users", "a") as f:
-            f.write(f"{user}:{{PLAIN}}{password}\n")
-        return user, password
+        """A user not handed out before, with an empty mailbox: (user, password). The users
+        are written before the server starts: Dovecot notices a changed passwd-file by its
+        time stamp, which two quick changes within a second do not change."""
+        return self._fresh.pop()
 
     def stop(self) -> None:
         subprocess.run([self.binary, "-c", str(self.root / "dovecot.conf"), "stop"], stdout=subprocess.DEVNULL,

@@ -71,7 +71,7 @@ class MailboxSettings(BaseModel):
     after: Literal["move", "delete", "keep"] = "move"
     move_to: str = Field("Rebound-Processed", min_length=1, max_length=200)
     quarantine: str = Field("Rebound-Quarantine", min_length=1, max_length=200)
-    interval: float | None = Field(None, ge=5, le=86400, description="seconds between polls (default REBOUND_MAILBOX_INTERVAL)")
+    interval: float | None = Field(None, ge=1, le=86400, description="seconds between polls (default REBOUND_MAILBOX_INTERVAL)")
     idle: bool = True
     enabled: bool = True
 
@@ -402,6 +402,8 @@ class Worker(threading.Thread):
         self.svc, self.tenant, self.name, self.cfg = svc, tenant, name, cfg
         self.stopping = threading.Event()
         self.interval = cfg.interval or svc.settings.mailbox_interval
+        #: whether the server's IDLE told it about new mail (else it polled every interval)
+        self.idled = False
 
     def run(self) -> None:
         reader = Reader(self.svc, self.tenant, self.name, self.cfg)
@@ -415,7 +417,8 @@ class Worker(threading.Thread):
                 continue
             pause = 1.0
             try:
-                if self.cfg.protocol == "imap" and reader.idle_wait(min(IDLE_SECONDS, 1e9), self.stopping):
+                if self.cfg.protocol == "imap" and reader.idle_wait(IDLE_SECONDS, self.stopping):
+                    self.idled = True
                     continue
             except Exception as exc:                   # noqa: BLE001 - the connection dropped in IDLE
                 log.info("mailbox idle ended", extra={"tenant": self.tenant, "mailbox": self.name,
