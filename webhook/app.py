@@ -48,10 +48,10 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     errors.register(app)
     _observe(app)
 
-    from webhook.api import (classify, events, health, inbound, lists, platform, policy, providers, raw,
+    from webhook.api import (classify, events, health, inbound, intake, lists, platform, policy, providers, raw,
                              recipients, review, senders, suppressions, webhooks)
     for bp in (health.bp, events.bp, inbound.bp, recipients.bp, suppressions.bp, webhooks.bp, providers.bp,
-               policy.bp, lists.bp, senders.bp, platform.bp, classify.bp, review.bp, raw.bp):
+               policy.bp, lists.bp, senders.bp, platform.bp, classify.bp, review.bp, raw.bp, intake.bp):
         app.register_api(bp)
 
     from webhook.fastpath import FastLookup

@@ -186,4 +186,127 @@ def returnpath_drop(tenant: str, held_id: str) -> None:
     _emit({"dropped": held_id})
 
 
-COMMANDS = [inbound, smtp, returnpath]
+# -- rebound mailbox ------------------------------------------------------------------------
+
+@click.group("mailbox")
+def mailbox() -> None:
+    """Bounce mailboxes Rebound reads over IMAP or POP3, per tenant (set, show, test, poll)."""
+
+
+def _pairs(values: tuple[str, ...]) -> dict:
+    changes = {}
+    for n, item in enumerate(values, 1):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.UsageError(f"value {n} is not NAME=VALUE (it is not shown: it may be a password)")
+        changes[name.strip()] = value
+    return changes
+
+
+@mailbox.command("set")
+@click.argument("tenant", type=TENANT)
+@click.argument("values", nargs=-1, required=True, metavar="NAME=VALUE...")
+@click.option("--name", default="default", show_default=True, help="the mailbox's name (a tenant may have several)")
+def mailbox_set(tenant: str, values: tuple[str, ...], name: str) -> None:
+    """Set TENANT's mailbox NAME: host=, user=, password= (required); protocol=imap|pop3,
+    port=, tls=ssl|starttls|none, tls_verify=, ca_pem=, folder=INBOX, after=move|delete|keep,
+    move_to=, quarantine=, interval=, idle=, enabled=. NAME= (empty) removes a setting."""
+    from webhook.intake.mailbox import configure
+    from webhook.store_cli import tenant_store
+
+    changes = _pairs(values)
+    if "ca_pem" in changes and changes["ca_pem"].startswith("@"):
+        with open(changes["ca_pem"][1:]) as f:                    # ca_pem=@/path/to/ca.pem
+            changes["ca_pem"] = f.read()
+    with tenant_store(tenant) as store:
+        try:
+            cfg = configure(store, tenant, name, changes)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+    _emit({"tenant": tenant, "name": name, "settings": cfg.shown()})
+
+
+@mailbox.command("show")
+@click.argument("tenant", type=TENANT)
+@click.argument("name", required=False)
+def mailbox_show(tenant: str, name: str | None) -> None:
+    """TENANT's mailboxes (password as ***), with their progress: last poll, errors, counts."""
+    from webhook.intake.mailbox import describe
+    from webhook.store_cli import tenant_store
+
+    with tenant_store(tenant) as store:
+        found = store.mailboxes.of(tenant)
+        if name is not None and name not in found:
+            raise click.ClickException(f"{tenant!r} has no mailbox {name!r}")
+        for n, settings in found.items():
+            if name is None or n == name:
+                _emit(describe(store, tenant, n, settings))
+
+
+@mailbox.command("delete")
+@click.argument("tenant", type=TENANT)
+@click.argument("name")
+def mailbox_delete(tenant: str, name: str) -> None:
+    """Stop reading TENANT's mailbox NAME and forget its settings."""
+    from webhook.store_cli import tenant_store
+
+    with tenant_store(tenant) as store:
+        if not store.mailboxes.delete(tenant, name):
+            raise click.ClickException(f"{tenant!r} has no mailbox {name!r}")
+    _emit({"tenant": tenant, "name": name, "deleted": True})
+
+
+@mailbox.command("test")
+@click.argument("tenant", type=TENANT)
+@click.argument("name", default="default")
+def mailbox_test(tenant: str, name: str) -> None:
+    """Connect, log in and open the folder, touching nothing; exit 1 if that fails."""
+    from webhook.cli import load_settings
+    from webhook.intake.mailbox import MailboxSettings, Reader
+    from webhook.intake.runner import running_store
+
+    with running_store(load_settings(), tenant=tenant) as svc:
+        settings = svc.store.mailboxes.get(tenant, name)
+        if settings is None:
+            raise click.ClickException(f"{tenant!r} has no mailbox {name!r}")
+        out = Reader(svc, tenant, name, MailboxSettings.model_validate(settings)).test()
+    _emit(out)
+    if not out["ok"]:
+        sys.exit(1)
+
+
+@mailbox.command("poll")
+@click.argument("tenant", type=TENANT, required=False)
+@click.argument("name", required=False)
+@click.option("--watch", is_flag=True, help="keep reading every mailbox (IDLE or interval) until Ctrl-C")
+def mailbox_poll(tenant: str | None, name: str | None, watch: bool) -> None:
+    """Read mailboxes now (all, TENANT's, or one): one line per mailbox; exit 1 if one failed."""
+    import signal
+    import threading
+
+    from webhook.cli import load_settings
+    from webhook.intake.mailbox import Watcher, poll_once
+    from webhook.intake.runner import running_store
+
+    with running_store(load_settings(), tenant=tenant) as svc:
+        if watch:
+            done = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: done.set())
+            watcher = Watcher(svc).start()
+            try:
+                done.wait()
+            except KeyboardInterrupt:
+                pass
+            watcher.stop()
+            return
+        failed = False
+        for t, n in svc.store.mailboxes.index():
+            if (tenant is None or t == tenant) and (name is None or n == name):
+                result = poll_once(svc, t, n)
+                failed |= result["error"] is not None
+                _emit(result)
+    if failed:
+        sys.exit(1)
+
+
+COMMANDS = [inbound, smtp, returnpath, mailbox]
