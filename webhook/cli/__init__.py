@@ -39,6 +39,7 @@ COMMANDS = {
     "smtp": "webhook.intake.cli:smtp",
     "inbound": "webhook.intake.cli:inbound",
     "returnpath": "webhook.intake.cli:returnpath",
+    "mailbox": "webhook.intake.cli:mailbox",
 }
 
 

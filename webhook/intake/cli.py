@@ -212,7 +212,7 @@ def mailbox_set(tenant: str, values: tuple[str, ...], name: str) -> None:
     port=, tls=ssl|starttls|none, tls_verify=, ca_pem=, folder=INBOX, after=move|delete|keep,
     move_to=, quarantine=, interval=, idle=, enabled=. NAME= (empty) removes a setting."""
     from webhook.intake.mailbox import configure
-    from webhook.store_cli import tenant_store
+    from webhook.cli.common import tenant_store
 
     changes = _pairs(values)
     if "ca_pem" in changes and changes["ca_pem"].startswith("@"):
@@ -232,7 +232,7 @@ def mailbox_set(tenant: str, values: tuple[str, ...], name: str) -> None:
 def mailbox_show(tenant: str, name: str | None) -> None:
     """TENANT's mailboxes (password as ***), with their progress: last poll, errors, counts."""
     from webhook.intake.mailbox import describe
-    from webhook.store_cli import tenant_store
+    from webhook.cli.common import tenant_store
 
     with tenant_store(tenant) as store:
         found = store.mailboxes.of(tenant)
@@ -248,7 +248,7 @@ def mailbox_show(tenant: str, name: str | None) -> None:
 @click.argument("name")
 def mailbox_delete(tenant: str, name: str) -> None:
     """Stop reading TENANT's mailbox NAME and forget its settings."""
-    from webhook.store_cli import tenant_store
+    from webhook.cli.common import tenant_store
 
     with tenant_store(tenant) as store:
         if not store.mailboxes.delete(tenant, name):
@@ -261,7 +261,7 @@ def mailbox_delete(tenant: str, name: str) -> None:
 @click.argument("name", default="default")
 def mailbox_test(tenant: str, name: str) -> None:
     """Connect, log in and open the folder, touching nothing; exit 1 if that fails."""
-    from webhook.cli import load_settings
+    from webhook.cli.common import load_settings
     from webhook.intake.mailbox import MailboxSettings, Reader
     from webhook.intake.runner import running_store
 
@@ -284,7 +284,7 @@ def mailbox_poll(tenant: str | None, name: str | None, watch: bool) -> None:
     import signal
     import threading
 
-    from webhook.cli import load_settings
+    from webhook.cli.common import load_settings
     from webhook.intake.mailbox import Watcher, poll_once
     from webhook.intake.runner import running_store
 

@@ -22,6 +22,8 @@ import click
 from webhook.settings import Settings
 
 log = logging.getLogger("rebound.intake")
+#: how often a service without mailboxes looks whether one was configured
+WAIT_FOR_MAILBOX = 10.0
 
 
 @contextlib.contextmanager
@@ -83,17 +85,35 @@ def stop(proc: subprocess.Popen, timeout: float = 20) -> None:
 
 def main(parent: int) -> None:
     """The intake process: the listener and/or the mailbox poller until SIGTERM, or until the
-    service that started it is gone."""
+    service that started it is gone. With no listener to run, it stays small (no classifier
+    loaded, nothing heavy imported) until a mailbox is configured: most services have none,
+    and their start must not compete with a second one loading a model."""
     from webhook.logs import configure as configure_logs
-    from webhook.intake.runtime import build_services
 
     settings = Settings.from_env()
     configure_logs(settings.log_level)
-    svc = build_services(settings, load_model=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
+    orphaned = lambda: os.getppid() != parent                    # noqa: E731 - the service died without us
+
     server = watcher = None
+    if settings.smtp_port is None:
+        from webhook.services import build_store
+
+        store = build_store(settings)
+        while not done.is_set() and not orphaned():
+            try:
+                if store.mailboxes.index():
+                    break
+            except Exception:                                    # noqa: BLE001 - Redis away: look again later
+                pass
+            done.wait(WAIT_FOR_MAILBOX)
+        if done.is_set() or orphaned():
+            return
+    from webhook.intake.runtime import build_services
+
+    svc = build_services(settings, load_model=settings.smtp_port is not None)
     if settings.smtp_port is not None:
         from webhook.intake.smtp import SmtpServer
 
@@ -104,7 +124,7 @@ def main(parent: int) -> None:
 
         watcher = Watcher(svc).start()
     while not done.wait(1.0):
-        if os.getppid() != parent:               # the service died without stopping us
+        if orphaned():
             break
     if watcher is not None:
         watcher.stop()

@@ -6,7 +6,7 @@ import smtplib
 
 import pytest
 
-from tests.intake.messages import dsn, not_a_report
+from tests.webhook.intake.messages import dsn, not_a_report
 from webhook.intake import verp
 
 

@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.intake.conftest import SECRET
-from tests.intake.messages import dsn
-from tests.intake.test_smtp import send
+from tests.webhook.intake.conftest import SECRET
+from tests.webhook.intake.messages import dsn
+from tests.webhook.intake.test_smtp import send
 from webhook.intake import verp
 
 REBOUND = Path(sys.executable).with_name("rebound")

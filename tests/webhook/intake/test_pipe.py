@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from tests.intake.conftest import SECRET
-from tests.intake.messages import dsn, not_a_report
+from tests.webhook.intake.conftest import SECRET
+from tests.webhook.intake.messages import dsn, not_a_report
 from webhook.intake import verp
 
 REBOUND = Path(sys.executable).with_name("rebound")

@@ -60,7 +60,7 @@ def dovecot():
     import tempfile
     from pathlib import Path
 
-    from tests.intake.dovecot import Dovecot
+    from tests.webhook.intake.dovecot import Dovecot
 
     root = Path(tempfile.mkdtemp(prefix="rebound-dovecot-"))
     root.chmod(0o755)

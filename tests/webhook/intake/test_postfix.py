@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RedisServer
-from tests.intake.conftest import intake_settings
-from tests.intake.postfix import Postfix, Remote
+from tests.webhook.intake.conftest import intake_settings
+from tests.webhook.intake.postfix import Postfix, Remote
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.intake.messages import dsn, not_a_report
+from tests.webhook.intake.messages import dsn, not_a_report
 from webhook.intake.mailbox import MailboxSettings, Reader, Worker, configure, poll_once
 
 
@@ -56,7 +56,7 @@ def test_imap_stores_then_moves_and_quarantines_what_it_cannot_use(dovecot, stor
 
 def test_a_store_that_is_down_leaves_every_message_in_place(dovecot, private_redis, tmp_path, imap_box, api):
     """The mailbox is read with a store that is then stopped: nothing is moved or lost."""
-    from tests.intake.conftest import intake_settings
+    from tests.webhook.intake.conftest import intake_settings
     from webhook.intake.runtime import build_services
 
     user, password = imap_box
