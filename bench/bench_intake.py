@@ -80,6 +80,31 @@ def http_rate(base: str, tenant: str, key: str, batch: list[tuple[str, bytes]], 
     return len(batch) / (time.perf_counter() - started)
 
 
+def pipe_times(env: dict, tenant: str, runs: int) -> tuple[float, float]:
+    """Median wall and CPU seconds of `rebound inbound TENANT < message`, a whole process each
+    (what an MTA's pipe pays per bounce)."""
+    import os
+    import statistics
+    import subprocess
+
+    full = {k: v for k, v in os.environ.items() if not k.startswith("REBOUND_")} | env
+    full["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
+                                                       os.environ.get("PYTHONPATH")]))
+    walls, cpus = [], []
+    for i, (_, message) in enumerate(messages("pipe", runs)):
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "webhook.cli", "inbound", tenant], env=full,
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        proc.stdin.write(message)
+        proc.stdin.close()
+        _, status, usage = os.wait4(proc.pid, 0)
+        if status != 0:
+            raise RuntimeError(f"rebound inbound exited with {status}")
+        walls.append(time.perf_counter() - started)
+        cpus.append(usage.ru_utime + usage.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
+
+
 def wait_listening(port: int, seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -123,6 +148,7 @@ def main() -> None:
         for rp, message in batch:
             assert take(svc, tenant, message, via="bench", delivery=router.route(rp)).accepted == 1
         ceiling = n / (time.perf_counter() - started)
+        pipe_wall, pipe_cpu = pipe_times(env, tenant, 7)
 
         with rebound_serve(env, workers=1, threads=4) as (base, _pid):
             wait_listening(smtp_port)
@@ -138,6 +164,8 @@ def main() -> None:
     for label, rate in results:
         print(f"{label:32} {rate:8.1f} DSNs/s")
     print(f"{'ceiling: in process, sequential':32} {ceiling:8.1f} DSNs/s  (parse + classify + store, no network)")
+    print(f"{'rebound inbound (a process each)':32} {1 / pipe_wall:8.1f} DSNs/s  (median {pipe_wall:.2f} s wall, "
+          f"{pipe_cpu:.2f} s CPU per message; the CLI target for one file is 0.6 s)")
 
 
 if __name__ == "__main__":
