@@ -17,19 +17,19 @@ import subprocess
 import sys
 import threading
 
-import click
-
-from webhook.settings import Settings
-
 log = logging.getLogger("rebound.intake")
 #: how often a service without mailboxes looks whether one was configured
 WAIT_FOR_MAILBOX = 10.0
+#: without a listener to start, the poller waits this long before it imports anything, so that
+#: it never competes with gunicorn's workers starting (a first request answered late)
+QUIET_START = 15.0
 
 
 @contextlib.contextmanager
-def running_store(settings: Settings, tenant: str | None = None):
+def running_store(settings, tenant: str | None = None):
     """Services on the configured Redis (or the embedded one, started if need be), for a
     command; ``tenant`` must exist."""
+    import click
     import redis
 
     from webhook import redact
@@ -55,12 +55,12 @@ def running_store(settings: Settings, tenant: str | None = None):
             embedded.stop()
 
 
-def wanted(settings: Settings) -> bool:
+def wanted(settings) -> bool:
     """Whether ``rebound serve`` has an intake process to start."""
     return settings.smtp_port is not None or settings.mailbox_watch
 
 
-def spawn(settings: Settings) -> subprocess.Popen:
+def spawn(settings) -> subprocess.Popen:
     """Start the intake process for ``rebound serve`` (its environment carries the settings,
     the Redis URL of the embedded server included, and the metrics directory)."""
     env = dict(os.environ)
@@ -88,15 +88,18 @@ def main(parent: int) -> None:
     service that started it is gone. With no listener to run, it stays small (no classifier
     loaded, nothing heavy imported) until a mailbox is configured: most services have none,
     and their start must not compete with a second one loading a model."""
-    from webhook.logs import configure as configure_logs
-
-    settings = Settings.from_env()
-    configure_logs(settings.log_level)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
     orphaned = lambda: os.getppid() != parent                    # noqa: E731 - the service died without us
+    if not os.environ.get("REBOUND_SMTP_PORT") and done.wait(QUIET_START):
+        return
 
+    from webhook.logs import configure as configure_logs
+    from webhook.settings import Settings
+
+    settings = Settings.from_env()
+    configure_logs(settings.log_level)
     server = watcher = None
     if settings.smtp_port is None:
         from webhook.services import build_store
