@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install Rebound on this machine and either start it or run its tests.
 #   ./setup.sh serve   install, then run the service on http://127.0.0.1:8000 with its own Redis
-#   ./setup.sh test    install with the test extras, then run the test suite
+#   ./setup.sh test    install with the test extras, then run the test suite (in parallel, one worker per core)
 # Works as root on a fresh Debian 12 (or later): missing system packages come from apt.
 set -eu
 cd "$(dirname "$0")"
@@ -43,5 +43,5 @@ if [ "$mode" = serve ]; then
     exec .venv/bin/rebound serve
 else
     .venv/bin/python -m pip install -q -e '.[test]'
-    exec .venv/bin/python -m pytest -q
+    exec .venv/bin/python -m pytest -q -n auto
 fi

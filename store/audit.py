@@ -32,4 +32,13 @@ return 1
 def read(client, key: str, count: int = 100) -> list[dict]:
     """The newest ``count`` entries, newest first, each with its stream id."""
     rows = client.xrevrange(key, count=count)
-    return [{"id": i.decode(), **orjson.loads(fields[b"json"])} for i, fields in rows]
+    return [iso_time({"id": i.decode(), **orjson.loads(fields[b"json"])}) for i, fields in rows]
+
+
+def iso_time(entry: dict) -> dict:
+    """An entry as answers show it: its time in ISO 8601 UTC (stored as epoch seconds)."""
+    from store.records import iso
+
+    if "time" in entry:
+        entry["time"] = iso(entry["time"])
+    return entry

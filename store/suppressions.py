@@ -176,8 +176,9 @@ class Suppressions:
 
     # -- reading -------------------------------------------------------------------------------
     def history(self, tenant: str, address: str, limit: int = 100) -> list[dict]:
+        """The address's history, newest first, times in ISO 8601 UTC (stored as epoch seconds)."""
         raw = self.r.lrange(self.keys.history(tenant, bucket_of(address), address), 0, limit - 1)
-        return [orjson.loads(x) for x in raw]
+        return [audit.iso_time(orjson.loads(x)) for x in raw]
 
     def audit(self, tenant: str, count: int = 100) -> list[dict]:
         return audit.read(self.r, self.keys.audit(tenant), count)

@@ -95,4 +95,7 @@ class Tenants:
         return bool(TENANT_ID.match(tenant)) and bool(self.r.hexists(self.keys.tenants(), tenant))
 
     def list(self) -> list[dict]:
-        return [{"tenant": k.decode(), **orjson.loads(v)} for k, v in sorted(self.r.hgetall(self.keys.tenants()).items())]
+        from store.records import iso
+
+        rows = [{"tenant": k.decode(), **orjson.loads(v)} for k, v in sorted(self.r.hgetall(self.keys.tenants()).items())]
+        return [{**row, "created": iso(row.get("created"))} for row in rows]

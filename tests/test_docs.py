@@ -46,3 +46,23 @@ def test_redis_cluster_claims_match_the_code(app, api):
         assert "runs on a single Redis and on Redis Cluster" not in flat, path
         assert "so the store runs on both" not in flat, path
     assert "Redis Cluster is not supported yet" in " ".join(texts[README].split())
+
+
+def test_the_tour_works_with_the_examples(api):
+    """The README's tour posts the files of examples/ (written by us): each does what the
+    tour says it does."""
+    examples = REPO / "examples"
+    event = (examples / "event.json").read_bytes()
+    r = api.post("/v1/events", data=event, headers={"Content-Type": "application/json"})
+    assert r.json() == {"accepted": 1, "duplicates": 0}
+    r = api.post(f"/v1/inbound/{api.tenant}", data=(examples / "bounce.eml").read_bytes(),
+                 headers={"Content-Type": "message/rfc822"})
+    [found] = r.json()["recipients"]
+    assert found["recipient"] == "carl@example.org" and found["reason"] == "userunknown"
+    api.put("/v1/providers/postmark", json={"credentials": {"username": "pm", "password": "s3cret"}})
+    r = api.session.post(f"{api.base}/v1/webhooks/postmark/{api.tenant}", auth=("pm", "s3cret"),
+                         data=(examples / "postmark-bounce.json").read_bytes(),
+                         headers={"Content-Type": "application/json", "Authorization": None})
+    assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+    for address in ("ann@example.org", "carl@example.org", "dora@example.org"):
+        assert api.get(f"/v1/recipients/{address}").json()["sendable"] is False, address

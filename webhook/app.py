@@ -30,15 +30,33 @@ class _JSONProvider(DefaultJSONProvider):
         return orjson.loads(s)
 
 
+class _OpenAPI(OpenAPI):
+    """flask-openapi3, with a document a client generator can trust: every 4xx/5xx answer is
+    the one JSON error body :mod:`webhook.errors` sends (``ErrorOut``), including the 400 the
+    library adds to each operation (it would declare a list of its own validation model)."""
+
+    def generate_spec_json(self):
+        super().generate_spec_json()
+        error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+        for item in self.spec_json["paths"].values():
+            for operation in item.values():
+                for status, response in (operation.get("responses") or {}).items():
+                    if int(status) >= 400:
+                        response.update(error)
+
+
 def create_app(settings: Settings | None = None) -> OpenAPI:
     settings = settings or Settings.from_env()
     logs.configure(settings.log_level)
-    app = OpenAPI(
+    from webhook.api.schemas import ErrorOut
+
+    app = _OpenAPI(
         __name__,
         info=Info(title="Rebound", version="1", description="May this email be sent, and if not, why?"),
         security_schemes=SECURITY_SCHEMES,
         doc_prefix="/docs",
         validation_error_status=400,
+        validation_error_model=ErrorOut,
         validation_error_callback=errors.validation_failed,
     )
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes

@@ -8,7 +8,9 @@ can safely retry (ingest is idempotent).
 from __future__ import annotations
 
 import logging
+import re
 
+import orjson
 import redis
 from flask import Flask, jsonify, request
 from pydantic import ValidationError
@@ -88,15 +90,64 @@ def pydantic_details(exc: ValidationError, body=None) -> list[dict]:
     return [{"field": _field(e["loc"]), "problem": e["msg"].removeprefix("Value error, ")} for e in errors]
 
 
+#: pydantic's wording, in the terms of someone writing JSON (the class names are ours, not theirs)
+_PLAIN = ((re.compile(r"^Input should be a valid dictionary or instance of \w+$"), "should be a JSON object"),
+          (re.compile(r"^Input should be a valid dictionary$"), "should be a JSON object"),
+          (re.compile(r"^Input should be a valid list$"), "should be a JSON list"),
+          (re.compile(r"^Field required$"), "is required"),
+          (re.compile(r"^Extra inputs are not permitted$"), "is not a known field"))
+_JSON_KINDS = {type(None): "null", str: "a string", bool: "true or false", int: "a number", float: "a number",
+               list: "a list", dict: "an object"}
+_NOTHING = object()
+
+
+def _plain(problem: str) -> str:
+    for pattern, words in _PLAIN:
+        if pattern.match(problem):
+            return words
+    return problem
+
+
+def _body_shape(exc: ValidationError, body) -> str | None:
+    """The message when the body as a whole is not what the route takes (missing, or JSON of
+    another kind than an object), naming what it takes; None for errors inside the body."""
+    if any(e["loc"] and _field(e["loc"]) != "(body)" for e in exc.errors(include_url=False)):
+        return None
+    from webhook.api import schemas
+
+    model = getattr(schemas, exc.title, None)
+    fields = getattr(model, "model_fields", {})
+    required = [name for name, f in fields.items() if f.is_required()] if "root" not in fields else []
+    takes = "a JSON object, or a list of them" if "root" in fields else "a JSON object"
+    if required:
+        takes += " with " + " and ".join(required)
+    if body is _NOTHING:
+        if len(required) == 1:
+            return f"{required[0]} is required: the body must be {takes}"
+        return f"the body is empty: send {takes}"
+    return f"the body must be {takes}, not {_JSON_KINDS.get(type(body), 'that')}"
+
+
 def validation_failed(exc: ValidationError):
-    """flask-openapi3's hook for request models that did not validate."""
-    if request.mimetype != "application/json" and request.get_data(cache=True):
+    """flask-openapi3's hook for request models that did not validate: one 400 that says
+    what is wrong in the terms of the JSON that was sent (valid JSON of the wrong shape is not
+    "invalid JSON"; an empty body says what the route needs)."""
+    data = request.get_data(cache=True)
+    if request.mimetype != "application/json" and data:
         return error_response(415, "unsupported_media_type", "send the body as application/json")
-    if request.get_data(cache=True) and request.get_json(silent=True) is None:
-        return error_response(400, "invalid_json", "the body is not valid JSON")
-    details = pydantic_details(exc, request.get_json(silent=True))
-    first = details[0] if details else {"field": "", "problem": "invalid"}
-    return error_response(400, "invalid_request", f"{first['field']}: {first['problem']}", details)
+    body = _NOTHING
+    if data.strip():
+        try:
+            body = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return error_response(400, "invalid_json", "the body is not valid JSON")
+    details = [dict(d, problem=_plain(d["problem"])) for d in pydantic_details(exc, None if body is _NOTHING else body)]
+    message = _body_shape(exc, body) if body is _NOTHING or not isinstance(body, dict) else None
+    if message is None:
+        first = details[0] if details else {"field": "", "problem": "invalid"}
+        joint = " " if first["problem"].startswith("is ") else ": "
+        message = first["field"] + joint + first["problem"]
+    return error_response(400, "invalid_request", message, details)
 
 
 def register(app: Flask) -> None:

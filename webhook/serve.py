@@ -97,6 +97,9 @@ def serve(settings: Settings) -> None:
             "timeout": 30,
             "graceful_timeout": 20,
             "keepalive": 5,
+            # the longest request line gunicorn reads (its default, 4094, answers a long
+            # address in a URL with an HTML 414 of its own before the app can say why)
+            "limit_request_line": 8190,
             "accesslog": None,
             "logconfig_dict": logconfig(settings.log_level),
             "child_exit": _child_exit,

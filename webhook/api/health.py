@@ -5,19 +5,22 @@ from flask import Response, current_app
 from flask_openapi3 import APIBlueprint
 
 from webhook import metrics
+from webhook.api.schemas import ErrorOut, HealthOut, ReadyOut
 from webhook.auth import require_operator
 from webhook.services import services
 
 bp = APIBlueprint("health", __name__)
+TEXT = {"description": "Prometheus text exposition format",
+        "content": {"text/plain": {"schema": {"type": "string"}}}}
 
 
-@bp.get("/healthz", doc_ui=False)
+@bp.get("/healthz", responses={200: HealthOut})
 def healthz():
     """The process is up (says nothing about Redis)."""
     return {"status": "ok"}
 
 
-@bp.get("/readyz", doc_ui=False)
+@bp.get("/readyz", responses={200: ReadyOut, 503: ErrorOut})
 def readyz():
     """Ready to take traffic: Redis answers. Load balancers stop sending when this fails.
     Also says which model this worker uses and which activation failed, if one did (the
@@ -26,7 +29,7 @@ def readyz():
     return {"status": "ready", "model": services().classifier.model_status()}
 
 
-@bp.get("/metrics", doc_ui=False)
+@bp.get("/metrics", responses={"200": TEXT, 401: ErrorOut, 403: ErrorOut})
 def prometheus():
     """Prometheus metrics; behind the operator key unless REBOUND_METRICS_PUBLIC (the
     counters tell which tenants are busy and which limits are being hit)."""

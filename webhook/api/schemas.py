@@ -154,10 +154,33 @@ class SuppressOut(BaseModel):
     still: list[str] = Field([], description="after a lift: the reasons that still apply (not the tenant's to lift)")
 
 
+class ErrorDetail(BaseModel):
+    field: str = Field(description="where in the request, e.g. `recipient` or `[2].time`")
+    problem: str
+
+
 class ErrorOut(BaseModel):
-    error: str
-    message: str
-    details: list[dict] | None = None
+    """Every error answer: 4xx for what the client can fix, 503 (with Retry-After) when the
+    store is unavailable."""
+
+    error: str = Field(description="a stable code to branch on, e.g. `invalid_request`, `unauthorized`")
+    message: str = Field(description="what is wrong, for a person")
+    details: list[ErrorDetail] | None = Field(None, description="each problem of an invalid request")
+
+
+class HealthOut(BaseModel):
+    status: str = Field(description="`ok`: the process is up")
+
+
+class ModelStatus(BaseModel):
+    version: str | None = Field(description="the model this worker uses; null when none could be loaded")
+    activation_failed: dict | None = Field(description="the activation that failed (`version`, `error`, `since`), "
+                                                      "while the last good model goes on serving")
+
+
+class ReadyOut(BaseModel):
+    status: str = Field(description="`ready`: Redis answers")
+    model: ModelStatus | None = Field(description="null when the classifier runs on rules only")
 
 
 # -- listing, import, export --------------------------------------------------------------------

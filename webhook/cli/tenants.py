@@ -13,7 +13,8 @@ def tenants() -> None:
 
 @tenants.command("create")
 @click.argument("name", type=TENANT_NAME)
-def tenants_create(name: str) -> None:
+@click.option("--key-only", is_flag=True, help="print the API key alone (KEY=$(rebound tenants create X --key-only))")
+def tenants_create(name: str, key_only: bool) -> None:
     """Create a tenant; prints {"tenant": ID, "api_key": KEY} (the key is shown only here)."""
     from store import TenantError
 
@@ -22,6 +23,9 @@ def tenants_create(name: str) -> None:
             tenant, key = store.tenants.create(name)
         except TenantError as exc:
             raise click.ClickException(str(exc)) from None
+    if key_only:
+        click.echo(key)
+        return
     emit({"tenant": tenant, "api_key": key})
 
 

@@ -98,3 +98,31 @@ def test_check_over_10000_addresses(api):
 
 def test_unknown_route_is_json_404(api):
     assert_error(api.get("/v1/nothing-here"), 404, "not_found")
+
+
+@pytest.mark.parametrize("body, kind", [(b"null", "null"), (b'"hello"', "a string"), (b"42", "a number")])
+def test_json_of_the_wrong_shape_is_named_as_such_not_as_invalid_json(api, nothing_stored, body, kind):
+    r = api.post("/v1/events", data=body, headers={"Content-Type": "application/json"})
+    assert_error(r, 400, "invalid_request")
+    assert r.json()["message"] == f"the body must be a JSON object, or a list of them, not {kind}"
+
+
+def test_an_empty_body_says_what_the_route_takes(api, nothing_stored):
+    r = api.post("/v1/events", data=b"", headers={"Content-Type": "application/json"})
+    assert_error(r, 400, "invalid_request")
+    assert r.json()["message"] == "the body is empty: send a JSON object, or a list of them"
+    assert "EventIn" not in r.text and "instance of" not in r.text
+
+
+def test_a_lift_without_a_note_says_a_note_is_required(api):
+    r = api.delete("/v1/suppressions/a@example.org")
+    assert_error(r, 400, "invalid_request")
+    assert r.json()["message"].startswith("note is required")
+    assert "UnsuppressIn" not in r.text
+
+
+def test_a_missing_field_is_named_in_plain_words(api, nothing_stored):
+    event = {k: v for k, v in GOOD.items() if k != "recipient"}
+    r = api.post("/v1/events", json=event)
+    assert_error(r, 400, "invalid_request")
+    assert r.json()["message"] == "recipient is required"

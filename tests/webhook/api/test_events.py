@@ -65,9 +65,12 @@ def test_delete_makes_it_sendable_again_and_is_audited(api, app):
     assert audit[0]["action"] == "unsuppress"
     assert audit[0]["address"] == "alice@example.org"
     assert audit[0]["note"] == "customer confirmed the address"
-    assert audit[0]["by"].startswith("key:") and audit[0]["time"] > 0
+    assert audit[0]["by"].startswith("key:") and audit[0]["time"] >= ago(minutes=1)
     history = api.get("/v1/recipients/alice@example.org/history").json()["events"]
     assert history[0]["kind"] == "unsuppress" and history[0]["fx"] == ["-previously_bounced"]
+    # times in ISO 8601 UTC, as in every answer
+    assert history[0]["time"] >= ago(minutes=1) and history[0]["time"].endswith("Z")
+    assert history[-1]["time"] == BOUNCE["time"]
 
 
 def test_delete_of_an_address_with_nothing_to_lift_is_404(api):

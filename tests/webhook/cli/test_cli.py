@@ -89,7 +89,15 @@ def test_one_data_directory_wherever_the_command_runs(tmp_path):
     assert "no store in" in first.stderr and "new, empty one" in first.stderr
     listed = run(["tenants", "list"], env=env, cwd=tmp_path / "b")
     assert listed.returncode == 0 and "no store in" not in listed.stderr
-    assert [json.loads(line)["tenant"] for line in listed.stdout.splitlines()] == ["acme"]
+    [row] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert row["tenant"] == "acme" and row["created"].endswith("Z")         # ISO 8601 UTC, as everywhere
     config = run(["config"], env=env, cwd=tmp_path / "b")
     assert f"data directory  {tmp_path / 'xdg' / 'rebound'}" in config.stdout
     assert not (tmp_path / "a" / "var").exists() and not (tmp_path / "b" / "var").exists()
+
+
+def test_tenants_create_can_print_the_key_alone(redis_url):
+    p = run(["tenants", "create", "Key Only", "--key-only"], env={"REBOUND_REDIS_URL": redis_url})
+    assert p.returncode == 0, p.stderr
+    [key] = p.stdout.split()
+    assert key.startswith("rbk_") and p.stdout == key + "\n"
