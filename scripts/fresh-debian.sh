@@ -12,6 +12,7 @@
 #   --keep        leave the chroot in place (default: removed at the end)
 #   --workdir DIR where to build the chroot (default: a new directory under /var/tmp)
 #
+# The chroot has git (a user who cloned the repository has it; tests/test_packaging.py uses it).
 # Needs root (debootstrap, chroot, mounts), debootstrap (installed from apt if missing)
 # and the network to reach the Debian mirror and PyPI. The committed repository is
 # cloned (HEAD of this checkout), not the working tree: uncommitted changes are not tried.
@@ -53,7 +54,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 say "debootstrap $suite from $mirror into $root"
-debootstrap --variant=minbase --include=ca-certificates "$suite" "$root" "$mirror" >"$log" 2>&1 || {
+debootstrap --variant=minbase --include=ca-certificates,git "$suite" "$root" "$mirror" >"$log" 2>&1 || {
     tail -20 "$log" >&2; exit 1; }
 
 for fs in proc sys dev dev/pts; do

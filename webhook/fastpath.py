@@ -18,18 +18,21 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import get_args
 from urllib.parse import parse_qsl
 
 import orjson
 
 from webhook import errors, metrics, ratelimit
+from webhook.api.recipients import lookup
+from webhook.api.schemas import MAX_ADDRESS, StreamName
 
 log = logging.getLogger("rebound.http")
 
 PREFIX = "/v1/recipients/"
 ROUTE = "/v1/recipients/<address>"
-STREAMS = frozenset({"marketing", "transactional"})
-MAX_ADDRESS = 512
+STREAMS = frozenset(get_args(StreamName))
+#: longer subscription names go to the route, which normalises and checks them
 MAX_SUBSCRIPTION = 64
 STATUS_LINES = {200: "200 OK", 429: "429 Too Many Requests", 503: "503 Service Unavailable"}
 STORE_DOWN_BODY = orjson.dumps(dict(zip(("error", "message"), errors.STORE_DOWN)))
@@ -104,5 +107,4 @@ class FastLookup:
         if key is None:
             return None, None
         svc.limits.hit(ratelimit.LOOKUP, key.tenant)
-        [answer] = svc.store.check(key.tenant, [address], stream=stream, subscription=subscription)
-        return orjson.dumps(answer.to_dict()), key.tenant
+        return lookup(svc.store, key.tenant, address, stream, subscription), key.tenant

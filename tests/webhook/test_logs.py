@@ -6,12 +6,11 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import requests
 
 from tests.conftest import free_port
-from tests.cli import REBOUND
+from tests.cli import REBOUND, wait_ready
 
 
 def test_serve_at_warning_logs_nothing_less_severe(redis_url, tmp_path):
@@ -21,15 +20,8 @@ def test_serve_at_warning_logs_nothing_less_severe(redis_url, tmp_path):
         "REBOUND_DATA_DIR": str(tmp_path / "data"), "REBOUND_LOG_LEVEL": "warning"}
     proc = subprocess.Popen(REBOUND + ["serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        ready = None
-        for _ in range(600):              # nothing is logged at this level that says "ready": ask
-            try:
-                ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
-                break
-            except requests.ConnectionError:
-                if proc.poll() is not None:
-                    break
-                time.sleep(0.1)
+        # nothing is logged at this level that says "ready": ask
+        ready = wait_ready(f"http://127.0.0.1:{port}", proc)
         assert ready is not None and ready.status_code == 200
         assert requests.get(f"http://127.0.0.1:{port}/v1/nothing", timeout=10).status_code == 404
     finally:

@@ -12,11 +12,10 @@ import signal
 import subprocess
 
 import pytest
-import requests
 from cryptography.fernet import Fernet
 
 from tests.conftest import RedisServer, free_port
-from tests.cli import REBOUND, run
+from tests.cli import REBOUND, run, wait_ready
 
 PASSWORD = "pw-Zq81-never-shown"
 
@@ -104,13 +103,8 @@ def test_serve_names_its_redis_without_the_password(locked_redis, tmp_path):
             seen.append(line)
             if "Booting worker" in line:
                 break
-        for _ in range(50):                                  # the worker loads the app, then answers
-            try:
-                ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
-                break
-            except requests.ConnectionError:
-                continue
-        assert ready.status_code == 200, ready.text           # it did use the password
+        ready = wait_ready(f"http://127.0.0.1:{port}", proc)     # the worker loads the app, then answers
+        assert ready is not None and ready.status_code == 200, ready and ready.text   # it did use the password
     finally:
         proc.send_signal(signal.SIGTERM)
         rest, _ = proc.communicate(timeout=30)

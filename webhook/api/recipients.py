@@ -18,12 +18,19 @@ def json_response(body) -> Response:
     return Response(orjson.dumps(body), mimetype="application/json")
 
 
-@bp.get("/recipients/<address>", responses={200: RecipientOut, 401: ErrorOut})
+def lookup(store, tenant: str, address: str, stream: str | None, subscription: str | None) -> bytes:
+    """The answer to GET /v1/recipients/<address>, as JSON: the one implementation that this
+    route and its fast path (webhook/fastpath.py, which answers ordinary requests before
+    Flask) both call."""
+    [answer] = store.check(tenant, [address], stream=stream, subscription=subscription)
+    return orjson.dumps(answer.to_dict())
+
+
+@bp.get("/recipients/<address>", responses={200: RecipientOut, 400: ErrorOut, 401: ErrorOut})
 def get_recipient(path: AddressPath, query: CheckQuery):
     """Whether one address is sendable, with every reason that applies."""
-    [answer] = services().store.check(g.tenant, [path.address], stream=query.stream,
-                                      subscription=query.subscription)
-    return json_response(answer.to_dict())
+    body = lookup(services().store, g.tenant, path.address, query.stream, query.subscription)
+    return Response(body, mimetype="application/json")
 
 
 @bp.post("/recipients/check", responses={200: CheckOut, 400: ErrorOut, 401: ErrorOut})

@@ -17,6 +17,8 @@ from store.subscriptions import subscription_name
 EventType = Literal["bounce", "deferral", "complaint", "unsubscribe", "resubscribe", "drop",
                     "delivered", "send", "open", "click"]
 StreamName = Literal["marketing", "transactional"]
+#: The longest address a URL path may name (the single lookup, its fast path, history).
+MAX_ADDRESS = 512
 MAX_FUTURE = timedelta(hours=24)
 #: Normalised by the store's one rule (store/subscriptions.py): a bad name is a 400 naming the rule.
 Subscription = Annotated[str, Field(max_length=256), AfterValidator(subscription_name)]
@@ -92,7 +94,7 @@ class EventsOut(BaseModel):
 
 
 class AddressPath(BaseModel):
-    address: str = Field(max_length=512)
+    address: str = Field(max_length=MAX_ADDRESS)
 
 
 class CheckQuery(_Query):
