@@ -89,9 +89,15 @@ def test_a_generated_client_round_trips_200_400_401_404(client_package, app, api
 
 
 def test_health_readiness_and_metrics_answer_as_documented(app):
+    from tests.conftest import OPERATOR_KEY
+
     client = app.test_client()
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz").get_json()
-    assert ready["status"] == "ready" and set(ready["model"]) == {"version", "activation_failed"}
-    assert client.get("/metrics").content_type.startswith("text/plain")
+    assert ready["status"] == "ready", ready
+    assert set(ready["model"]) == {"version", "activation_failed"}
+    metrics = client.get("/metrics", headers={"Authorization": f"Bearer {OPERATOR_KEY}"})
+    assert metrics.status_code == 200 and metrics.content_type.startswith("text/plain")
+    refused = client.get("/metrics")
+    assert refused.status_code in (401, 403) and set(refused.get_json()) >= {"error", "message"}
 
