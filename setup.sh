@@ -43,5 +43,7 @@ if [ "$mode" = serve ]; then
     exec .venv/bin/rebound serve
 else
     .venv/bin/python -m pip install -q -e '.[test]'
+    # flanker writes its parser tables on first import: once, before the parallel workers
+    .venv/bin/python -c 'import flanker.addresslib.address, flanker.mime'
     exec .venv/bin/python -m pytest -q -n auto
 fi

@@ -36,6 +36,7 @@ done
 [ "$(id -u)" = 0 ] || { echo "run as root (debootstrap and chroot need it)" >&2; exit 1; }
 repo=$(cd "$(dirname "$0")/.." && pwd)
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+port=${REBOUND_PORT:-8000}      # the port the service is tried on (REBOUND_PORT: another, if 8000 is taken here)
 
 command -v debootstrap >/dev/null 2>&1 || {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap; }
@@ -79,7 +80,7 @@ fi
 
 in_chroot() {
     chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-        LANG=C.UTF-8 PIP_CERT=/etc/ssl/certs/ca-certificates.crt sh -c "cd /home/user/rebound && $1"
+        LANG=C.UTF-8 PIP_CERT=/etc/ssl/certs/ca-certificates.crt REBOUND_PORT=$port sh -c "cd /home/user/rebound && $1"
 }
 
 say "./setup.sh test"
@@ -90,10 +91,10 @@ tail -1 "$work/test.log" | grep -Eq '^[0-9]+ passed' && ! tail -1 "$work/test.lo
 say "./setup.sh serve"
 in_chroot "./setup.sh serve >/tmp/serve.log 2>&1 & echo \$! >/tmp/serve.pid
            for i in \$(seq 1 600); do
-               .venv/bin/python -c 'import urllib.request,sys; urllib.request.urlopen(\"http://127.0.0.1:8000/readyz\", timeout=2)' 2>/dev/null && break
+               .venv/bin/python -c 'import urllib.request,sys; urllib.request.urlopen(\"http://127.0.0.1:$port/readyz\", timeout=10)' 2>/dev/null && break
                sleep 1
            done
-           .venv/bin/python -c 'import urllib.request; print(urllib.request.urlopen(\"http://127.0.0.1:8000/readyz\", timeout=2).read().decode())' || { tail -20 /tmp/serve.log; false; }
+           .venv/bin/python -c 'import urllib.request; print(urllib.request.urlopen(\"http://127.0.0.1:$port/readyz\", timeout=10).read().decode())' || { tail -20 /tmp/serve.log; false; }
            kill \$(cat /tmp/serve.pid); wait" >"$work/serve.log" 2>&1 && served=yes || { served=no; status=1; }
 cat "$work/serve.log" >&2
 

@@ -34,6 +34,15 @@ def shared(*parts: str) -> Path:
     return SHARED.joinpath(*parts)
 
 
+def pytest_configure(config):
+    """flanker writes its parser tables (ply parsetab modules) into its package on first
+    import; parallel workers of a fresh install would write and read them at once, and one
+    reads a half-written module. The controller imports it once before the workers start."""
+    if not hasattr(config, "workerinput"):
+        import flanker.addresslib.address  # noqa: F401
+        import flanker.mime  # noqa: F401
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``shared`` are skipped, all with one reason, where ../shared is absent."""
     if SHARED.is_dir():
