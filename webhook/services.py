@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from classifier import Classifier
-from classifier.engine import build as build_classifier
 from store import Store, connect
 from webhook.fetch import Fetcher
 from webhook.settings import Settings
+
+if TYPE_CHECKING:                       # imported where it is built: `rebound tenants list` needs none of it
+    from classifier.engine import Classifier
 
 log = logging.getLogger(__name__)
 DAY = 86400
@@ -47,6 +49,8 @@ def make_classifier(settings: Settings) -> Classifier:
     request should not wait a second or two for it. A model that cannot be loaded stops a
     model-only service at start; with the rules on, the rules decide until it can
     (``classifier.engine.Classifier`` logs it)."""
+    from classifier.engine import build as build_classifier
+
     classifier = build_classifier(settings.classifier, settings.effective_model_dir,
                                   check_every=settings.model_check_seconds)
     if settings.classifier != "rules":
@@ -63,9 +67,8 @@ def make_classifier(settings: Settings) -> Classifier:
 
 def build_store(settings: Settings) -> Store:
     """The store as the settings describe it (shared by the app and the CLI)."""
-    from webhook.secrets import secret_keys
-
     from store.deadline import bounded
+    from webhook.secrets import secret_keys
 
     client = bounded(connect(settings.effective_redis_url, timeout=settings.redis_timeout))
     store = Store(client, prefix=settings.key_prefix, dedup_seconds=int(settings.dedup_days * DAY),
@@ -90,6 +93,8 @@ def dns_options(settings: Settings) -> dict | None:
 
 
 def services() -> Services:
-    from flask import current_app       # here, so that the CLI can build a store without Flask
+    from flask import (
+        current_app,  # here, so that the CLI can build a store without Flask
+    )
 
     return current_app.extensions["rebound"]

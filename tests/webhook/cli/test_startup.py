@@ -71,3 +71,9 @@ def test_classify_loads_the_model_only_when_the_rules_leave_a_verdict_to_it(tmp_
     # words no rule knows: the model decides, so it is loaded
     modules, out = loaded("classify", "--text", "Sorry, I could not deliver it", env=env)
     assert json.loads(out)["source"] == "model" and "sklearn" in modules
+
+
+def test_store_commands_load_no_classifier_and_no_flask(redis_url):
+    for args in (["tenants", "create", "Startup"], ["tenants", "list"]):
+        modules, _ = loaded(*args, env={"REBOUND_REDIS_URL": redis_url})
+        assert not modules & {"sklearn", "scipy", "skops", "numpy", "flanker", "flask", "flask_openapi3"}, args
