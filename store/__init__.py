@@ -83,6 +83,7 @@ class Store:
         from store.credentials import Credentials, ReplayGuard
         from store.dns import DnsChecker
         from store.held import Held
+        from store.esp_activity import EspActivity
         from store.ignored import Ignored
         from store.ingest import Ingest
         from store.keys import Keys
@@ -123,6 +124,8 @@ class Store:
         self.return_paths = ReturnPaths(client, self.keys, self.credentials)
         self.held = Held(client, self.keys, self.raw)
         self.mailboxes = Mailboxes(client, self.keys, self.credentials)
+        self.esp_activity = EspActivity(client, self.keys)
+        self.daily = self.ingest.daily            # per-day counts (the console's overview)
 
     def policy(self, tenant: str) -> Policy:
         """The tenant's policy: its stored overrides on top of the defaults."""

@@ -6,8 +6,8 @@ platform-wide record (a bounce shared with other tenants, a delivery that clears
 complaint). Sender-side failures (blocks,
 authentication, throttling, content: ``classifier.taxonomy.SENDER_SIDE``) never touch the
 recipient's record: they are counted on the tenant's sender health instead, once per
-event (duplicates are known only after the first round trip, so this is a second one, and
-only for batches that have such failures or verdicts to review; retried once when the
+event (duplicates are known only after the first round trip, so this is a second one, for
+batches with new events, which it also counts per day for the console: store/daily.py; retried once when the
 connection drops, and logged as an error when it still fails, since the events themselves
 are stored and acknowledged).
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -34,6 +35,7 @@ from classifier.events import Event, Kind
 from classifier.taxonomy import SENDER_SIDE
 from classifier.verdict import Verdict
 from store.audit import AUDIT_MAXLEN
+from store.daily import Daily
 from store.keys import Keys, bucket_of
 from store.platform import Platform
 from store.policy import Policy
@@ -102,6 +104,7 @@ class Ingest:
         self.platform = platform or Platform(client, keys)
         self.senders = senders or SenderHealth(client, keys)
         self.review = review or Review(client, keys)
+        self.daily = Daily(client, keys)
         self.complaint_tenants = complaint_tenants
         self.script = client.register_script(APPLY_LUA)
         self._dedup_arg, self._history_arg = str(dedup_seconds), str(history_max)
@@ -140,14 +143,17 @@ class Ingest:
     def after_apply(self, tenant: str, items: list[tuple[Event, Verdict | None]], replies: list,
                     raw_ref: str | None = None) -> None:
         """What needs to know which events were new (``replies``, one per event, 0 for a
-        duplicate), in one round trip, only when there is something: the accepted sender-side
-        failures are counted on the tenant's sender health, and verdicts that need review
-        are queued for the analysts."""
-        new = [item for item, reply in zip(items, replies) if reply != 0]
+        duplicate), in one round trip, only when some are new: they are counted per day
+        (store/daily.py, the console's overview), the accepted sender-side failures are
+        counted on the tenant's sender health, and verdicts that need review are queued for
+        the analysts."""
+        fresh = [(item, reply) for item, reply in zip(items, replies) if reply != 0]
+        if not fresh:
+            return
+        new = [item for item, _ in fresh]
+        daily = (new, [self.effects(reply) for _, reply in fresh])
         sender_side = [(e, v) for e, v in new if is_sender_side(v)]
         review = self.review.command(tenant, new, raw_ref)
-        if not sender_side and review is None:
-            return
         # The events are stored, and an ESP's retry of the batch would be dropped as a
         # duplicate: failing the request now would lose these for good without saving
         # anything. So a dropped connection is retried once (the writes are one MULTI/EXEC:
@@ -156,20 +162,21 @@ class Ingest:
         error: Exception | None = None
         for _attempt in (1, 2):
             try:
-                self._follow_up(tenant, sender_side, review)
+                self._follow_up(tenant, sender_side, review, daily)
                 return
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
                 error = exc
             except redis.exceptions.RedisError as exc:
                 error = exc
                 break
-        log.error("sender health and review items of a stored batch were not written",
+        log.error("daily counts, sender health and review items of a stored batch were not written",
                   extra={"tenant": tenant, "sender_side_events": len(sender_side),
                          "review_events": sum(1 for _, v in new if v is not None and v.needs_review)},
                   exc_info=error)
 
-    def _follow_up(self, tenant: str, sender_side: list, review: tuple | None) -> None:
+    def _follow_up(self, tenant: str, sender_side: list, review: tuple | None, daily: tuple) -> None:
         pipe = self.r.pipeline(transaction=True)
+        self.daily.queue(pipe, tenant, *daily, now=time.time())
         if sender_side:
             self.senders.queue(pipe, tenant, sender_side)
         if review is not None:

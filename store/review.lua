@@ -24,6 +24,9 @@ add:   ARGV[4] most open items kept; then per item 6 values:
        id, item JSON, verdict JSON, events, examples (JSON lines), number of examples
        Returns the number of items created.
 label: ARGV[4] id, ARGV[5] label JSON. Returns 0 (no such item), 1 (labelled) or 2 (re-labelled).
+unlabel: ARGV[4] id, ARGV[5] the label JSON expected (an analyst's undo takes back their own
+       label, not one somebody set since). Returns 1 (open again) or 0 (no such item, not
+       labelled, or labelled differently since).
 --]]
 local EXAMPLES = 5
 local prefix, now = ARGV[2], tonumber(ARGV[3])
@@ -97,6 +100,20 @@ if ARGV[1] == 'label' then
   redis.call('HSET', key, 'status', 'labelled', 'label', ARGV[5], 'lt', now)
   redis.call('ZADD', KEYS[3], 0, by_time(now, id))
   return result
+end
+
+if ARGV[1] == 'unlabel' then
+  local id = ARGV[4]
+  local key = prefix .. id
+  local state = redis.call('HMGET', key, 'status', 'n', 'first', 'lt', 'label')
+  if state[1] ~= 'labelled' or state[5] ~= ARGV[5] then return 0 end
+  local n, first = tonumber(state[2]), tonumber(state[3])
+  redis.call('ZREM', KEYS[3], by_time(tonumber(state[4]), id))
+  redis.call('HSET', key, 'status', 'open')
+  redis.call('HDEL', key, 'label', 'lt')
+  redis.call('ZADD', KEYS[1], 0, by_time(first, id))
+  redis.call('ZADD', KEYS[2], 0, by_count(n, first, id))
+  return 1
 end
 
 return redis.error_reply('unknown review operation ' .. tostring(ARGV[1]))

@@ -256,6 +256,16 @@ class Review:
             return None
         return self.get(tenant, iid)
 
+    def unlabel(self, tenant: str, iid: str, label: dict) -> dict | None:
+        """Undo ``label`` (as :meth:`label` recorded it): the item is open again, as it was.
+        None when the item no longer carries that label (gone, reopened, or labelled
+        otherwise since): an undo never takes back somebody else's label."""
+        if not _valid_id(iid):
+            return None
+        done = self._run(("EVALSHA", self.script.sha, 4, *self._keys(tenant), "unlabel",
+                          self.keys.review_item(tenant, ""), str(int(time.time())), iid, orjson.dumps(label)))
+        return self.get(tenant, iid) if done else None
+
     def labelled(self, tenant: str, batch: int = 500) -> Iterator[dict]:
         """Every labelled item, in the order they were labelled."""
         key, start = self.keys.review_labelled(tenant), "-"

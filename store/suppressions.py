@@ -79,7 +79,9 @@ class Suppressions:
                           audit=orjson.dumps({"time": now, **audit_lifts}) if audit_lifts else None)
         if audit_entry is not None:
             self._audit(pipe, tenant, {"time": now, **audit_entry})
-        return self.ingest.effects(self.ingest.execute(pipe)[0])
+        effects = self.ingest.effects(self.ingest.execute(pipe)[0])
+        self.ingest.daily.count_effects(tenant, effects or [], now)      # the console's overview
+        return effects
 
     def suppress(self, tenant: str, address: str, *, actor: str, note: str | None = None,
                  code: str = "manual", subscription: str | None = None, stream: str | None = None,
@@ -165,6 +167,8 @@ class Suppressions:
                 sup["u"] = int(row["until"])
             batch.append((row["address"], orjson.dumps([{"op": "suppress", "sup": sup}])))
         replies = self._bulk(tenant, batch, b"", now)
+        added = [fx for r in replies if r and r != b"[]" for fx in orjson.loads(r)]
+        self.ingest.daily.count_effects(tenant, added, now)
         return sum(1 for r in replies if r and r != b"[]")
 
     def audit_import(self, tenant: str, *, actor: str, import_id: str, imported: int, rejected: int,

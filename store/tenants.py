@@ -42,6 +42,16 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def key_digest(key: str) -> str:
+    """What a key is stored (and looked up) under: its SHA-256."""
+    return _digest(key)
+
+
+def _index(keys: Keys, tenant: str) -> str:
+    """Hash: key id -> {digest, created} of the tenant's keys."""
+    return f"{keys.p}:t:{{{tenant}}}:keys"
+
+
 class Tenants:
     """``cache_seconds`` > 0 keeps resolved API keys in this process that long: every
     request resolves its key, and on the "may I send?" path that lookup would be a third of
@@ -65,17 +75,54 @@ class Tenants:
         if not self.exists(tenant):
             raise TenantError(f"no tenant {tenant!r}")
         key = KEY_PREFIX + secrets.token_urlsafe(32)
-        key_id = _digest(key)[:12]
-        self.r.set(self.keys.api_key(_digest(key)),
-                   orjson.dumps({"tenant": tenant, "id": key_id, "created": int(time.time())}))
+        digest = _digest(key)
+        key_id = digest[:12]
+        created = int(time.time())
+        pipe = self.r.pipeline(transaction=False)
+        pipe.set(self.keys.api_key(digest), orjson.dumps({"tenant": tenant, "id": key_id, "created": created}))
+        # the tenant's own index of its keys (by id), so that a key can be listed and revoked
+        # without its clear value (the console's settings page)
+        pipe.hset(_index(self.keys, tenant), key_id, orjson.dumps({"digest": digest, "created": created}))
+        pipe.execute()
         return key
 
     def revoke_key(self, key: str) -> bool:
-        self._cache.pop(_digest(key), None)
-        return bool(self.r.delete(self.keys.api_key(_digest(key))))
+        digest = _digest(key)
+        self._cache.pop(digest, None)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.get(self.keys.api_key(digest))
+        pipe.delete(self.keys.api_key(digest))
+        raw, deleted = pipe.execute()
+        if raw is not None:
+            self.r.hdel(_index(self.keys, orjson.loads(raw)["tenant"]), digest[:12])
+        return bool(deleted)
+
+    def list_keys(self, tenant: str) -> list[dict]:
+        """The tenant's keys created since keys were indexed (id, created), oldest first.
+        Keys made before that are valid but not listed: revoke them with their clear value."""
+        rows = [{"id": k.decode(), "created": orjson.loads(v)["created"]}
+                for k, v in self.r.hgetall(_index(self.keys, tenant)).items()]
+        return sorted(rows, key=lambda r: (r["created"], r["id"]))
+
+    def revoke_key_id(self, tenant: str, key_id: str) -> bool:
+        """Revoke one of the tenant's listed keys by its id; False if it has no such key."""
+        raw = self.r.hget(_index(self.keys, tenant), key_id)
+        if raw is None:
+            return False
+        digest = orjson.loads(raw)["digest"]
+        self._cache.pop(digest, None)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.delete(self.keys.api_key(digest))
+        pipe.hdel(_index(self.keys, tenant), key_id)
+        pipe.execute()
+        return True
 
     def resolve(self, key: str) -> ApiKey | None:
-        digest = _digest(key)
+        return self.resolve_digest(_digest(key))
+
+    def resolve_digest(self, digest: str) -> ApiKey | None:
+        """The key whose SHA-256 is ``digest``: what a console session keeps instead of
+        the clear key, resolved (and cached) exactly as a request's key is."""
         if self.cache_seconds:
             hit = self._cache.get(digest)
             if hit is not None and hit[1] > time.monotonic():

@@ -72,6 +72,9 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
                policy.bp, lists.bp, senders.bp, platform.bp, classify.bp, review.bp, raw.bp, intake.bp):
         app.register_api(bp)
 
+    from webhook import console          # the analysts' console under /console (HTML, same store calls)
+    console.init_app(app)
+
     from webhook.fastpath import FastLookup
     from webhook.guard import BodyGuard
 

@@ -133,6 +133,9 @@ class Settings(BaseModel):
     metrics_public: bool = Field(
         False, description="Serve /metrics without authentication. Off: it needs `Authorization: Bearer "
                            "$REBOUND_OPERATOR_KEY`.")
+    training_data_dir: Path | None = Field(
+        None, description="Labelled JSONL files the console trains and evaluates models on, with each tenant's "
+                          "labels. Unset: the corpus packaged with Rebound (as `rebound train`).")
     review_max: int = Field(
         10_000, ge=100, le=1_000_000,
         description="Open items kept in each tenant's review queue (`GET /v1/review`); beyond it the least "

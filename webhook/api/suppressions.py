@@ -78,13 +78,17 @@ def import_suppressions(query: ImportQuery):
         raise ApiError(400, "invalid_request", f"code: {query.code!r} cannot be imported")
     defaults = ImportDefaults(code=query.code, note=query.note, stream=query.stream,
                               subscription=query.subscription.lower() if query.subscription else None)
-    store = services().store
-    import_id = uuid.uuid4().hex[:12]
-    body = request.get_data()                     # bounded by REBOUND_MAX_BODY_BYTES
     try:
-        check_import_file(codecs.iterdecode(io.BytesIO(body), "utf-8-sig"))
+        return run_import(services().store, g.tenant, request.get_data(), defaults, actor=g.actor, source="api")
     except ImportFileError as exc:
         raise ApiError(400, "invalid_csv", str(exc)) from None
+
+
+def run_import(store, tenant: str, body: bytes, defaults: ImportDefaults, *, actor: str, source: str) -> dict:
+    """Import a CSV body (bounded by REBOUND_MAX_BODY_BYTES) and report it; a broken file
+    raises ImportFileError before anything is stored. Shared by the API and the console."""
+    import_id = uuid.uuid4().hex[:12]
+    check_import_file(codecs.iterdecode(io.BytesIO(body), "utf-8-sig"))
     lines = codecs.iterdecode(io.BytesIO(body), "utf-8-sig")
     total = new = rejected = 0
     errors: list[dict] = []
@@ -99,13 +103,13 @@ def import_suppressions(query: ImportQuery):
                 continue
             batch.append(row)
             if len(batch) >= IMPORT_BATCH:
-                new += store.suppressions.import_rows(g.tenant, batch, actor=g.actor, import_id=import_id)
+                new += store.suppressions.import_rows(tenant, batch, actor=actor, import_id=import_id)
                 batch = []
     finally:
         if batch:
-            new += store.suppressions.import_rows(g.tenant, batch, actor=g.actor, import_id=import_id)
-        store.suppressions.audit_import(g.tenant, actor=g.actor, import_id=import_id, imported=new,
-                                        rejected=rejected, source="api")
+            new += store.suppressions.import_rows(tenant, batch, actor=actor, import_id=import_id)
+        store.suppressions.audit_import(tenant, actor=actor, import_id=import_id, imported=new,
+                                        rejected=rejected, source=source)
     return {"import_id": import_id, "rows": total, "new": new, "rejected": rejected, "errors": errors}
 
 

@@ -31,7 +31,7 @@ import time
 from datetime import UTC, datetime
 
 import redis
-from flask import request
+from flask import g, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
@@ -104,9 +104,18 @@ def receive(path: WebhookPath):
             limits.failed(*guessed)
         status = cls.permanent_status if r.permanent and cls.permanent_status else r.status
         metrics.WEBHOOK_REJECTED.labels(cls.name, r.reason).inc()
+        if g.get("webhook_configured"):           # the tenant's own connection: shown in its console
+            _note_rejection(path.tenant, cls.name, r.reason)
         log.info("webhook refused", extra={"provider": cls.name, "tenant": path.tenant, "reason": r.reason,
                                            "status": status})
         return error_response(status, r.error, r.message, headers=r.headers)
+
+
+def _note_rejection(tenant: str, provider: str, reason: str) -> None:
+    try:
+        services().store.esp_activity.rejected(tenant, provider, reason)
+    except redis.RedisError:
+        pass                                      # a refusal is answered whether or not it is counted
 
 
 class TokenOut(BaseModel):
@@ -174,6 +183,7 @@ def _handle(cls, tenant: str, req: WebhookRequest):
     creds = _credentials(svc, cls, tenant)
     if creds is None:
         raise cls.unconfigured(req)
+    g.webhook_configured = True
     handler = cls(Context(tenant, creds, svc.store.replay, settings.webhook_tolerance_seconds,
                           svc.fetcher.get, getattr(svc, cls.certificates_attr)))
     handler.validate_request(req)
@@ -212,6 +222,10 @@ def _handle(cls, tenant: str, req: WebhookRequest):
         handler.stored()
     except redis.RedisError:
         pass                                      # the token stays claimed: only this very request may retry
+    try:                                          # for the console: stored already, so never a failure
+        svc.store.esp_activity.stored(tenant, cls.name, result.accepted + result.duplicates)
+    except redis.RedisError:
+        pass
     for event_type, n in out.ignored.items():
         metrics.WEBHOOK_IGNORED.labels(cls.name, metrics.ignored_type(cls.name, event_type[:64])).inc(n)
     kept = {} if result.raw_kept is not False else {"raw_kept": False}     # the tenant's raw quota is spent

@@ -1,0 +1,43 @@
+"""Signing in and out."""
+from __future__ import annotations
+
+from flask import redirect, render_template, request, url_for
+
+from webhook.console import bp
+from webhook.console import session as console_session
+
+
+def _home(user) -> str:
+    return url_for("console.operator") if user.role == "operator" else url_for("console.overview")
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path of this console: never another site (an open redirect)."""
+    if target and target.startswith("/console/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@bp.get("/")
+def index():
+    user = console_session.current()
+    return redirect(_home(user) if user else url_for("console.sign_in"))
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in():
+    error = None
+    if request.method == "POST":
+        user = console_session.sign_in(request.form.get("key", ""))
+        if user is not None:
+            return redirect(_safe_next(request.form.get("next")) or _home(user))
+        error = "Unknown or revoked key. Use a tenant API key (rbk_...) or the operator key."
+    status = 401 if error else 200
+    return render_template("console/sign_in.html", error=error,
+                           next=_safe_next(request.values.get("next")) or ""), status
+
+
+@bp.post("/sign-out")
+def sign_out():
+    console_session.sign_out()
+    return redirect(url_for("console.sign_in", signed_out=1))
