@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install Rebound on this machine and either start it or run its tests.
 #   ./setup.sh serve   install, then run the service on http://127.0.0.1:8000 with its own Redis
-#   ./setup.sh test    install with the test extras, then run the test suite (in parallel, one worker per core)
+#   ./setup.sh test    install with the test extras (and Chromium for the console), then run the test suite (in parallel, one worker per core)
 # Works as root on a fresh Debian 12 (or later): missing system packages come from apt.
 set -eu
 cd "$(dirname "$0")"
@@ -18,6 +18,8 @@ if [ "$mode" = test ]; then
     [ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap ] || need="$need dovecot-imapd"
     [ -x /usr/lib/dovecot/pop3 ] || need="$need dovecot-pop3d"
 fi
+# the console's browser tests drive Debian's Chromium (Playwright never downloads a browser here)
+if [ "$mode" = test ] && [ ! -x /usr/bin/chromium ]; then need="$need chromium"; fi
 if [ -n "$need" ]; then
     if [ "$(id -u)" != 0 ]; then echo "missing:$need (run as root, or install them first)" >&2; exit 1; fi
     apt-get update -qq

@@ -35,8 +35,10 @@ def stacked_bars(days: list[str], series: dict[str, list[int]], title: str) -> M
            f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
     for frac in (0, 0.5, 1):
         y = TOP + plot_h * (1 - frac)
-        out.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
-                   f'<text class="axis" x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{int(top * frac)}</text>')
+        value = top * frac
+        label = (f'<text class="axis" x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{int(value)}</text>'
+                 if value == int(value) else "")          # no "0.5 bounces"
+        out.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>{label}')
     names = list(series)
     for i, day in enumerate(days):
         x = LEFT + slot * i + (slot - bar) / 2

@@ -73,7 +73,8 @@ def train(ctx: Context) -> dict:
         def progress(msg: str) -> None:
             pct = next((p for prefix, p in TRAIN_STEPS if msg.startswith(prefix)), None)
             ctx.say(msg, pct)
-        model, meta = train_model(ctx.corpus_files(), extra=[extra], progress=progress)
+        model, meta = train_model(ctx.corpus_files(), extra=[extra], progress=progress,
+                                  extra_weight=float(ctx.job["params"].get("extra_weight") or 5.0))
     meta["trained_for"] = {"tenant": ctx.tenant, "by": ctx.job["by"], "labels": len(labels), "job": ctx.job_id}
     ctx.say("saving the model in the registry", 97)
     version = ctx.registry().save(model, meta)

@@ -12,6 +12,7 @@ from flask import Response, g, redirect, render_template, request, url_for
 from classifier.model.registry import (
     DEFAULT_DIR, DEFAULT_VERSION, METADATA_FILE, ModelFileError, Registry, RegistryError,
 )
+from classifier.model.training import EXTRA_WEIGHT
 from classifier.taxonomy import CATEGORIES
 from webhook.console import bp
 from webhook.console import session as console_session
@@ -50,7 +51,7 @@ def models():
     rows, active = model_rows()
     jobs = _jobs().recent(g.tenant, 10) if user.role == "tenant" else []
     labelled = services().store.review.stats(g.tenant)["labelled"] if user.role == "tenant" else 0
-    return render_template("console/models.html", models=rows, active=active, jobs=jobs, user=user,
+    return render_template("console/models.html", models=rows, active=active, jobs=jobs, user=user, weight=EXTRA_WEIGHT,
                            labelled=labelled, versions=[m["version"] for m in rows])
 
 
@@ -74,7 +75,13 @@ def _known(ref: str) -> bool:
 def train():
     if not services().store.review.stats(g.tenant)["labelled"]:
         return error_page(400, "This tenant has no labels yet: label items of the review queue first.")
-    return _start("train", {})
+    try:
+        weight = float(request.form.get("weight") or EXTRA_WEIGHT)
+    except ValueError:
+        weight = -1.0
+    if not 0 < weight <= 100:
+        return error_page(400, "weight: a number above 0 and at most 100 (how many corpus records one label is worth)")
+    return _start("train", {"extra_weight": weight})
 
 
 @bp.post("/models/evaluate")
