@@ -101,13 +101,18 @@ class Platform:
         raw = self.r.hget(self.keys.platform_records(platform_bucket_of(address)), address)
         return orjson.loads(raw) if raw else None
 
-    def blocked_addresses(self):
-        """Every operator-blocked address, bucket by bucket: (address, entry)."""
-        for b in range(PLATFORM_BUCKETS):
-            for addr, raw in sorted(self.r.hgetall(self.keys.platform_records(b)).items()):
-                rec = orjson.loads(raw)
-                if rec.get("o"):
-                    yield addr.decode(), rec["o"]
+    def blocked_addresses(self, buckets_per_trip: int = 32):
+        """Every operator-blocked address, bucket by bucket: (address, entry). Buckets are
+        read a few per round trip (the console's operator page lists the first ones)."""
+        for first in range(0, PLATFORM_BUCKETS, buckets_per_trip):
+            pipe = self.r.pipeline(transaction=False)
+            for b in range(first, min(first + buckets_per_trip, PLATFORM_BUCKETS)):
+                pipe.hgetall(self.keys.platform_records(b))
+            for fields in pipe.execute():
+                for addr, raw in sorted(fields.items()):
+                    rec = orjson.loads(raw)
+                    if rec.get("o"):
+                        yield addr.decode(), rec["o"]
 
     def _list(self, key: str, name: str, *, action: str, what: str, actor: str, note: str | None) -> bool:
         """Add ``name`` to the operator's list at ``key``, audited in the same transaction."""

@@ -40,39 +40,28 @@ def _here() -> str | None:
     return request.full_path.rstrip("?") if request.method == "GET" else None
 
 
-def tenant_page(view):
-    """A page of the signed-in tenant: signed-out visitors go to the sign-in page."""
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        user = console_session.current()
-        if user is None:
-            return redirect(url_for("console.sign_in", next=_here()))
-        if user.role != "tenant":
-            return error_page(403, "This page belongs to a tenant: sign in with a tenant API key.")
-        return view(*args, **kwargs)
-    return wrapped
+def _page_for(role: str | None, refusal: str = ""):
+    """A decorator for pages of ``role`` (None: anyone signed in); signed-out visitors go to
+    the sign-in page and come back, the wrong kind of key gets a 403 that says which."""
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            user = console_session.current()
+            if user is None:
+                return redirect(url_for("console.sign_in", next=_here()))
+            if role is not None and user.role != role:
+                return error_page(403, refusal)
+            return view(*args, **kwargs)
+        return wrapped
+    return decorator
 
 
-def operator_page(view):
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        user = console_session.current()
-        if user is None:
-            return redirect(url_for("console.sign_in", next=_here()))
-        if user.role != "operator":
-            return error_page(403, "This page is the operator's: sign in with the operator key.")
-        return view(*args, **kwargs)
-    return wrapped
-
-
-def signed_in_page(view):
-    """A page for a tenant or the operator (models: the registry is the service's)."""
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        if console_session.current() is None:
-            return redirect(url_for("console.sign_in", next=_here()))
-        return view(*args, **kwargs)
-    return wrapped
+#: A page of the signed-in tenant.
+tenant_page = _page_for("tenant", "This page belongs to a tenant: sign in with a tenant API key.")
+#: The operator's pages.
+operator_page = _page_for("operator", "This page is the operator's: sign in with the operator key.")
+#: A page for a tenant or the operator (models: the registry is the service's).
+signed_in_page = _page_for(None)
 
 
 def error_page(status: int, message: str, details: list | None = None):

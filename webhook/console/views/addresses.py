@@ -25,8 +25,8 @@ from webhook.services import services
 
 PAGE = 50
 #: Seconds a suppressions page may spend following the store's short pages.
-PAGE_BUDGET = 0.1
-BUCKETS_PER_CALL = 16
+PAGE_BUDGET = 0.08
+BUCKETS_PER_CALL = 8
 _SPLIT = re.compile(r"[\s,;]+")
 
 
