@@ -17,7 +17,9 @@ from store.keys import Keys
 
 
 def activity_key(keys: Keys, tenant: str) -> str:
-    return f"{keys.p}:t:{{{tenant}}}:esp:activity"
+    """Operational counters, like metrics: kept apart from the tenant's data (``t:{tenant}``),
+    of which a refused request leaves nothing."""
+    return f"{keys.p}:espactivity:{tenant}"
 
 
 class EspActivity:

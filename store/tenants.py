@@ -49,7 +49,7 @@ def key_digest(key: str) -> str:
 
 def _index(keys: Keys, tenant: str) -> str:
     """Hash: key id -> {digest, created} of the tenant's keys."""
-    return f"{keys.p}:t:{{{tenant}}}:keys"
+    return f"{keys.p}:apikeys:{tenant}"
 
 
 class Tenants:

@@ -42,6 +42,13 @@ class Service:
         self.log = (workdir / "service.log").open("wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "webhook.cli", "serve"], env=self.env, cwd=workdir,
                                      stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            self._wait_ready(workdir)
+        except BaseException:
+            self.stop()                        # never leave a service behind
+            raise
+
+    def _wait_ready(self, workdir: Path) -> None:
         deadline = time.monotonic() + START_SECONDS
         while True:            # readiness: the service answers /readyz (Redis reached, model loaded)
             if self.proc.poll() is not None:

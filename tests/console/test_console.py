@@ -66,6 +66,29 @@ def test_sign_in_then_a_bounce_posted_through_the_api_is_on_the_overview(make_te
     added = page.locator(".chart-card", has_text="Suppressions added and lifted")
     assert "+ previously_bounced" in added.locator(".legend").inner_text()
     assert page.locator("svg.chart rect").count() >= 3
+
+    # a fortnight of mixed traffic: the charts and the sender health add it up by day
+    kinds = [("550 5.1.1 user unknown", "5.1.1"), ("452 4.2.2 mailbox full", "4.2.2"),
+             ("554 5.7.1 Service unavailable; client host blocked using zen.spamhaus.org", "5.7.1")]
+    events = []
+    for day in range(1, 15):
+        for n in range(day % 4 + 1):
+            diagnostic, status = kinds[(day + n) % 3]
+            events.append({"id": f"h{day}-{n}", "type": "bounce", "recipient": f"u{day}-{n}@d{n}.example.org",
+                           "time": ago(days=day), "status": status, "reply_code": diagnostic[:3],
+                           "diagnostic": diagnostic, "remote_mta": f"mx{n}.d{n}.example.org"})
+        events.append({"id": f"c{day}", "type": "complaint", "recipient": f"cc{day}@example.org", "time": ago(days=day)}
+                      if day % 5 == 0 else {"id": f"dl{day}", "type": "delivered", "recipient": f"ok{day}@example.org",
+                                            "time": ago(days=day)})
+    post(api, events)
+    page.reload()
+    failures = page.locator(".chart-card", has_text="Failures per day by category")
+    recipient_side = sum(1 for e in events if e["type"] == "bounce" and not e["status"].startswith("5.7"))
+    assert f"{recipient_side + 1} in all" in failures.locator("h2").inner_text()
+    blocks = sum(1 for e in events if e["type"] == "bounce" and e["status"].startswith("5.7"))
+    assert f"{blocks} in all" in page.locator(".chart-card", has_text="Sender health").locator("h2").inner_text()
+    assert "mx" in page.locator("table", has_text="remote MTA").inner_text()
+    assert page.inner_text(".tile:has(.l:text-is('complaint')) .n") == "2"
     assert page.errors == []
     shot(page, shots, "overview")
 

@@ -113,7 +113,9 @@ def launch(settings_json: bytes, tenant: str, job_id: str) -> None:
     standard input (never in its command line or environment, which others may read)."""
     proc = subprocess.Popen([sys.executable, "-m", "webhook.console.worker", tenant, job_id],
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=None,
-                            start_new_session=True, close_fds=True, env={**os.environ})
+                            start_new_session=True, close_fds=True,
+                            # the job is no web worker: its metrics must not join the service's
+                            env={k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"})
     proc.stdin.write(settings_json)
     proc.stdin.close()
     threading.Thread(target=proc.wait, daemon=True, name=f"job-{job_id}").start()   # no zombie left

@@ -26,7 +26,7 @@ from webhook.services import services
 PAGE = 50
 #: Seconds a suppressions page may spend following the store's short pages.
 PAGE_BUDGET = 0.08
-BUCKETS_PER_CALL = 8
+BUCKETS_PER_CALL = 1
 _SPLIT = re.compile(r"[\s,;]+")
 
 
