@@ -8,7 +8,7 @@ import re
 import time
 from datetime import datetime, timezone
 
-from flask import Response, g, redirect, render_template, request, stream_with_context, url_for
+from flask import Response, flash, g, redirect, render_template, request, stream_with_context, url_for
 from pydantic import ValidationError
 
 from store import NotSuppressed
@@ -72,7 +72,7 @@ def _address_page(address: str, status: int = 200, **extra):
 @bp.get("/addresses/<path:address>")
 @tenant_page
 def address(address: str):
-    return _address_page(paths.address(address), done=request.args.get("done"))
+    return _address_page(paths.address(address))
 
 
 @bp.post("/addresses/<path:address>/lift")
@@ -94,7 +94,8 @@ def lift(address: str):
         return _address_page(address, 400, errors={"lift.codes": str(exc)})
     except NotSuppressed:
         return _address_page(address, 404, errors={"lift.note": "nothing here is this tenant's to lift"})
-    return redirect(url_for("console.address", address=address, done="lifted " + ", ".join(lifted)))
+    flash("lifted " + ", ".join(lifted))
+    return redirect(url_for("console.address", address=address))
 
 
 @bp.post("/addresses/<path:address>/suppress")
@@ -116,8 +117,8 @@ def suppress(address: str):
     except ValueError as exc:
         return _address_page(address, 400, errors={"suppress.code": str(exc)})
     added = [fx[1:] for fx in effects or [] if fx[0] == "+"]
-    return redirect(url_for("console.address", address=address,
-                            done=("suppressed: " + ", ".join(added)) if added else "already suppressed"))
+    flash(("suppressed: " + ", ".join(added)) if added else "already suppressed")
+    return redirect(url_for("console.address", address=address))
 
 
 def _day(value: str | None) -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import orjson
-from flask import Response, g, redirect, render_template, request, url_for
+from flask import Response, flash, g, redirect, render_template, request, url_for
 
 from classifier.model.registry import (
     DEFAULT_DIR, DEFAULT_VERSION, METADATA_FILE, ModelFileError, Registry, RegistryError,
@@ -157,7 +157,8 @@ def activate():
         reg.activate(version)
     except (RegistryError, ModelFileError) as exc:
         return error_page(400, str(exc))
-    return redirect(url_for("console.models", done=f"activated {version}"))
+    flash(f"activated {version}")
+    return redirect(url_for("console.models"))
 
 
 @bp.post("/models/rollback")
@@ -169,4 +170,5 @@ def rollback():
         version = _registry().rollback()
     except RegistryError as exc:
         return error_page(400, str(exc))
-    return redirect(url_for("console.models", done=f"rolled back to {version}"))
+    flash(f"rolled back to {version}")
+    return redirect(url_for("console.models"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import islice
 
-from flask import g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 
 from webhook.api import paths
 from webhook.console import bp
@@ -22,7 +22,7 @@ def operator():
     return render_template("console/operator.html", tenants=store.tenants.list(), givers=platform.givers(),
                            domains=platform.blocked_domains(),
                            addresses=[{"address": a, **e} for a, e in islice(platform.blocked_addresses(), SHOWN)],
-                           audit=platform.audit()[:50], done=request.args.get("done"))
+                           audit=platform.audit()[:50])
 
 
 @bp.post("/operator/givers")
@@ -36,11 +36,13 @@ def operator_giver():
             return error_page(400, "Taking the permission back needs a note (it goes into the audit trail).")
         if not store.platform.disallow_giver(tenant, actor=g.actor, note=note):
             return error_page(404, f"{tenant} is not allowed to give.")
-        return redirect(url_for("console.operator", done=f"{tenant} may no longer give"))
+        flash(f"{tenant} may no longer give")
+        return redirect(url_for("console.operator"))
     if not store.tenants.exists(tenant):
         return error_page(404, f"No tenant {tenant!r}.")
     store.platform.allow_giver(tenant, actor=g.actor, note=note)
-    return redirect(url_for("console.operator", done=f"{tenant} may give"))
+    flash(f"{tenant} may give")
+    return redirect(url_for("console.operator"))
 
 
 @bp.post("/operator/block")
@@ -52,10 +54,12 @@ def operator_block():
     if what == "domain":
         domain = paths.domain(request.form.get("value", ""))
         platform.block_domain(domain, actor=g.actor, note=note)
-        return redirect(url_for("console.operator", done=f"{domain} blocked"))
+        flash(f"{domain} blocked")
+        return redirect(url_for("console.operator"))
     kind = request.form.get("kind", "opt_out")
     if kind not in ("opt_out", "trap"):
         return error_page(400, "kind must be opt_out or trap")
     address = paths.address(request.form.get("value", ""))
     platform.block_address(address, kind=kind, actor=g.actor, note=note)
-    return redirect(url_for("console.operator", done=f"{address} blocked"))
+    flash(f"{address} blocked")
+    return redirect(url_for("console.operator"))

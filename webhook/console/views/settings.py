@@ -4,7 +4,7 @@ the ESP connections (webhook URL to paste, last event, refusals); API keys."""
 from __future__ import annotations
 
 import orjson
-from flask import g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 
 from webhook.api.policy import _store as store_policy
 from webhook.console import bp
@@ -70,7 +70,7 @@ def _page(status: int = 200, **extra):
 @bp.get("/settings")
 @tenant_page
 def settings():
-    return _page(done=request.args.get("done"))
+    return _page()
 
 
 @bp.post("/settings/policy")
@@ -88,7 +88,8 @@ def save_policy():
     except ApiError as exc:
         details = exc.details or [{"field": "(policy)", "problem": exc.message}]
         return _page(exc.status, editor=text, policy_errors=details)
-    return redirect(url_for("console.settings", done="policy saved"))
+    flash("policy saved")
+    return redirect(url_for("console.settings"))
 
 
 @bp.post("/settings/keys")
@@ -105,4 +106,5 @@ def revoke_key(key_id: str):
         return error_page(400, "Tick the box that confirms the revocation.")
     if not services().store.tenants.revoke_key_id(g.tenant, key_id):
         return error_page(404, f"This tenant has no key {key_id!r}.")
-    return redirect(url_for("console.settings", done=f"key {key_id} revoked"))
+    flash(f"key {key_id} revoked")
+    return redirect(url_for("console.settings"))
