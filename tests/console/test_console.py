@@ -168,7 +168,7 @@ def test_train_compare_activate_then_reclassify_dry_run_and_apply(make_tenant, p
     images = page.locator(".pictures img")
     assert images.count() == 4
     assert all(images.nth(i).evaluate("img => img.complete && img.naturalWidth > 300") for i in range(4))
-    labels = page.locator(".card", has_text="This tenant's labels")
+    labels = page.locator(".card", has=page.locator("h2", has_text="This tenant's labels"))
     assert labels.locator("tr", has_text="mailbox_full").count() == 1      # the per-class difference
     shot(page, shots, "evaluation")
 
