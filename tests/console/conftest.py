@@ -1,5 +1,7 @@
 """The console's browser tests: one real service (`rebound serve`, gunicorn, with its own
-Redis) and one headless Chromium (Debian's, driven by Playwright) for the whole session.
+Redis) and one headless Chromium (Debian's, driven by Playwright) for all of them, stopped
+when this folder's tests are done (Playwright's synchronous API keeps an asyncio loop
+running in the main thread while it is open, which tests after these must not inherit).
 
 Chromium is Debian's package at /usr/bin/chromium (`./setup.sh test` installs it); Playwright
 never downloads a browser of its own here. Screenshots of every page go to the session's
@@ -8,6 +10,7 @@ output folder (printed at the end) under ``console-screenshots``.
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -71,7 +74,7 @@ class Service:
         self.log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def small_corpus(tmp_path_factory) -> Path:
     """A sixth of the project's corpus: enough to learn from, quick to train on."""
     d = tmp_path_factory.mktemp("console-corpus")
@@ -82,21 +85,21 @@ def small_corpus(tmp_path_factory) -> Path:
     return d
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def console_redis(tmp_path_factory):
     server = RedisServer(tmp_path_factory.mktemp("console-redis")).start()
     yield server
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def service(tmp_path_factory, console_redis, small_corpus):
     svc = Service(tmp_path_factory.mktemp("console-service"), console_redis.url, small_corpus)
     yield svc
     svc.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (`./setup.sh test` does it)")
@@ -127,7 +130,7 @@ def make_tenant(service, console_redis):
     made = []
 
     def make(name: str) -> Api:
-        tenant, key = store.tenants.create(f"{name} {len(made)} {time.monotonic_ns()}")
+        tenant, key = store.tenants.create(f"{name} {secrets.token_hex(2)}")     # one service, many tests
         made.append(tenant)
         return Api(service.url, tenant, key)
     yield make
