@@ -1,7 +1,7 @@
 """The analysts' console in a real browser (Debian's Chromium, Playwright), against the real
 service: the flows a person walks, the refusals (signed out, another tenant's item, a form
 without its CSRF token), and every page at 390 px wide. Screenshots go to the session's
-output folder (tests/console/conftest.py)."""
+output folder (tests/webhook/console/conftest.py)."""
 from __future__ import annotations
 
 import hashlib
@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.clock import ago
-from tests.console.conftest import OPERATOR_KEY
+from tests.webhook.console.conftest import OPERATOR_KEY
 
 pytestmark = pytest.mark.browser
 
