@@ -28,11 +28,6 @@ MAX_DAYS = 35
 FAILURES = frozenset({Kind.BOUNCE, Kind.DEFERRAL, Kind.DROP})
 
 
-def day_key(keys: Keys, tenant: str, day: str) -> str:
-    """Hash of one tenant's counters for one UTC day (YYYYMMDD)."""
-    return f"{keys.p}:t:{{{tenant}}}:day:{day}"
-
-
 def _day(t: datetime | float) -> str:
     if not isinstance(t, datetime):
         t = datetime.fromtimestamp(t, timezone.utc)
@@ -87,7 +82,7 @@ class Daily:
         for day, c in per_day.items():
             if not c:
                 continue
-            key = day_key(self.keys, tenant, day)
+            key = self.keys.daily(tenant, day)
             for name, n in c.items():
                 pipe.hincrby(key, name, n)
             pipe.expire(key, RETENTION_DAYS * 86400)
@@ -100,7 +95,7 @@ class Daily:
         dates: list[date] = [today - timedelta(days=i) for i in range(days - 1, -1, -1)]
         pipe = self.r.pipeline(transaction=False)
         for d in dates:
-            pipe.hgetall(day_key(self.keys, tenant, d.strftime("%Y%m%d")))
+            pipe.hgetall(self.keys.daily(tenant, d.strftime("%Y%m%d")))
         out = []
         for d, fields in zip(dates, pipe.execute()):
             row = {"date": d.isoformat(), "kinds": {}, "categories": {}, "hard": 0, "soft": 0, "added": {},

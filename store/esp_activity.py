@@ -16,12 +16,6 @@ import redis
 from store.keys import Keys
 
 
-def activity_key(keys: Keys, tenant: str) -> str:
-    """Operational counters, like metrics: kept apart from the tenant's data (``t:{tenant}``),
-    of which a refused request leaves nothing."""
-    return f"{keys.p}:espactivity:{tenant}"
-
-
 class EspActivity:
     def __init__(self, client: redis.Redis, keys: Keys):
         self.r = client
@@ -29,14 +23,14 @@ class EspActivity:
 
     def stored(self, tenant: str, provider: str, events: int, now: float | None = None) -> None:
         pipe = self.r.pipeline(transaction=False)
-        key = activity_key(self.keys, tenant)
+        key = self.keys.esp_activity(tenant)
         pipe.hset(key, f"{provider}|last", int(now or time.time()))
         pipe.hincrby(key, f"{provider}|events", events)
         pipe.execute()
 
     def rejected(self, tenant: str, provider: str, reason: str, now: float | None = None) -> None:
         pipe = self.r.pipeline(transaction=False)
-        key = activity_key(self.keys, tenant)
+        key = self.keys.esp_activity(tenant)
         pipe.hincrby(key, f"{provider}|rejected", 1)
         pipe.hset(key, mapping={f"{provider}|rejected_last": int(now or time.time()),
                                 f"{provider}|rejected_reason": reason[:64]})
@@ -45,7 +39,7 @@ class EspActivity:
     def all(self, tenant: str) -> dict[str, dict]:
         """provider -> {last, events, rejected, rejected_last, rejected_reason} (what is known)."""
         out: dict[str, dict] = {}
-        for raw_name, raw_value in self.r.hgetall(activity_key(self.keys, tenant)).items():
+        for raw_name, raw_value in self.r.hgetall(self.keys.esp_activity(tenant)).items():
             provider, _, name = raw_name.decode().partition("|")
             value = raw_value.decode()
             out.setdefault(provider, {})[name] = value if name == "rejected_reason" else int(value)

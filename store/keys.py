@@ -103,6 +103,27 @@ class Keys:
     def review_stats(self, tenant: str) -> str:
         return f"{self.p}:t:{{{tenant}}}:rv:stats"
 
+    def daily(self, tenant: str, day: str) -> str:
+        """Hash of one UTC day's (YYYYMMDD) counters of the tenant's traffic (store/daily.py)."""
+        return f"{self.p}:t:{{{tenant}}}:day:{day}"
+
+    # -- per tenant: the console (webhook/console) ------------------------------------------
+    def job(self, tenant: str, job_id: str) -> str:
+        """Hash: a console job (training, evaluation, reclassification), its progress and result."""
+        return f"{self.p}:t:{{{tenant}}}:job:{job_id}"
+
+    def jobs(self, tenant: str) -> str:
+        """Sorted set: the tenant's recent console jobs by creation time."""
+        return f"{self.p}:t:{{{tenant}}}:jobs"
+
+    def console_session(self, sid: str) -> str:
+        """A signed-in console session (tenant, key digest), expiring with it."""
+        return f"{self.p}:console:session:{sid}"
+
+    def console_secret(self) -> str:
+        """The console's cookie-signing secret, shared by every worker and host."""
+        return f"{self.p}:console:secret"
+
     # -- per tenant: ESP webhooks (issue 5) -----------------------------------------------
     def credentials(self, tenant: str) -> str:
         """Hash: provider -> the tenant's encrypted credentials for that ESP."""
@@ -111,6 +132,11 @@ class Keys:
     def replay(self, tenant: str, provider: str, digest: str) -> str:
         """Marker that a single-use webhook token was seen; expires after the window."""
         return f"{self.p}:t:{{{tenant}}}:replay:{provider}:{digest}"
+
+    def esp_activity(self, tenant: str) -> str:
+        """Hash: per provider, the last stored request and refused ones (store/esp_activity.py);
+        outside ``t:{tenant}``, whose data a refused request never touches."""
+        return f"{self.p}:espactivity:{tenant}"
 
     def ignored(self, tenant: str) -> str:
         """Hash: "provider:event type" -> count of authenticated events not ingested."""
@@ -151,6 +177,10 @@ class Keys:
 
     def api_key(self, digest: str) -> str:
         return f"{self.p}:apikey:{digest}"
+
+    def api_keys_of(self, tenant: str) -> str:
+        """Hash: key id -> {digest, created} of a tenant's keys, to list and revoke them by id."""
+        return f"{self.p}:apikeys:{tenant}"
 
     def platform_records(self, bucket: int) -> str:
         """Hash: normalised address -> platform facts (operator block, shared bounces, complaints)."""

@@ -47,11 +47,6 @@ def key_digest(key: str) -> str:
     return _digest(key)
 
 
-def _index(keys: Keys, tenant: str) -> str:
-    """Hash: key id -> {digest, created} of the tenant's keys."""
-    return f"{keys.p}:apikeys:{tenant}"
-
-
 class Tenants:
     """``cache_seconds`` > 0 keeps resolved API keys in this process that long: every
     request resolves its key, and on the "may I send?" path that lookup would be a third of
@@ -82,7 +77,7 @@ class Tenants:
         pipe.set(self.keys.api_key(digest), orjson.dumps({"tenant": tenant, "id": key_id, "created": created}))
         # the tenant's own index of its keys (by id), so that a key can be listed and revoked
         # without its clear value (the console's settings page)
-        pipe.hset(_index(self.keys, tenant), key_id, orjson.dumps({"digest": digest, "created": created}))
+        pipe.hset(self.keys.api_keys_of(tenant), key_id, orjson.dumps({"digest": digest, "created": created}))
         pipe.execute()
         return key
 
@@ -94,26 +89,26 @@ class Tenants:
         pipe.delete(self.keys.api_key(digest))
         raw, deleted = pipe.execute()
         if raw is not None:
-            self.r.hdel(_index(self.keys, orjson.loads(raw)["tenant"]), digest[:12])
+            self.r.hdel(self.keys.api_keys_of(orjson.loads(raw)["tenant"]), digest[:12])
         return bool(deleted)
 
     def list_keys(self, tenant: str) -> list[dict]:
         """The tenant's keys created since keys were indexed (id, created), oldest first.
         Keys made before that are valid but not listed: revoke them with their clear value."""
         rows = [{"id": k.decode(), "created": orjson.loads(v)["created"]}
-                for k, v in self.r.hgetall(_index(self.keys, tenant)).items()]
+                for k, v in self.r.hgetall(self.keys.api_keys_of(tenant)).items()]
         return sorted(rows, key=lambda r: (r["created"], r["id"]))
 
     def revoke_key_id(self, tenant: str, key_id: str) -> bool:
         """Revoke one of the tenant's listed keys by its id; False if it has no such key."""
-        raw = self.r.hget(_index(self.keys, tenant), key_id)
+        raw = self.r.hget(self.keys.api_keys_of(tenant), key_id)
         if raw is None:
             return False
         digest = orjson.loads(raw)["digest"]
         self._cache.pop(digest, None)
         pipe = self.r.pipeline(transaction=False)
         pipe.delete(self.keys.api_key(digest))
-        pipe.hdel(_index(self.keys, tenant), key_id)
+        pipe.hdel(self.keys.api_keys_of(tenant), key_id)
         pipe.execute()
         return True
 

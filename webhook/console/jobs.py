@@ -21,6 +21,8 @@ import time
 import orjson
 import redis
 
+from store.keys import Keys
+
 KINDS = ("train", "evaluate", "reclassify")
 KEEP_SECONDS = 7 * 86400
 KEPT_PER_TENANT = 50
@@ -33,15 +35,10 @@ class JobRefused(Exception):
 
 
 class Jobs:
-    def __init__(self, client: redis.Redis, prefix: str):
+    def __init__(self, client: redis.Redis, keys: Keys):
         self.r = client
-        self.p = prefix
-
-    def key(self, tenant: str, job_id: str) -> str:
-        return f"{self.p}:t:{{{tenant}}}:job:{job_id}"
-
-    def index(self, tenant: str) -> str:
-        return f"{self.p}:t:{{{tenant}}}:jobs"
+        self.key = keys.job
+        self.index = keys.jobs
 
     # -- the web side ---------------------------------------------------------------------------
     def create(self, tenant: str, kind: str, params: dict, actor: str) -> str:

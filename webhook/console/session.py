@@ -45,11 +45,11 @@ class User:
 
 
 def _session_key(sid: str) -> str:
-    return f"{services().store.keys.p}:console:session:{sid}"
+    return services().store.keys.console_session(sid)
 
 
 def _secret_key() -> str:
-    return f"{services().store.keys.p}:console:secret"
+    return services().store.keys.console_secret()
 
 
 def _operator_digest() -> str | None:

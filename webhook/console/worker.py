@@ -35,7 +35,7 @@ class Context:
     def __init__(self, settings: Settings, tenant: str, job_id: str):
         self.settings, self.tenant, self.job_id = settings, tenant, job_id
         self.store = build_store(settings)
-        self.jobs = Jobs(self.store.r, settings.key_prefix)
+        self.jobs = Jobs(self.store.r, self.store.keys)
         self.job = self.jobs.get(tenant, job_id)
         if self.job is None:
             raise SystemExit(f"no job {job_id} for {tenant}")

@@ -23,7 +23,7 @@ from webhook.services import services
 
 def _jobs() -> Jobs:
     svc = services()
-    return Jobs(svc.store.r, svc.settings.key_prefix)
+    return Jobs(svc.store.r, svc.store.keys)
 
 
 def _registry() -> Registry:
