@@ -243,7 +243,13 @@ def test_look_up_lift_suppress_and_the_suppressions_list(make_tenant, page_for, 
     assert "3 checked: 1 sendable, 2 not" in page.inner_text("main")
 
     page.goto("/console/suppressions?code=manual")          # the list, its filters, export and import
+    for _ in range(100):             # a selective filter may give short pages (as the API's): follow them
+        if page.locator("table a", has_text="gone@example.org").count() or not page.locator(
+                "a", has_text="Next page").count():
+            break
+        page.get_by_role("link", name="Next page").click()
     assert page.locator("table a", has_text="gone@example.org").count() == 1
+    page.goto("/console/suppressions?code=manual")
     with page.expect_download() as download:
         page.get_by_role("link", name="Export CSV").click()
     csv_text = open(download.value.path(), encoding="utf-8").read()

@@ -29,7 +29,7 @@ PAGE_BUDGET = 0.08
 #: Buckets read per store call start at one (a big tenant's bucket holds a thousand records)
 #: and double while calls take less than FAST_CALL seconds.
 MAX_BUCKETS_PER_CALL = 64
-FAST_CALL = 0.01
+FAST_CALL = 0.02
 _SPLIT = re.compile(r"[\s,;]+")
 
 
