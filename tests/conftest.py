@@ -2,7 +2,8 @@
 
 Redis: a private redis-server per test session (so tests can also stop one to see what a
 dead store does), unless REDIS_TEST_URL names one to use instead (CI uses the machine's
-Redis this way); either way each test starts from an empty database.
+Redis this way, one database per parallel worker); either way each test starts from an empty
+database.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -106,9 +108,25 @@ def own_data_home(tmp_path_factory):
     os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("xdg-data"))
 
 
+def worker_database(url: str | None) -> str | None:
+    """REDIS_TEST_URL's database for this pytest-xdist worker: the URL's own for the first
+    (or only) worker, the next lower numbers for the others. Each test flushes its database, so
+    two workers sharing one flush each other's tenants mid-test. None (start a redis-server of
+    our own) when there are more workers than databases below the URL's."""
+    if not url:
+        return None
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    parts = urlsplit(url)
+    base = int(parts.path.lstrip("/") or 0)
+    if index > base:
+        return None
+    return urlunsplit(parts._replace(path=f"/{base - index}"))
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
-    external = os.environ.get("REDIS_TEST_URL")
+    external = worker_database(os.environ.get("REDIS_TEST_URL"))
     if external:
         yield external
         return
