@@ -5,7 +5,6 @@ a model is trained with them and activated, the running service answers differen
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 
 import orjson
@@ -86,10 +85,8 @@ def test_label_export_train_activate_reclassify(service, env, small_corpus, tmp_
 
     # 4. train with and without the label: the label is what changes the model's answer
     train = ["train", "--data-dir", str(small_corpus), "--holdout", "0", "--seed", "1"]
-    started = time.monotonic()
     without = json.loads(rebound(env, *train))["model"]
     with_label = json.loads(rebound(env, *train, "--extra", str(labels), "--extra-weight", "20"))["model"]
-    assert time.monotonic() - started < 30
     reg = Registry(env["REBOUND_MODEL_DIR"])
     assert reg.load(without).model.predict([PROBE])[0] != "mailboxfull"
     assert reg.load(with_label).model.predict([PROBE])[0] == "mailboxfull"
