@@ -121,9 +121,25 @@ def _table(title: str, labels, results: list[tuple[str, dict]], key: str) -> Non
 @click.option("--level", type=click.Choice(["reason", "category"]), default="reason", show_default=True,
               help="level of the confusion matrix")
 @click.option("--json", "as_json", is_flag=True, help="print the scores as JSON")
+@click.option("--sets", "on_sets", is_flag=True,
+              help="score the rules, the model and both combined on every labelled set (../shared/corpus, "
+                   "the analysts' corpora and replies), per set and per family, with missed and false "
+                   "suppressions")
+@click.option("--set", "only", multiple=True, help="with --sets: only this set (repeatable)")
+@click.option("--leave-one-out", is_flag=True,
+              help="with --sets (implied): also score models trained without each family on that family")
+@click.option("--folds", type=click.IntRange(min=1), default=None,
+              help="leave-one-out in K folds of families instead of one fit per family (implies --leave-one-out)")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="processes for the leave-one-out fits")
+@click.option("--shared", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="the shared corpora directory [default: REBOUND_SHARED, else ../shared beside the checkout]")
 @registry_option
-def evaluate_cmd(refs, data, png, level, as_json, registry):
-    """Precision, recall and F1 per fine reason and per category; models side by side."""
+def evaluate_cmd(refs, data, png, level, as_json, on_sets, only, leave_one_out, folds, jobs, shared, registry):
+    """Precision, recall and F1 per fine reason and per category; models side by side.
+
+    With --sets (or --leave-one-out, --folds): how the classifier does on real labelled
+    mail, per set and per MTA family, and how it does on families it never learnt from."""
     from classifier.model.evaluation import confusion_png, scores
     from classifier.model.registry import Registry
     from classifier.model.training import fit, holdout_split
@@ -132,6 +148,12 @@ def evaluate_cmd(refs, data, png, level, as_json, registry):
     reg = Registry(registry)
     loaded = [_resolve(reg, r) for r in (refs or ("active",))]
     say = _progress()
+    if on_sets or leave_one_out or folds:
+        if len(loaded) > 1 or data or png:
+            raise click.UsageError("--sets scores one model on the labelled sets: no second --model, --data or --png")
+        _evaluate_sets(loaded[0], set(only) or None, bool(leave_one_out or folds), folds, jobs, shared,
+                       as_json, say)
+        return
     results = []
     try:
         for i, lm in enumerate(loaded):
@@ -167,6 +189,19 @@ def evaluate_cmd(refs, data, png, level, as_json, registry):
     _table("reason", REASONS, results, "per_reason")
     click.echo()
     _table("category", CATEGORIES, results, "per_category")
+
+
+def _evaluate_sets(lm, only, leave_one_out, folds, jobs, shared, as_json, say) -> None:
+    from classifier.evaluation.report import evaluate, text
+
+    params = {k: v for k, v in lm.model.get_params().items() if k != "seed"}
+    result = evaluate(lm.model, lm.version, shared=shared, only=only, leave_one_out=leave_one_out, k=folds,
+                      jobs=jobs, seed=lm.model.seed, params=params, progress=say)
+    if as_json:
+        click.echo(orjson.dumps(result).decode())
+        return
+    for line in text(result):
+        click.echo(line)
 
 
 @click.group("models")
