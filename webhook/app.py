@@ -30,17 +30,41 @@ class _JSONProvider(DefaultJSONProvider):
         return orjson.loads(s)
 
 
+#: answers any API operation may give whatever its own code does (the rate limits and the
+#: failed-authentication limit, a store that is down or full, a body over the size limit),
+#: with when each applies: (status, description, applies(path, operation), Retry-After?)
+COMMON_ANSWERS = (
+    (401, "no key, or a wrong one", lambda path, op: bool(op.get("security")), False),
+    (413, "the body is over REBOUND_MAX_BODY_BYTES (or a bound named in the message)",
+     lambda path, op: "requestBody" in op, False),
+    (429, "over a rate limit, or too many failed authentications from this address",
+     lambda path, op: path.startswith("/v1/"), True),
+    (503, "the store is unavailable or full: retry after the given seconds",
+     lambda path, op: path.startswith("/v1/"), True),
+)
+
+
 class _OpenAPI(OpenAPI):
     """flask-openapi3, with a document a client generator can trust: every 4xx/5xx answer is
     the one JSON error body :mod:`webhook.errors` sends (``ErrorOut``), including the 400 the
-    library adds to each operation (it would declare a list of its own validation model)."""
+    library adds to each operation (it would declare a list of its own validation model), and
+    the answers that come from the limits and the store rather than from the operation
+    (``COMMON_ANSWERS``): a client that knows only the documented statuses would otherwise
+    treat a 429 or a 503, which say "retry later", as unexpected failures."""
 
     def generate_spec_json(self):
         super().generate_spec_json()
         error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
-        for item in self.spec_json["paths"].values():
+        retry_after = {"Retry-After": {"description": "seconds to wait before retrying",
+                                       "schema": {"type": "integer", "minimum": 0}}}
+        for path, item in self.spec_json["paths"].items():
             for operation in item.values():
-                for status, response in (operation.get("responses") or {}).items():
+                responses = operation.setdefault("responses", {})
+                for status, description, applies, retry in COMMON_ANSWERS:
+                    if applies(path, operation) and str(status) not in responses:
+                        responses[str(status)] = {"description": description,
+                                                  **({"headers": retry_after} if retry else {})}
+                for status, response in responses.items():
                     if int(status) >= 400:
                         response.update(error)
 
