@@ -17,10 +17,11 @@ check foresaw becomes :class:`UnreadableMessage`, one of them).
 """
 from __future__ import annotations
 
+import functools
 import re
 
 from classifier.events import Evidence, Kind
-from classifier.parse import arf, correlation, limits, mta, ndr
+from classifier.parse import arf, correlation, freetext, limits, mta, ndr
 from classifier.parse import dsn as dsn_mod
 from classifier.parse.budget import Budget, OverBudget
 from classifier.parse.load import (
@@ -76,7 +77,9 @@ def _parse(raw: bytes, budget: Budget) -> Report:
     text = _unquote("\n\n".join(msg.texts)[: limits.MAX_TEXT_CHARS * 2])
     report_text, quoted = ndr.split_original(text)
     original = msg.original or correlation.quoted_original(quoted)
-    ctx = mta.Context(text=text, exclude=_senders(msg, original))
+    ctx = mta.Context(text=text, exclude=_senders(msg, original),
+                      settle=functools.partial(freetext.settle_local_part, reporter=msg.headers.get("from"),
+                                               original=original))
 
     fmt, module, records = "none", None, []
     dsn = _dsn(msg, text)
@@ -91,6 +94,7 @@ def _parse(raw: bytes, budget: Budget) -> Report:
         texts = (module.extract(msg, ctx) if module else []) or ndr.scan(text, exclude=ctx.exclude)
         _merge_text(records, texts)
         _complete_from_report(records, msg, report_text, ctx.exclude)
+        ndr.merge_duplicates(records)           # one recipient named in several blocks
     else:
         bouncy = looks_like_bounce(msg)
         if not bouncy and arf.is_unsubscribe_request(msg):
@@ -102,9 +106,9 @@ def _parse(raw: bytes, budget: Budget) -> Report:
             if module is not None and (bouncy or module.trusted):
                 fmt, records = "ndr", module.extract(msg, ctx)
                 if not records:
-                    records = _fallback_recipients(msg, original, report_text)
+                    records = _fallback_recipients(msg, original, report_text, ctx)
             elif bouncy:
-                fmt, records = "ndr", _fallback_recipients(msg, original, report_text)
+                fmt, records = "ndr", _fallback_recipients(msg, original, report_text, ctx)
 
     if fmt in ("dsn", "ndr"):
         records = _without_reporter(records, msg)
@@ -233,15 +237,18 @@ def _complete_from_report(records: list[Record], msg: Loaded, report_text: str, 
         ndr.fill_codes(rec)
 
 
-def _fallback_recipients(msg: Loaded, original, report_text: str) -> list[Record]:
-    """A bounce whose text names nobody: X-Failed-Recipients, else the original's To."""
+def _fallback_recipients(msg: Loaded, original, report_text: str, ctx: mta.Context) -> list[Record]:
+    """A bounce that no dialect could read: X-Failed-Recipients, else the addresses its text
+    names near failure words, else the recipient of the returned original."""
     targets = []
     for value in msg.headers.get_all("x-failed-recipients"):
         targets.extend(addresses(value))
-    if not targets and original is not None:
-        to = addresses(original.get("to"))
-        if len(to) == 1:
-            targets = to
+    if not targets:
+        named = freetext.failed_records(report_text, ctx.exclude, ctx.settle)
+        if named:
+            return named
+        found = freetext.original_recipient(original, ctx.exclude)
+        targets = [found] if found else []
     diag = ndr.diagnostic_of(report_text, max_lines=16)
     out = []
     for t in dict.fromkeys(targets):

@@ -123,7 +123,7 @@ class Dialect:
 
 
 DEFAULT = Dialect()
-_DELAYED = re.compile(
+DELAYED = re.compile(
     r"\b(?:temporary (?:failure|problem|error)|will (?:keep|continue) (?:trying|to try)|"
     r"(?:has|have) not (?:yet )?been delivered|delivery (?:has been|is) delayed|"
     r"still being retried|warning: message .* delayed|delayed mail|will be retried|"
@@ -199,7 +199,7 @@ def scan(text: str, dialect: Dialect = DEFAULT, *, exclude: frozenset[str] = fro
         blocks = excluded[:1]
     # a delay notice says so before it lists anybody
     preamble = report[: blocks[0][1]] if blocks else report
-    delayed = bool((dialect.delayed or _DELAYED).search(preamble))
+    delayed = bool((dialect.delayed or DELAYED).search(preamble))
     records: list[Record] = []
     if blocks:
         for i, (addr, start, end) in enumerate(blocks):
@@ -223,7 +223,7 @@ def scan(text: str, dialect: Dialect = DEFAULT, *, exclude: frozenset[str] = fro
             if addr and addr.lower() not in exclude and not is_contact(report, m.start()):
                 records.append(_record(addr, diagnostic_of(report[m.end():] or report), delayed))
                 break
-    _merge_duplicates(records)
+    merge_duplicates(records)
     if blocks and any(not r.diagnostic for r in records):
         # a bare list of addresses: the reason is written once, before the list
         shared = diagnostic_of(report[: blocks[0][1]])
@@ -323,12 +323,15 @@ def diagnostic_of(body: str, max_lines: int = 12) -> str:
     return unfold(" ".join(kept)).lstrip(":;,.- ")[:2000]
 
 
-def _merge_duplicates(records: list[Record]) -> None:
-    """The same address twice (summary line and transcript): keep one, with the answer
-    that carries codes, else the longer one."""
-    seen: dict[str, Record] = {}
+def merge_duplicates(records: list[Record]) -> None:
+    """The same address twice with the same action (summary line and transcript, a DSN
+    block per alias expansion): keep one, with the answer that carries codes, else the
+    first."""
+    seen: dict[tuple[str, str], Record] = {}
     for rec in list(records):
-        key = (rec.recipient or "").lower()
+        if not rec.recipient:
+            continue
+        key = (rec.recipient.lower(), rec.action)
         first = seen.get(key)
         if first is None:
             seen[key] = rec

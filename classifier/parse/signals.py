@@ -1,7 +1,10 @@
-"""Cheap header signals: does a message look like a bounce, or like an automatic reply?
+"""Cheap signals: does a message look like a bounce, or like an automatic reply?
 
-Both are judged from headers only (and the first lines of text for auto-replies), so a
-newsletter that merely talks about "delivery" is never read as a bounce.
+Both are judged from headers first. The first lines of text count only beside a header
+that already points that way (a daemon's or null return path or sender, a bounce-like
+subject that is not a person's "Re:"), so a newsletter or a person's mail that merely
+talks about a failed delivery is never read as a bounce; for auto-replies the text counts
+beside an Auto-Submitted header.
 """
 from __future__ import annotations
 
@@ -19,8 +22,21 @@ _BOUNCE_SUBJECT = re.compile(
     r"report|notification|has failed|delayed|incomplete|error)|failure notice|returned (?:mail|to sender)|"
     r"mail delivery (?:failed|failure|system)|non[- ]?delivery|could not (?:be )?deliver|"
     r"delivery status|rejected|bounced?|mail system error|nondeliverable|message not delivered|"
-    r"delayed mail|warning: (?:could not|message)|mail failure|ошибка доставки|не доставлено|"
+    r"delayed mail|warning: (?:could not|message)|(?:mail )?delivery warning|"
+    r"mail failure|ошибка доставки|не доставлено|"
     r"unzustellbar|nicht zustellbar|non remis|no entregado|non consegnat|配信|エラー|返送", re.I)
+# What a delivery report says in its first lines, and other mail does not.
+_BODY_FAILURE = re.compile(
+    r"\b(?:(?:could|can) ?n[o']t be delivered|(?:could|can) ?n[o']t deliver|unable to deliver|undeliverable|"
+    r"not (?:been )?delivered|"
+    r"delivery (?:has )?failed|delivery (?:to the following|failure|of (?:e-?mail|your message) to)|"
+    r"failed recipients?|permanent(?:ly)? (?:error|fail\w*)|unknown user|user unknown|no such user|"
+    r"mailbox (?:unavailable|is full|full|not found)|returned mail|has been postponed|"
+    r"recipient address rejected|did not reach the following|delivery status notification)\b", re.I)
+_DAEMON_RETURN_PATH = re.compile(r"^\s*<?\s*>?\s*$|mailer[-_]?daemon", re.I)
+# A person's reply or forward about a failed delivery ("Re: Undeliverable ...") is not one.
+_REPLY_PREFIX = re.compile(r"^\s*(?:re|fwd?|aw|wg|tr|sv|vs)\s*:", re.I)
+_NULL_FROM = re.compile(r"<\s*>\s*$")           # "Jetmail System" <>: written by nobody's mailbox
 _FORWARDED_DAEMON = re.compile(r"^[> \t]*From:.*(?:MAILER-DAEMON|Mail Delivery|postmaster@)", re.I | re.M)
 _AUTOREPLY_SUBJECT = re.compile(
     r"^\s*(?:auto(?:matic)?[- ]?(?:reply|response|answer|antwort|respuesta|réponse)|auto:|autoreply|"
@@ -37,17 +53,23 @@ _AUTOREPLY_BODY = re.compile(
 
 def looks_like_bounce(msg: Loaded) -> bool:
     h = msg.headers
-    if h.get("x-failed-recipients"):
+    if h.get("x-failed-recipients") or msg.report_type == "delivery-status":
         return True
     sender = h.get("from")
     subject = h.get("subject")
     null_sender = "return-path" in h and h.get("return-path").strip() in ("<>", "")
     if _DAEMON_FROM.search(sender) or (null_sender and _BOUNCE_SUBJECT.search(subject)):
         return True
-    if _BOUNCE_SUBJECT.search(subject):
-        # a bounce-like subject alone is not enough: a returned original or a forwarded
-        # daemon message must be there too
-        return msg.original is not None or bool(_FORWARDED_DAEMON.search(msg.head))
+    bounce_subject = _BOUNCE_SUBJECT.search(subject)
+    if bounce_subject and (msg.original is not None or _FORWARDED_DAEMON.search(msg.head)):
+        return True
+    # a daemon's return path or a bounce-like subject, and the text says delivery failed
+    # (an RFC 3834 auto-reply also has a null return path: it says so, and stays one)
+    daemon = ("return-path" in h and _DAEMON_RETURN_PATH.search(h.get("return-path"))) or \
+        _NULL_FROM.search(sender) is not None
+    if (daemon or (bounce_subject and not _REPLY_PREFIX.match(subject))) and \
+            not h.get("auto-submitted").lower().startswith("auto-replied"):
+        return _BODY_FAILURE.search(msg.head) is not None
     return False
 
 

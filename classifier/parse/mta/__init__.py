@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from classifier.parse import ndr
+from classifier.parse import freetext, ndr
 from classifier.parse.load import Loaded
 from classifier.parse.report import Record
 
@@ -26,6 +26,8 @@ class Context:
 
     text: str
     exclude: frozenset[str] = field(default_factory=frozenset)
+    #: The address a report means by a bare local part (see freetext.settle_local_part).
+    settle: Callable[[str], str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def header_matcher(*, from_: str | None = None, subject: str | None = None,
 def simple(name: str, detect: Callable[[Loaded], bool], dialect: ndr.Dialect = ndr.DEFAULT,
            trusted: bool = False) -> Module:
     def extract(msg: Loaded, ctx: Context) -> list[Record]:
-        return ndr.scan(ctx.text, dialect, exclude=ctx.exclude)
+        return ndr.scan(ctx.text, dialect, exclude=ctx.exclude) or freetext.failed_records(ctx.text, ctx.exclude, ctx.settle)
     return Module(name, detect, extract, trusted)
 
 
