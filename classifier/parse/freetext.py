@@ -23,6 +23,7 @@ from publicsuffixlist import PublicSuffixList
 from classifier.parse import limits
 from classifier.parse.ndr import (
     DELAYED,
+    PERMANENT,
     diagnostic_of,
     fill_codes,
     is_contact,
@@ -30,7 +31,7 @@ from classifier.parse.ndr import (
     split_original,
 )
 from classifier.parse.report import Record
-from classifier.parse.text import ADDRESS
+from classifier.parse.text import ADDRESS, unfold
 
 #: Characters before / after an address in which a failure word ties it to the failure.
 WINDOW_BEFORE = 200
@@ -131,25 +132,33 @@ def _header_label(report: str, start: int) -> str | None:
     return "to" if m.group("to") else "other"
 
 
-def diagnostic_near(report: str, start: int, end: int, next_other: int | None = None) -> str:
+def diagnostic_near(report: str, start: int, end: int, bounds: tuple[int, int | None] = (0, None)) -> str:
     """What the report says about the address at ``start:end``: its line and the lines that
-    follow, up to the line of the next other recipient (at ``next_other``), a paragraph gap
-    of two blank lines or :data:`DIAGNOSTIC_CHARS`; when that says little, the paragraph
-    before it too."""
+    follow, up to the line of the next other recipient, a paragraph gap of two blank lines
+    or :data:`DIAGNOSTIC_CHARS`; when that names no failure, the paragraph before it too,
+    but nothing of the previous other recipient's. ``bounds``: where the previous other
+    recipient ends and the next one starts (:func:`neighbours`)."""
+    prev_end, next_start = bounds
     addr = report[start:end].lower()
     line_start = report.rfind("\n", max(0, start - DIAGNOSTIC_CHARS // 2), start) + 1 or max(0, start - 200)
     stop = min(len(report), line_start + DIAGNOSTIC_CHARS)
-    if next_other is not None and next_other > end:
-        stop = min(stop, report.rfind("\n", end, next_other) + 1 or next_other)
+    if next_start is not None and next_start > end:
+        stop = min(stop, report.rfind("\n", end, next_start) + 1 or next_start)
     gap = report.find("\n\n\n", end, stop)
     if gap >= 0:
         stop = gap
     text = report[line_start:stop]
-    if len(_meaningful(text, addr)) < 12:
-        before = report[max(0, line_start - 300):line_start]
+    if len(_meaningful(text, addr)) < 12 or not FAILURE_WORDS.search(text.lower().replace(addr, " ")):
+        floor = max(prev_end, line_start - 300, 0)
+        if floor == prev_end > 0:                   # from the line after the previous recipient's
+            nl = report.find("\n", floor, line_start)
+            floor = nl + 1 if nl >= 0 else line_start
+        before = report[floor:line_start]
         para = before.rfind("\n\n", 0, max(0, len(before) - 2))
         text = before[para + 2 if para >= 0 else 0:] + text
-    return diagnostic_of(text, max_lines=8)
+    # a line that starts like boilerplate ("Delivery to the following recipient failed: a@b,
+    # 550 ...") may be all the report says
+    return diagnostic_of(text, max_lines=8) or unfold(text)[:DIAGNOSTIC_CHARS]
 
 
 def _meaningful(text: str, addr: str) -> str:
@@ -167,10 +176,11 @@ def failed_records(text: str, exclude: frozenset[str] = frozenset(),
     found = failed_addresses(report, exclude)
     if not found and settle is not None:
         found = bare_recipients(report, settle, exclude)
-    delayed = bool(found) and DELAYED.search(report) is not None
+    # a deferral says it will retry, and nowhere that it gave up
+    delayed = bool(found) and DELAYED.search(report) is not None and PERMANENT.search(report) is None
     records = []
-    for (addr, start, end), next_other in zip(found, _next_other_starts(found)):
-        rec = Record(recipient=addr, diagnostic=diagnostic_near(report, start, end, next_other),
+    for (addr, start, end), bounds in zip(found, neighbours(found)):
+        rec = Record(recipient=addr, diagnostic=diagnostic_near(report, start, end, bounds),
                      action="delayed" if delayed else "failed")
         fill_codes(rec)
         records.append(rec)
@@ -178,14 +188,20 @@ def failed_records(text: str, exclude: frozenset[str] = frozenset(),
     return records
 
 
-def _next_other_starts(found: list[tuple[str, int, int]]) -> list[int | None]:
-    """For each entry, where the next entry naming another address starts (one pass)."""
-    out: list[int | None] = [None] * len(found)
+def neighbours(found: list[tuple[str, int, int]]) -> list[tuple[int, int | None]]:
+    """For each entry, where the previous entry naming another address ends and the next
+    one starts (0 / None where there is none): two passes."""
+    out: list[tuple[int, int | None]] = []
+    prev_end = 0
+    for i, (addr, _, _) in enumerate(found):
+        if i and found[i - 1][0].lower() != addr.lower():
+            prev_end = found[i - 1][2]
+        out.append((prev_end, None))
     nxt: int | None = None
     for i in range(len(found) - 1, -1, -1):
         if i + 1 < len(found) and found[i + 1][0].lower() != found[i][0].lower():
             nxt = found[i + 1][1]
-        out[i] = nxt
+        out[i] = (out[i][0], nxt)
     return out
 
 

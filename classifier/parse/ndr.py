@@ -29,7 +29,7 @@ from classifier.parse.text import (
 # blank lines) and a rule of dashes, after which the marker may be on the next line.
 ORIGINAL_MARKERS = re.compile(
     r"^[ \t]*(?:[-=_*#]{2,}\s*)?(?:"
-    r"this is a copy of|a copy of the (?:original )?message|original message|"
+    r"this is a copy of|a copy of the (?:original )?message|(?:possibly truncated )?original message|"
     r"below (?:this line )?is a copy|below is a copy|start of returned (?:message|content)|"
     r"returned message|the original message (?:follows|headers|was)|original message headers|"
     r"unsent message|message headers? follows?|headers of the original|the header of the original|"
@@ -130,6 +130,11 @@ DELAYED = re.compile(
     r"do not need to re-?send|no action is required on your part|retry for up to)", re.I)
 
 
+# A report that says it gave up is no deferral, whatever else it says ("you do not need to
+# resend": the sender need not, because nothing more can be done).
+PERMANENT = re.compile(r"\b(?:permanent(?:ly)?|fatal|given up|giving up|gave up)\b", re.I)
+
+
 def split_original(text: str, dialect: Dialect = DEFAULT) -> tuple[str, str]:
     """(report text, text of the returned original) of a plain-text NDR."""
     cut = len(text)
@@ -199,7 +204,7 @@ def scan(text: str, dialect: Dialect = DEFAULT, *, exclude: frozenset[str] = fro
         blocks = excluded[:1]
     # a delay notice says so before it lists anybody
     preamble = report[: blocks[0][1]] if blocks else report
-    delayed = bool((dialect.delayed or DELAYED).search(preamble))
+    delayed = bool((dialect.delayed or DELAYED).search(preamble)) and not PERMANENT.search(preamble)
     records: list[Record] = []
     if blocks:
         for i, (addr, start, end) in enumerate(blocks):

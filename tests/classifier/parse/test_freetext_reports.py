@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from classifier.parse import parse_message
+from classifier.parse import freetext, parse_message
 from tests.conftest import shared
 
 
@@ -91,6 +91,28 @@ def test_each_recipient_of_a_free_text_report_keeps_its_own_reason():
     assert "Addressee unknown" in ana.diagnostic and "quota" not in ana.diagnostic.lower()
     assert "Over quota" in bo.diagnostic and "unknown" not in bo.diagnostic.lower()
     assert (ana.status, bo.status) == ("5.1.1", "4.2.2")
+
+
+def test_a_recipient_whose_line_says_little_does_not_borrow_the_previous_recipients_reason():
+    report = ("Your message could not be delivered.\n\n"
+              "Mailbox full: bo.lind@dest.example\n\nana.ruiz@dest.example\n")
+    found = {r.recipient: r.diagnostic for r in freetext.failed_records(report)}
+    assert set(found) == {"ana.ruiz@dest.example", "bo.lind@dest.example"}
+    assert "full" not in found["ana.ruiz@dest.example"]
+    assert "Mailbox full" in found["bo.lind@dest.example"] and "ana.ruiz" not in found["bo.lind@dest.example"]
+
+
+@pytest.mark.parametrize("body,action", [
+    (("This is an advisory only.\n\nDelivery of email to this address\n\n\"ana.ruiz@dest.example\"\n\n"
+     "has been postponed due to a full mailbox.\n\nWe will continue to try to deliver your message.\n"), "delayed"),
+    # "you do not need to resend" beside "permanent": nothing more will be tried
+    (("The attached message had PERMANENT fatal delivery errors!\n\nYOU DO NOT NEED TO RESEND YOUR MESSAGE.\n\n"
+     "Sending: <news@sender.example> to <ana.ruiz@dest.example>\n"
+     "550 5.1.1 <ana.ruiz@dest.example>: no such user\n"), "failed"),
+])
+def test_a_report_that_will_retry_is_a_deferral_and_one_that_gave_up_is_not(body, action):
+    assert [(r.recipient, r.action) for r in parse_message(mail(body)).recipients] == \
+        [("ana.ruiz@dest.example", action)]
 
 
 # --- the returned original when the report names nobody --------------------------------
