@@ -239,7 +239,8 @@ def _complete_from_report(records: list[Record], msg: Loaded, report_text: str, 
 
 def _fallback_recipients(msg: Loaded, original, report_text: str, ctx: mta.Context) -> list[Record]:
     """A bounce that no dialect could read: X-Failed-Recipients, else the addresses its text
-    names near failure words, else the recipient of the returned original."""
+    names near failure words, else the recipient the sender encoded in the return path
+    (VERP), else the recipient of the returned original."""
     targets = []
     for value in msg.headers.get_all("x-failed-recipients"):
         targets.extend(addresses(value))
@@ -247,7 +248,7 @@ def _fallback_recipients(msg: Loaded, original, report_text: str, ctx: mta.Conte
         named = freetext.failed_records(report_text, ctx.exclude, ctx.settle)
         if named:
             return named
-        found = freetext.original_recipient(original, ctx.exclude)
+        found = _verp_recipient(msg) or freetext.original_recipient(original, ctx.exclude)
         targets = [found] if found else []
     diag = ndr.diagnostic_of(report_text, max_lines=16)
     out = []
@@ -256,6 +257,17 @@ def _fallback_recipients(msg: Loaded, original, report_text: str, ctx: mta.Conte
         ndr.fill_codes(rec)
         out.append(rec)
     return out
+
+
+def _verp_recipient(msg: Loaded) -> str | None:
+    """The recipient a VERP return path encodes (``bounces+ana=dest.example@sender``), from
+    the address the bounce was delivered to."""
+    for name in ("to", "delivered-to", "x-original-to"):
+        for value in msg.headers.get_all(name)[:1]:
+            found = correlation.verp_recipient(value)
+            if found:
+                return found
+    return None
 
 
 def _autoreply(msg: Loaded, report_text: str) -> list[Record]:

@@ -51,7 +51,11 @@ FAILURE_WORDS = re.compile(
     r"overquota|quota|mailbox (?:is )?full|full mailbox|intended recipient|recipients?(?:\(s\))?|"
     r"returned|bounced?|error|not accepting|did not (?:exactly )?match|no match(?:es)?|denied|blocked|"
     r"postponed|delayed|did not reach|not reach|could not be reached|unreachable|permanent(?:ly)?|"
-    r"temporar(?:y|ily)|addressee|userid|user id)\b",
+    r"temporar(?:y|ily)|addressee|userid|user id|"
+    # the same in the languages NDRs come in most after English
+    r"unzustellbar|nicht zugestellt|konnte nicht|existiert nicht|unbekannt|n'existe pas|non distribu\w{0,4}|"
+    r"impossible de (?:distribuer|remettre)|inconnu|no (?:se )?(?:pudo|puede) entregar|no existe|desconocido|"
+    r"non (?:è stato|recapitat\w)|inesistente|sconosciuto|не доставлено|не существует|неизвестн\w{0,4})\b",
     re.I)
 # An address field of a summarised original header ("From: a@b", "Cc: ..."): a party of
 # the returned message. To is the one that may be the failed recipient.

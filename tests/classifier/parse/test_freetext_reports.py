@@ -46,6 +46,8 @@ def recipients(raw: bytes) -> list[str]:
     "    The recipient name is not recognized\n"),
     # a sentence, in quotes, with the failure words after it
     "Delivery of email to this address\n\n\"ana.ruiz@dest.example\"\n\nhas been postponed due to a full mailbox.\n",
+    # in another language
+    "Die E-Mail-Adresse ana.ruiz@dest.example existiert nicht. Bitte die Schreibweise pruefen.\n",
     # a directory robot names the address inside its sentence
     ("The address to which your message was addressed, ana.ruiz@dest.example, did not exactly match "
     "an address of ours.\n"),
@@ -145,6 +147,12 @@ def test_a_mailing_list_originals_recipient_is_its_envelope_recipient():
                                extra="List-Id: Talk <talk.lists.sender.example>\n"
                                      "X-Original-To: talk@lists.sender.example\n")
     assert recipients(_with_original(original)) == ["bo.lind@dest.example"]
+
+
+def test_a_report_that_names_nobody_fails_the_recipient_its_verp_return_path_encodes():
+    body = "Your message could not be delivered: the mailbox is full.\n"
+    assert recipients(mail(body, to="news-bounces+ana.ruiz=dest.example@sender.example")) == \
+        ["ana.ruiz@dest.example"]
 
 
 # --- bare local parts ------------------------------------------------------------------
