@@ -226,7 +226,9 @@ def scan(text: str, dialect: Dialect = DEFAULT, *, exclude: frozenset[str] = fro
         for m in INLINE_RECIPIENT.finditer(report):
             addr = clean_address(m.group(1) or m.group(4))
             if addr and addr.lower() not in exclude and not is_contact(report, m.start()):
-                records.append(_record(addr, diagnostic_of(report[m.end():] or report), delayed))
+                listed, end = _listed_after(report, m.end(), exclude)
+                diag = diagnostic_of(report[end:] or report)
+                records.extend(_record(a, diag, delayed) for a in [addr, *listed])
                 break
     merge_duplicates(records)
     if blocks and any(not r.diagnostic for r in records):
@@ -237,6 +239,24 @@ def scan(text: str, dialect: Dialect = DEFAULT, *, exclude: frozenset[str] = fro
                 rec.diagnostic = shared
                 fill_codes(rec)
     return [r for r in records if r.recipient]
+
+
+# The next address of a list written into a sentence ("to a@b, c@d and e@f").
+_LISTED_NEXT = re.compile(r"[ \t]*(?:,|;|\band\b)[ \t]*[\"']?<?(" + ADDRESS.pattern + r")>?[\"']?")
+
+
+def _listed_after(report: str, pos: int, exclude: frozenset[str]) -> tuple[list[str], int]:
+    """The addresses listed right after the one that ends at ``pos``, and where they end."""
+    found: list[str] = []
+    while len(found) < limits.MAX_RECIPIENTS:
+        m = _LISTED_NEXT.match(report, pos)
+        if m is None:
+            break
+        addr = clean_address(m.group(1))
+        if addr and addr.lower() not in exclude:
+            found.append(addr)
+        pos = m.end()
+    return found, pos
 
 
 def _block_body(report: str, end: int, stop: int) -> str:

@@ -2,7 +2,7 @@
 
 Both are judged from headers first. The first lines of text count only beside a header
 that already points that way (a daemon's or null return path or sender, a bounce-like
-subject that is not a person's "Re:"), so a newsletter or a person's mail that merely
+subject that starts like a bounce's), so a newsletter or a person's mail that merely
 talks about a failed delivery is never read as a bounce; for auto-replies the text counts
 beside an Auto-Submitted header.
 """
@@ -34,8 +34,10 @@ _BODY_FAILURE = re.compile(
     r"mailbox (?:unavailable|is full|full|not found)|returned mail|has been postponed|"
     r"recipient address rejected|did not reach the following|delivery status notification)\b", re.I)
 _DAEMON_RETURN_PATH = re.compile(r"^\s*<?\s*>?\s*$|mailer[-_]?daemon", re.I)
-# A person's reply or forward about a failed delivery ("Re: Undeliverable ...") is not one.
-_REPLY_PREFIX = re.compile(r"^\s*(?:re|fwd?|aw|wg|tr|sv|vs)\s*:", re.I)
+# A subject that is a bounce's own: it starts with the bounce words (after a list's "[tag]").
+# A person's reply or forward ("Re: Undeliverable ..."), a ticket or a newsletter that
+# mentions a failed delivery further on is not one.
+_BOUNCE_SUBJECT_START = re.compile(r"^\s*(?:\[[^\]\n]{0,60}\]\s*)?(?:" + _BOUNCE_SUBJECT.pattern + ")", re.I)
 _NULL_FROM = re.compile(r"<\s*>\s*$")           # "Jetmail System" <>: written by nobody's mailbox
 _FORWARDED_DAEMON = re.compile(r"^[> \t]*From:.*(?:MAILER-DAEMON|Mail Delivery|postmaster@)", re.I | re.M)
 _AUTOREPLY_SUBJECT = re.compile(
@@ -67,7 +69,7 @@ def looks_like_bounce(msg: Loaded) -> bool:
     # (an RFC 3834 auto-reply also has a null return path: it says so, and stays one)
     daemon = ("return-path" in h and _DAEMON_RETURN_PATH.search(h.get("return-path"))) or \
         _NULL_FROM.search(sender) is not None
-    if (daemon or (bounce_subject and not _REPLY_PREFIX.match(subject))) and \
+    if (daemon or _BOUNCE_SUBJECT_START.match(subject)) and \
             not h.get("auto-submitted").lower().startswith("auto-replied"):
         return _BODY_FAILURE.search(msg.head) is not None
     return False

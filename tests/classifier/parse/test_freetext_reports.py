@@ -56,6 +56,15 @@ def test_an_address_beside_failure_words_is_the_failed_recipient(body):
     assert recipients(mail(body)) == ["ana.ruiz@dest.example"]
 
 
+def test_every_address_of_a_list_written_into_the_failure_sentence_is_a_recipient():
+    body = ("Delivery failed for the following recipients: ana.ruiz@dest.example, bo.lind@dest.example "
+            "and \"cy.moss@dest.example\"\nReason: 550 No such user\n")
+    report = parse_message(mail(body, subject="Returned mail"))
+    assert [r.recipient for r in report.recipients] == ["ana.ruiz@dest.example", "bo.lind@dest.example",
+                                                         "cy.moss@dest.example"]
+    assert all("No such user" in r.evidence.diagnostic for r in report.recipients)
+
+
 def test_sender_contact_daemon_and_example_addresses_are_not_recipients():
     body = ("Your mail to the following recipient could not be delivered because it is not accepting "
             "mail from news@sender.example:\n\n"
@@ -194,6 +203,10 @@ def test_a_report_is_a_bounce_by_its_text_with_a_bounce_subject_or_a_daemon_retu
     # a person writing about a failed delivery
     ({"from": "Ana Ruiz <ana.ruiz@dest.example>", "subject": "Re: Delivery failure"},
      "Hi, my last message could not be delivered to bo.lind@dest.example, the mailbox is full.\n"),
+    # a ticket about a failed delivery: the bounce words are not where a bounce's subject has them
+    ({"from": "Helpdesk <helpdesk@company.example>", "subject": "Ticket #123: Mail delivery failed to a customer",
+      "return_path": "<helpdesk@company.example>"},
+     "Hi team, a customer says our mail to ana.ruiz@dest.example could not be delivered. Can someone check?\n"),
     # the same words with no bounce subject and no daemon return path
     ({"from": "Ana Ruiz <ana.ruiz@dest.example>", "subject": "about bo", "return_path": "<ana.ruiz@dest.example>"},
      "Your message could not be delivered to bo.lind@dest.example: unknown user.\n"),
