@@ -5,21 +5,28 @@ Precedence, in one place:
 1. The kind of report settles some verdicts outright: a complaint is ``feedback``, a
    delivery ``delivered``, an RFC 3834 auto-reply ``vacation``.
 2. Every other source proposes a candidate with a confidence: phrase rules (vendor rules
-   marked as such), the enhanced status code, the basic reply code, the SMTP phase, and for
-   deferrals (and final failures with only a 4xx code) the fact that delivery did not
-   complete in time, ``expired``. The most confident candidate wins;
+   marked as such; they read the diagnostic with the local part of every address masked,
+   so that "spam-desk@" or "mailbox.full@" states nothing), the enhanced status code, the
+   basic reply code, the SMTP phase, and for deferrals (and final failures with only a 4xx
+   code) the fact that delivery did not complete in time, ``expired``. The most confident candidate wins;
    on equal confidence vendor > phrase > status > reply > phase > deferral.
 3. The confidences are written so that a *specific* phrase beats a *generic* code
    (``5.1.1`` + "too many recipients" is ``speeding``; Microsoft's ``5.7.1 ... S3150`` is
    ``blocked``), while a vague word ("mailbox unavailable", "blocked") loses to a specific
    code. Candidates that agree with the winner raise its confidence a little.
-4. Where the conversation failed refines a recipient-level reading (see :data:`REFINE`):
+4. Where the conversation failed refines a recipient-level reading (see :data:`PHASE_REFINE`):
    a "user unknown" *text* (not a ``X.1.x`` code, not a vendor rule) given after the
-   envelope was accepted (DATA), or with no stated phase, is ``filtered``: the server took
-   the recipient at RCPT and refused the message later, the classic filter that answers
-   "user unknown" (unless a local delivery agent wrote it: no SMTP conversation, no
-   filter). A recipient-level reason given at MAIL FROM is about the envelope sender
-   (``rejected``), and one given at connection/HELO is about the sending host (``blocked``).
+   envelope was accepted (DATA) is ``filtered``: the server took the recipient at RCPT and
+   refused the message later, the classic filter that answers "user unknown" (unless a
+   local delivery agent wrote it: no SMTP conversation, no filter). Only a *stated* phase
+   does this (a transcript's "after end of data", a report field naming the command): with
+   no phase stated, "user unknown" means what it says, a missing mailbox, except when the
+   report comes from a documented filter gateway (the phrase book's ``filter_gateways``,
+   products that answer "user unknown" for what their filter refused; Sisimai reads those
+   vendors the same way). Reading every unstated phase as a filter was one parser's
+   convention for a few vendors; on everybody's mail it left dead addresses sendable.
+   A recipient-level reason given at MAIL FROM is about the envelope sender (``rejected``),
+   and one given at connection/HELO is about the sending host (``blocked``).
    The same holds whatever the phase when the evidence itself says the *sender* was
    refused (:func:`refused_party`): an ``X.1.7``/``X.1.8`` status (bad sender mailbox, bad
    sender's system address) or a sender-refusal rule ("sender verify failed", "callout
@@ -38,7 +45,7 @@ import functools
 from dataclasses import dataclass
 
 from classifier.events import Evidence, Kind
-from classifier.rules.phrases import PhraseBook, default_book
+from classifier.rules.phrases import PhraseBook, default_book, mask_local_parts
 from classifier.rules.status_codes import (
     CLASS_DEPENDENT_HARDNESS,
     lookup_reply,
@@ -69,16 +76,24 @@ REFINE_PARTY: dict[tuple[str, str], str] = {
     **{(r, HOST): "blocked" for r in _RECIPIENT_LEVEL},
 }
 _PHASE_PARTY = {"MAIL": SENDER, "CONN": HOST, "HELO": HOST}
-#: (reason, SMTP phase) -> reason. ``None`` = the phase is not stated. (The training-data
-#: generator labels its records with this table.)
-REFINE: dict[tuple[str, str | None], str] = {
+#: (reason, SMTP phase) -> reason, as the engine refines a reading by the *stated* phase.
+#: With no phase stated nothing is refined (see :data:`GATEWAY_REFINE` for the exception).
+PHASE_REFINE: dict[tuple[str, str | None], str] = {
     ("userunknown", "DATA"): "filtered",
-    ("userunknown", None): "filtered",
     **{(r, phase): REFINE_PARTY[(r, party)] for r in _RECIPIENT_LEVEL for phase, party in _PHASE_PARTY.items()},
 }
+#: The table the training-data generator (classifier/training/generate.py) labels its
+#: templates with, which still reads "user unknown" with no stated phase as a filter. The
+#: engine no longer does (:data:`PHASE_REFINE`); kept only so that the committed training
+#: data and the default model stay what they are until they are regenerated from
+#: PHASE_REFINE with the model's retraining (issue 12, the training part).
+REFINE: dict[tuple[str, str | None], str] = {**PHASE_REFINE, ("userunknown", None): "filtered"}
 #: RFC 3463 X.1.7 (bad sender's mailbox address syntax / sender refused) and X.1.8 (bad
 #: sender's system address): the status itself says the envelope sender was refused.
 _SENDER_STATUS = frozenset({("1", "7"), ("1", "8")})
+#: With no stated phase, from a documented filter gateway (``PhraseBook.filter_gateways``):
+#: its "user unknown" is what its filter answers.
+GATEWAY_REFINE: dict[str, str] = {"userunknown": "filtered"}
 #: Refinements that only apply to generic phrases (a vendor rule or an X.1.x code knows).
 _PHRASE_ONLY = frozenset({("userunknown", "DATA"), ("userunknown", None)})
 
@@ -203,7 +218,9 @@ class RuleEngine:
         explanation = [best.rule] + [f"+{c.rule}" for c in agree[:3]]
         reason = best.reason
         key = (reason, evidence.smtp_phase)
-        refined = REFINE.get(key)
+        refined = PHASE_REFINE.get(key)
+        if refined is None and evidence.smtp_phase is None and evidence.provider in self.book.filter_gateways:
+            refined = GATEWAY_REFINE.get(reason)
         if refined is not None and key in _PHRASE_ONLY:
             vendor_agrees = any(c.tier == _TIER["vendor"] for c in agree)
             local = any(c.local for c in candidates)
@@ -227,7 +244,7 @@ class RuleEngine:
 
     def _candidates(self, evidence: Evidence, cls: str | None) -> list[Candidate]:
         out: list[Candidate] = []
-        text = evidence.diagnostic.lower() if evidence.diagnostic else ""
+        text = mask_local_parts(evidence.diagnostic.lower()) if evidence.diagnostic else ""
         if text:
             for rank, rule in self.book.matches(text):
                 if rule.applies(evidence.smtp_phase, cls, evidence.provider):

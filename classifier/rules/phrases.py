@@ -83,6 +83,9 @@ class PhraseBook:
     anchors: dict[str, tuple[tuple[str, tuple[int, ...]], ...]]
     #: patterns without a usable anchor: always tried
     unanchored: tuple[int, ...]
+    #: reporting modules (classifier/parse/mta) that are filter gateways answering "user
+    #: unknown" for what their filter refused (see classifier/rules/engine.py, REFINE)
+    filter_gateways: frozenset[str] = frozenset()
 
     def matches(self, text: str) -> list[tuple[int, PhraseRule]]:
         """(rank, rule) for every rule whose patterns occur in ``text`` (lower-cased by
@@ -105,6 +108,17 @@ class PhraseBook:
 
 
 _MIN_ANCHOR = 3
+
+#: The local part of an address in (lower-cased) text: kept to one letter before phrase
+#: matching. Words inside an address are nobody's statement: "spam-reports@", "mailbox.full@",
+#: "unknown.user@" must not read as a spam refusal, a full mailbox or a missing one. The
+#: domain stays: vendor and domain rules read it.
+_LOCAL_PART = re.compile(r"(?<![\w.!#$%&'*+/=?^`{|}~-])[\w!#$%&'*+/=?^`{|}~-][\w.!#$%&'*+/=?^`{|}~-]{0,127}@(?=[\w-]+\.)")
+
+
+def mask_local_parts(text: str) -> str:
+    """``text`` with the local part of every address replaced by ``x``."""
+    return _LOCAL_PART.sub("x@", text) if "@" in text else text
 
 
 def _anchors(items) -> list[str] | None:
@@ -202,8 +216,11 @@ def load(text: str) -> PhraseBook:
     by_gram: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
     for word, idxs in anchors.items():
         by_gram.setdefault(word[:3], []).append((word, tuple(sorted(idxs))))
+    gateways = data.get("filter_gateways", [])
+    if not isinstance(gateways, list) or not all(isinstance(g, str) for g in gateways):
+        raise RuleFileError("filter_gateways: a list of reporting module names expected")
     return PhraseBook(tuple(ranked), tuple(phase_rules), tuple(patterns),
-                      {g: tuple(v) for g, v in by_gram.items()}, tuple(unanchored))
+                      {g: tuple(v) for g, v in by_gram.items()}, tuple(unanchored), frozenset(gateways))
 
 
 @functools.lru_cache(maxsize=1)

@@ -90,9 +90,12 @@ def _fields(ev: Evidence) -> dict:
 
 
 def test_an_esp_hard_bounce_settles_the_unstated_smtp_phase():
-    """"User unknown" text without a stated phase could be a filter after DATA; an ESP that
-    files it as a hard bounce of an invalid address settles it, a block never does."""
-    text = Evidence(diagnostic="500 unknown recipient", status="5.0.0")
+    """"User unknown" text without a stated phase is a missing mailbox, except from a filter
+    gateway, whose "user unknown" may be its filter's refusal (classifier.rules.engine); an
+    ESP that files it as a hard bounce of an invalid address settles that doubt, a block
+    never does."""
+    assert classify(Evidence(diagnostic="500 unknown recipient", status="5.0.0")).reason == "userunknown"
+    text = Evidence(diagnostic="500 unknown recipient", status="5.0.0", provider="mxlogic")
     assert classify(text).reason == "filtered"
     v = classify(Evidence(**{**_fields(text), "provider_class": "sendgrid:bounce/Invalid Address"}))
     assert (v.reason, v.hard, v.source) == ("userunknown", True, "combined")
