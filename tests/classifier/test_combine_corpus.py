@@ -1,10 +1,12 @@
 """The full classifier and the model alone on the shared corpus of real bounces (issue 4):
-with rules and model combined category >= 0.94, reason >= 0.91, recipient >= 0.97; with the
+with rules and model combined category >= 0.93, reason >= 0.90, recipient >= 0.97; with the
 rules switched off category >= 0.85. Figures in bench/RESULTS.md.
 
 (Issue 12: the corpus's labels follow Sisimai's reading of "user unknown" with no stated
-SMTP phase as ``filtered``; the rules no longer read it so outside documented filter
-gateways, which costs the corpus about one point and gains it on unseen mail.)"""
+SMTP phase as ``filtered``, and DNS failures of the destination (NXDOMAIN, "Name service
+error") as ``networkerror``; the rules now read the first as a missing mailbox outside
+documented filter gateways and the second as the domain (``hostunknown``), which costs the
+corpus about three points and gains them on unseen mail.)"""
 from __future__ import annotations
 
 import pytest
@@ -15,7 +17,7 @@ pytestmark = pytest.mark.shared
 
 
 def test_full_classifier_on_the_corpus():
-    summary = score("combined", "--min-category", "0.94", "--min-reason", "0.91", "--min-recipient", "0.97")
+    summary = score("combined", "--min-category", "0.93", "--min-reason", "0.90", "--min-recipient", "0.97")
     rules = score("rules")
     # combining never does worse than the rules alone
     assert summary["category_acc"] >= rules["category_acc"]

@@ -50,7 +50,7 @@ def test_generic_wording_fires_no_vendor_rule(diagnostic, reason):
     ("550-5.7.26 Unauthenticated email from example.com is not accepted due to domain's DMARC policy",
      "gmail.unauthenticated", "authfailure"),
     ("550-5.7.25 The IP address sending this message does not have a PTR record setup", "gmail.ptr", "requireptr"),
-    ("550-5.7.1 Our system has detected that this message is likely unsolicited mail", "gmail.blocked", "blocked"),
+    ("550-5.7.1 Our system has detected that this message is likely unsolicited mail", "gmail.spam", "spamdetected"),
     ("550 5.5.0 Requested action not taken: mailbox unavailable. [Stage: RcptTo] dd This user doesn't have a "
      "yahoo.com account", "yahoo.nonexistent", "userunknown"),
     ("554 Transaction failed: 5.7.0 ... RecipientThrottled", "microsoft.tenant-throttled", "speeding"),
