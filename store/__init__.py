@@ -52,17 +52,10 @@ class SharingNotAllowed(PermissionError):
 
 
 def connect(url: str, *, timeout: float = 2.0) -> redis.Redis:
-    """A client that fails fast: a dead Redis must turn into a quick 503, not a hung worker.
+    """A client that fails fast, for one server or a cluster (store/client.py)."""
+    from store.client import connect as connect_client
 
-    One immediate retry (no backoff) covers a pooled connection that went stale across a
-    Redis restart; more would only delay the 503 the client is waiting for.
-    """
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                health_check_interval=30, retry=Retry(NoBackoff(), 1))
+    return connect_client(url, timeout=timeout)
 
 
 class Store:
@@ -143,23 +136,30 @@ class Store:
 
     def update_policy_overrides(self, tenant: str, change: Callable[[dict], dict]) -> Policy:
         """Read, change (``change(current) -> new``, e.g. ``store.policy.merge_patch``) and
-        write the overrides as one atomic step: WATCH/MULTI, retried when another update
-        came in between, so two concurrent updates (the API, the CLI) never lose one.
-        ``change`` may raise to refuse; an invalid result raises ValidationError; either way
-        nothing is written."""
+        write the overrides as one atomic step: WATCH/MULTI on the policy alone, retried when
+        another update came in between, so two concurrent updates (the API, the CLI) never
+        lose one. ``change`` may raise to refuse; an invalid result raises ValidationError;
+        either way nothing is written.
+
+        Giving bounces to the shared pool needs the operator's permission, checked here for
+        a clear refusal but not watched (the permission lives in the platform's slot, which a
+        cluster cannot watch with the tenant's): taking it back later takes effect at once
+        anyway, because ingest and queries check it each time (:meth:`ingest_policy`,
+        store/query.py)."""
         import redis
 
+        from store.client import storage
         from store.policy import policy_from_overrides
 
         key = self.keys.policy(tenant)
-        with self.r.pipeline(transaction=True) as pipe:
+        with storage(self.r).transaction(key) as pipe:
             for _ in range(POLICY_RETRIES):
                 try:
-                    pipe.watch(key, self.keys.sharing_givers())
+                    pipe.watch(key)
                     raw = pipe.get(key)
                     new = change(orjson.loads(raw) if raw else {})
                     policy = policy_from_overrides(new)          # validate before storing
-                    if policy.sharing.give and not pipe.hexists(self.keys.sharing_givers(), tenant):
+                    if policy.sharing.give and not self.r.hexists(self.keys.sharing_givers(), tenant):
                         raise SharingNotAllowed(
                             "sharing.give: this tenant may not give its bounces to other tenants; the "
                             "operator allows it (`rebound platform allow-giver TENANT`); receiving "

@@ -12,10 +12,11 @@ ARGV[5]  history length kept
 ARGV[6]  now, epoch seconds
 ARGV[7]  'a': always add the history entry; 'e': only when the event changed a suppression
 ARGV[8]  seconds the history is kept after its last entry; '0': no expiry
-KEYS[4], ARGV[9], ARGV[10]  (optional, a person's unsuppress) the tenant's audit stream, the
-         JSON audit entry (without "lifted", known only here) and the stream's length: the
-         entry is added, with what was lifted, in the same step as the lift, and only if
-         something was lifted. Its key has another hash tag than KEYS[1..3] (store/keys.py).
+ARGV[9]  (optional) the operation's id (a batch's, a person's change's): the dedup marker
+         keeps it with the effects, and a run of the same operation that finds its own
+         marker (the batch sent again after a lost connection, a recovery pass finishing a
+         person's change: store/suppressions.py) answers those effects instead of 0, so a
+         retried operation counts as its first try did
 
 Returns 0 for a duplicate, otherwise a JSON list of effects ("+key" added, "-key" lifted).
 
@@ -39,7 +40,16 @@ local raw = redis.call('HGET', KEYS[1], ARGV[1])
 local rec = raw and cjson.decode(raw) or {}
 
 local dedup = tonumber(ARGV[4])
-if dedup > 0 and not redis.call('SET', KEYS[2], '1', 'NX', 'EX', dedup) then
+local opid = ARGV[9] or ''
+if dedup > 0 and not redis.call('SET', KEYS[2], opid, 'NX', 'EX', dedup) then
+  if opid ~= '' then
+    local mark = redis.call('GET', KEYS[2])
+    if mark and string.sub(mark, 1, #opid + 1) == opid .. '|' then
+      -- rewritten: a write, so that a WAIT after this replay covers the first run too
+      redis.call('SET', KEYS[2], mark, 'KEEPTTL')
+      return string.sub(mark, #opid + 2)
+    end
+  end
   return 0
 end
 local s = rec.s or {}
@@ -246,18 +256,6 @@ for _, op in ipairs(ops) do
   end
 end
 
--- the audit entry first: if it cannot be written, nothing is (a script's writes stay)
-if ARGV[9] and ARGV[9] ~= '' then
-  local lifted = {}
-  for _, e in ipairs(fx) do
-    if string.sub(e, 1, 1) == '-' then lifted[#lifted + 1] = string.sub(e, 2) end
-  end
-  if #lifted > 0 then
-    redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[10], '*', 'json',
-               '{"lifted":' .. cjson.encode(lifted) .. ',' .. string.sub(ARGV[9], 2))
-  end
-end
-
 if changed then
   rec.s = next(s) and s or nil
   rec.c = next(c) and c or nil
@@ -273,6 +271,9 @@ if changed then
 end
 
 local effects = (#fx > 0) and cjson.encode(fx) or '[]'
+if dedup > 0 and opid ~= '' then
+  redis.call('SET', KEYS[2], opid .. '|' .. effects, 'KEEPTTL')
+end
 if ARGV[3] ~= '' and (ARGV[7] == 'a' or #fx > 0) then
   redis.call('LPUSH', KEYS[3], '{"fx":' .. effects .. ',' .. string.sub(ARGV[3], 2))
   redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[5]) - 1)

@@ -73,10 +73,12 @@ class Daily:
             self._queue_counts(pipe, tenant, {_day(now): counts})
 
     def count_effects(self, tenant: str, effects: Iterable[str], now: float) -> None:
+        effects = list(effects)
+        if not effect_counts(effects):
+            return
         pipe = self.r.pipeline(transaction=False)
         self.queue_effects(pipe, tenant, effects, now)
-        if pipe.command_stack:
-            pipe.execute()
+        pipe.execute()
 
     def _queue_counts(self, pipe, tenant: str, per_day: dict[str, Counter]) -> None:
         for day, c in per_day.items():

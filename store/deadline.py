@@ -69,9 +69,12 @@ class BoundedCalls:
 
 
 def bounded(client: redis.Redis) -> redis.Redis:
-    """``client`` with its pool's connections bounded by :func:`budget` (same client, returned)."""
-    pool = client.connection_pool
-    base = pool.connection_class
-    if not issubclass(base, BoundedCalls):
-        pool.connection_class = type(f"Bounded{base.__name__}", (BoundedCalls, base), {})
+    """``client`` with its connections (every node's, on a cluster) bounded by :func:`budget`
+    (same client, returned)."""
+    from store.client import set_connection_class
+
+    def wrap(base: type) -> type:
+        return base if issubclass(base, BoundedCalls) else type(f"Bounded{base.__name__}", (BoundedCalls, base), {})
+
+    set_connection_class(client, wrap)
     return client

@@ -112,7 +112,8 @@ class DnsChecker:
 
     # -- cache --------------------------------------------------------------------------------
     def queue_cached(self, pipe, domains: list[str]) -> None:
-        """Queue the cache read for ``domains`` (one MGET) on the caller's pipeline."""
+        """Queue the cache read for ``domains`` (one MGET: their keys share the ``{dns}`` tag)
+        on the caller's read batch (store/reads.py)."""
         if domains:
             pipe.mget([self.keys.dns(d) for d in domains])
         else:
@@ -138,9 +139,11 @@ class DnsChecker:
 
     def check(self, domain: str) -> DomainFact:
         """One domain, through the cache (for the CLI and tests)."""
-        pipe = self.r.pipeline(transaction=False)
-        self.queue_cached(pipe, [domain])
-        return self.facts([domain], pipe.execute()[0])[domain]
+        from store.reads import ReadBatch
+
+        batch = ReadBatch(self.r)             # a cluster pipeline refuses MGET; the read batch routes it
+        self.queue_cached(batch, [domain])
+        return self.facts([domain], batch.execute()[0])[domain]
 
     def forget(self, domain: str) -> None:
         self.r.delete(self.keys.dns(domain))

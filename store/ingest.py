@@ -34,7 +34,7 @@ import redis
 from classifier.events import Event, Kind
 from classifier.taxonomy import SENDER_SIDE
 from classifier.verdict import Verdict
-from store.audit import AUDIT_MAXLEN
+from store.client import storage
 from store.daily import Daily
 from store.keys import Keys, bucket_of
 from store.platform import Platform
@@ -205,44 +205,40 @@ class Ingest:
         return []
 
     def load_script(self) -> None:
-        self.r.script_load(APPLY_LUA)
+        """Load the scripts of a batch on every node (a restart, SCRIPT FLUSH or a promoted
+        replica forgot them)."""
+        storage(self.r).load(APPLY_LUA)
         self.platform.load_script()
 
     def command(self, tenant: str, address: str, digest: str, ops: list[dict], entry: bytes,
-                now: str, *, dedup: bool = True, history: str = "a", audit: bytes | None = None) -> tuple:
+                now: str, *, dedup: bool = True, history: str = "a", op: str = "") -> tuple:
         """One run of the apply script, as command arguments (EVALSHA: the script's text is
         sent once, when Redis asks for it).
 
         ``dedup`` False applies without a dedup marker (for idempotent operations);
         ``history`` is "a" (always keep ``entry``) or "e" (only if something changed);
-        ``audit``: an audit entry (JSON) written with what the run lifted, if anything, in
-        the same step.
+        ``op``: the operation's id, kept in the dedup marker with the effects, so that the
+        same operation run again answers what it did (apply.lua).
         """
         b = bucket_of(address)
-        keys = (self.keys.records(tenant, b), self.keys.dedup(tenant, b, digest), self.keys.history(tenant, b, address))
-        args = (address, orjson.dumps(ops), entry, self._dedup_arg if dedup else "0", self._history_arg, now,
-                history, self._history_ttl)
-        if audit is not None:
-            return ("EVALSHA", self.script.sha, 4, *keys, self.keys.audit(tenant), *args, audit, str(AUDIT_MAXLEN))
-        return ("EVALSHA", self.script.sha, 3, *keys, *args)
+        return ("EVALSHA", self.script.sha, 3, self.keys.records(tenant, b), self.keys.dedup(tenant, b, digest),
+                self.keys.history(tenant, b, address), address, orjson.dumps(ops), entry,
+                self._dedup_arg if dedup else "0", self._history_arg, now, history, self._history_ttl, op)
 
     def queue(self, pipe, tenant: str, address: str, digest: str, ops: list[dict], entry: bytes,
-              now: str, *, dedup: bool = True, history: str = "a", audit: bytes | None = None) -> None:
-        """Queue one run of the apply script on ``pipe`` (shared with manual changes); run
-        the pipeline with :meth:`execute`."""
-        pipe.execute_command(*self.command(tenant, address, digest, ops, entry, now, dedup=dedup, history=history,
-                                           audit=audit))
+              now: str, **kw) -> None:
+        """Queue one run of the apply script on ``pipe`` (a transaction of the address's slot)."""
+        pipe.execute_command(*self.command(tenant, address, digest, ops, entry, now, **kw))
 
-    def execute(self, pipe) -> list:
-        """Run a pipeline of queued apply calls; after a Redis restart or SCRIPT FLUSH, load
-        the script and run the same commands again (safe: each event applies at most once)."""
-        stack = list(pipe.command_stack)
-        try:
-            return pipe.execute()
-        except redis.exceptions.NoScriptError:
-            self.load_script()
-            pipe.command_stack.extend(stack)          # execute() emptied the pipeline
-            return pipe.execute()
+    def run(self, commands: list[tuple]) -> list:
+        """Run apply commands (pipelined, per server on a cluster); after a Redis restart,
+        SCRIPT FLUSH or a failover, the scripts are loaded and only the commands Redis
+        refused are sent again. An error reply raises."""
+        replies = storage(self.r).run(commands, self.load_script)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
 
     @staticmethod
     def effects(reply) -> list[str] | None:

@@ -1,12 +1,14 @@
 """Where everything lives in Redis.
 
-Every key that one script touches shares a hash tag (``{tenant.bucket}``, ``{tenant}``,
-``{p.bucket}``, ``{pd}``), so the layout is ready for Redis Cluster: no script would need
-keys from two slots. Rebound itself is not: its client is a single-node ``redis.Redis``
-(REBOUND_REDIS_URL names one server), and a few multi-key steps cross tags (a policy update
-watches the tenant's policy and the platform's list of givers; a person's unsuppress writes
-the tenant's audit entry in the same run of apply.lua as the lift). Redis Cluster is not
-supported yet. Per-address state is bucketed: one Redis hash per
+Every key that one script, transaction or multi-key read touches shares a hash tag, so
+Rebound runs on a Redis Cluster (store/client.py): records, dedup markers and history per
+``{tenant.bucket}``; policy, audit, intents, review, sender health and credentials per
+``{tenant}``; platform lists per their own tag (``{p.bucket}``, ``{pd}``, ``{dns}``...). No
+step needs keys of two tags at once: a policy update watches only the policy (the operator's
+permission to give is enforced where it matters, at ingest and query), and a person's
+change of a record and its audit entry are an intent, the change and the audit (see
+store/suppressions.py). Tests check every multi-key command against its slots, on one
+server too (tests/cluster.py). Per-address state is bucketed: one Redis hash per
 (tenant, bucket) holds the records of many addresses as fields. That is what keeps memory
 per suppressed address small (a field in a hash costs a fraction of a top-level key) and
 makes the bulk check one HMGET per bucket instead of one command per address.
@@ -67,6 +69,11 @@ class Keys:
 
     def audit(self, tenant: str) -> str:
         return f"{self.p}:t:{{{tenant}}}:audit"
+
+    def intents(self, tenant: str) -> str:
+        """Hash: operation id -> a person's change not yet audited (store/suppressions.py):
+        written before the change, removed with its audit entry, finished by a recovery pass."""
+        return f"{self.p}:t:{{{tenant}}}:intents"
 
     def policy(self, tenant: str) -> str:
         return f"{self.p}:t:{{{tenant}}}:policy"

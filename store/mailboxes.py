@@ -73,18 +73,21 @@ class Mailboxes:
             sealed = self.credentials.cipher.encrypt(orjson.dumps({"tenant": tenant, "name": name, "settings": new}))
             pipe.multi()
             pipe.hset(key, name, sealed)
-            pipe.sadd(self.keys.mailbox_index(), self._id(tenant, name))
             out[:] = [new]
 
         self.r.transaction(txn, key)
+        # the platform's index has a slot of its own (a cluster cannot change both in one
+        # step): added after the settings, so an interrupted save is completed by saving again
+        self.r.sadd(self.keys.mailbox_index(), self._id(tenant, name))
         return out[0]
 
     def delete(self, tenant: str, name: str) -> bool:
         pipe = self.r.pipeline(transaction=True)
         pipe.hdel(self.keys.mailboxes(tenant), name)
-        pipe.srem(self.keys.mailbox_index(), self._id(tenant, name))
         pipe.delete(self.keys.mailbox_state(tenant, name), self.keys.mailbox_kept(tenant, name))
-        return bool(pipe.execute()[0])
+        deleted = bool(pipe.execute()[0])
+        self.r.srem(self.keys.mailbox_index(), self._id(tenant, name))   # after: see set()
+        return deleted
 
     # -- progress ------------------------------------------------------------------------
     def state(self, tenant: str, name: str) -> dict:

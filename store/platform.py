@@ -58,7 +58,11 @@ class Platform:
                 orjson.dumps(op))
 
     def load_script(self) -> None:
-        self.r.script_load(PLATFORM_LUA)
+        from store.client import storage      # here: `rebound config` imports this module, not Redis
+
+        layer = storage(self.r)
+        layer.load(PLATFORM_LUA)
+        layer.load(audit.UNLIST_LUA)
 
     def bounce_command(self, address: str, tenant: str, t: int, reason: str, status: str | None) -> tuple:
         return self.command(address, {"op": "bounce", "tn": tenant_tag(tenant), "t": t, "r": reason,

@@ -7,8 +7,10 @@ per-reply wrappers), two to three times what Redis spends answering them
 writes them at once on one pooled connection and reads the replies in order.
 
 Only a plain ``redis.Redis`` takes this path; any other client (a subclass, a test's
-instrumented client) gets an ordinary pipeline. Rebound talks to one Redis server; Redis
-Cluster is not supported yet (store/keys.py).
+instrumented client) gets an ordinary pipeline. On a Redis Cluster the reads are grouped
+per node, sent to every node before any reply is read (the nodes answer in parallel), and a
+read whose slot moved meanwhile is sent again through the cluster client
+(store/client.py).
 """
 from __future__ import annotations
 
@@ -18,11 +20,10 @@ from contextlib import contextmanager
 import hiredis
 import redis
 
+from store.client import LOST, REDIRECTED, CommandStream, read_replies, storage
 
 #: Bytes packed before they are sent (see ReadBatch._send).
 SEND_CHUNK = 64 * 1024
-#: What the reads of a batch answer (GET, MGET, HMGET, HKEYS, ECHO), bytes or decoded.
-_READY = (list, bytes, str)
 
 
 def _pack(command: tuple) -> bytes:
@@ -69,6 +70,9 @@ class ReadBatch:
         the caller works on the first parts while Redis, on the other core, still answers
         the rest. One retry covers a pooled connection gone stale (it fails on the send or
         the first reply); a failure after that is the caller's."""
+        if self.commands and storage(self.client).topology == "cluster":
+            yield Replies(self._per_node())
+            return
         if not self.commands or type(self.client) is not redis.Redis:
             yield Replies(self._pipelined())
             return
@@ -94,6 +98,18 @@ class ReadBatch:
         finally:
             pool.release(conn)
 
+    def _per_node(self) -> list:
+        """Cluster: every node's reads on a connection of its own, all sent before any reply
+        is read; those whose slot moved or whose connection failed are read again through
+        the cluster client (reads: safe to repeat)."""
+        stream = CommandStream(storage(self.client), wait=False)
+        stream.send(self.commands)
+        replies = stream.finish()
+        for reply in replies:
+            if isinstance(reply, (redis.exceptions.ResponseError, *LOST, *REDIRECTED)):
+                raise reply
+        return replies
+
     def _pipelined(self) -> list:
         if not self.commands:
             return []
@@ -109,7 +125,10 @@ class ReadBatch:
         chunk: list[bytes] = []
         size = 0
         first = True
+        check = getattr(conn, "check_command", None)          # a test's slot checker
         for command in self.commands:
+            if check is not None:
+                check(command)
             packed = _pack(command)
             chunk.append(packed)
             size += len(packed)
@@ -121,26 +140,12 @@ class ReadBatch:
 
     @staticmethod
     def _read(conn, count: int) -> list:
-        """The replies in order. Those already received are taken straight from the
-        connection's hiredis reader (about a microsecond each instead of the several of a
-        ``read_response`` call through redis-py's layers); whenever it has no complete
-        reply yet, ``read_response`` reads the socket and keeps all of redis-py's handling
-        (timeouts, errors, closed connections)."""
-        reader = getattr(getattr(conn, "_parser", None), "_reader", None)
-        gets = getattr(reader, "gets", None)
-        if gets is None:                             # not the hiredis parser: the plain way
-            return [conn.read_response() for _ in range(count)]
-        out = []
-        append = out.append
-        for _ in range(count):
-            reply = gets()
-            if reply is None or type(reply) in _READY:
-                append(reply)
-            elif isinstance(reply, Exception):
+        """The replies in order (store/client.py's fast reader); an error reply raises."""
+        replies = read_replies(conn, count)
+        for reply in replies:
+            if isinstance(reply, Exception):
                 raise reply
-            else:                                    # no complete reply buffered yet
-                append(conn.read_response())
-        return out
+        return replies
 
 
 class Replies:

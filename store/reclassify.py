@@ -46,6 +46,7 @@ import redis
 from classifier.events import Evidence, Event, Kind
 from classifier.verdict import Verdict
 from store import audit
+from store.client import storage
 from store.keys import bucket_of
 from store.policy import Policy, plan
 from store.records import iso
@@ -288,7 +289,7 @@ class Reclassification:
         if not plans:
             return
         sha, now = self.ingest.script.sha, str(self.now)
-        pipe = self.r.pipeline(transaction=False)
+        commands: list[tuple] = []
         reads = []
         for p in plans:
             b = bucket_of(p.address)
@@ -296,13 +297,11 @@ class Reclassification:
             fields = (f"{self.run_id}:o:{p.address}", f"{self.run_id}:n:{p.address}")
             for fld, use_new in zip(fields, (False, True)):
                 for ops in self._ops(p, use_new):
-                    pipe.execute_command("EVALSHA", sha, 3, scratch, scratch, scratch, fld, ops, "", "0", "1",
-                                         now, "e", "0")
-            pipe.hmget(scratch, *fields)
-            pipe.hdel(scratch, *fields)
-            pipe.expire(scratch, 600)
-            reads.append(len(pipe.command_stack) - 3)
-        replies = self.ingest.execute(pipe)
+                    commands.append(("EVALSHA", sha, 3, scratch, scratch, scratch, fld, ops, "", "0", "1",
+                                     now, "e", "0"))
+            reads.append(len(commands))
+            commands += [("HMGET", scratch, *fields), ("HDEL", scratch, *fields), ("EXPIRE", scratch, 600)]
+        replies = self.ingest.run(commands)
         for p, at in zip(plans, reads):
             old_raw, new_raw = replies[at]
             self._compare(p, _sups(old_raw), _sups(new_raw))
@@ -337,7 +336,7 @@ class Reclassification:
         b = bucket_of(p.address)
         hkey, rkey = self.keys.history(self.tenant, b, p.address), self.keys.records(self.tenant, b)
         for _ in range(ATTEMPTS):
-            with self.r.pipeline(transaction=True) as pipe:
+            with storage(self.r).transaction(hkey, rkey) as pipe:
                 try:
                     pipe.watch(hkey, rkey)
                     raw_entries, record_raw = pipe.lrange(hkey, 0, -1), pipe.hget(rkey, p.address)

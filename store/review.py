@@ -121,7 +121,9 @@ class Review:
         return [k.review_by_time(tenant), k.review_by_count(tenant), k.review_labelled(tenant), k.review_stats(tenant)]
 
     def load_script(self) -> None:
-        self.r.script_load(REVIEW_LUA)
+        from store.client import storage      # here: `rebound config` imports this module, not Redis
+
+        storage(self.r).load(REVIEW_LUA)
 
     # -- from the ingest path ----------------------------------------------------------------
     def command(self, tenant: str, items, raw_ref: str | None = None, now: float | None = None) -> tuple | None:

@@ -5,31 +5,32 @@ the batch, Python idles while Redis runs it. Here commands go out in chunks as s
 are built (possibly while the request is still being parsed), and every reply is read at
 the end: still one round trip per batch, but the two sides overlap.
 
+On a Redis Cluster each command goes to the primary of its slot, one connection per
+primary (store/client.py's CommandStream): still one round trip per server, all in parallel.
+
 Failure handling keeps the store's promise (nothing acknowledged is lost, nothing counts
-twice): any error drops the connection rather than reuse it half-read; a connection that
-went stale across a Redis restart is replaced once and everything sent is sent again; a
-script Redis has forgotten (restart, SCRIPT FLUSH) is loaded and the batch replayed. Both
-replays are safe because the apply script applies each event at most once.
+twice): any error drops the connection rather than reuse it half-read; the commands of a
+connection that failed (stale across a Redis restart, a primary that died), that Redis
+refused for a forgotten script (restart, SCRIPT FLUSH, a promoted replica) or for a slot
+that moved are sent again, and only those. The replays are safe because the apply script
+applies each event at most once, and exact: the batch's operation id in each dedup marker
+makes a replayed event answer the effects it had, not "duplicate" (apply.lua).
 """
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import time
 from datetime import UTC, datetime
 
-import redis
 
 from store.policy import Policy, plan
 from store.raw import keeps_raw
 from store.records import MAX_AHEAD_SECONDS
 
-try:
-    from hiredis import pack_command as _pack
-except ImportError:                                   # hiredis is a dependency; be safe anyway
-    _pack = None
+from store.client import CommandStream, storage
 
 CHUNK = 128
-_RETRYABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 class ApplyStream:
@@ -53,7 +54,9 @@ class ApplyStream:
         self.commands = 0                  # queued so far (the raw payload's ones included)
         self.slots: list[int] = []         # per event: the index of its apply command's reply
         self.items: list[tuple] = []
-        self.conn = None
+        #: this batch's operation id, in each of its events' dedup markers (apply.lua)
+        self.op = secrets.token_hex(8)
+        self.wire = CommandStream(storage(ingest.r))
 
     # -- building ------------------------------------------------------------------------
     def add(self, items) -> None:
@@ -76,7 +79,8 @@ class ApplyStream:
                 ref = self.ref
             self.slots.append(self.commands)
             self.pending.append(ingest.command(tenant, event.recipient, idempotency_digest(event),
-                                               plan(event, verdict, policy), history_entry(event, verdict, ref), now))
+                                               plan(event, verdict, policy), history_entry(event, verdict, ref), now,
+                                               op=self.op))
             self.commands += 1
             extra = ingest.platform_commands(tenant, event, verdict, policy)
             if extra:
@@ -95,47 +99,9 @@ class ApplyStream:
         self.events += len(commands)
 
     # -- the wire --------------------------------------------------------------------------
-    def _connect(self) -> None:
-        self.conn = self.ingest.r.connection_pool.get_connection()
-
-    def _drop(self) -> None:
-        if self.conn is not None:
-            self.conn.disconnect()
-            self.ingest.r.connection_pool.release(self.conn)
-            self.conn = None
-
-    def _write(self, commands: list[tuple]) -> None:
-        for i in range(0, len(commands), CHUNK):
-            part = commands[i:i + CHUNK]
-            # hiredis packs a command in ~1 us; redis-py's generic packing costs five times that
-            self.conn.send_packed_command([b"".join(map(_pack, part))] if _pack else self.conn.pack_commands(part))
-
     def _send(self) -> None:
         chunk, self.pending = self.pending, []
-        try:
-            if self.conn is None:
-                self._connect()
-            self._write(chunk)
-        except _RETRYABLE:
-            self._drop()                         # stale after a restart: once more, from the start
-            self._connect()
-            self._write(self.sent + chunk)
-        self.sent.extend(chunk)
-
-    def _read(self) -> list:
-        replies = []
-        for _ in self.sent:
-            try:
-                replies.append(self.conn.read_response())
-            except redis.exceptions.ResponseError as exc:
-                replies.append(exc)
-        return replies
-
-    def _replay(self) -> list:
-        self._drop()
-        self._connect()
-        self._write(self.sent)
-        return self._read()
+        self.wire.send(chunk)
 
     def finish(self) -> list:
         """Send what is left, read every reply; one per event (0 for a duplicate; the
@@ -150,29 +116,17 @@ class ApplyStream:
         return per_event
 
     def _finish_wire(self) -> list:
-        try:
-            if self.events == 0:
-                return []
-            if self.pending:
-                self._send()
-            try:
-                replies = self._read()
-            except _RETRYABLE:
-                replies = self._replay()
-            errors = [r for r in replies if isinstance(r, redis.exceptions.ResponseError)]
-            if errors and all(isinstance(e, redis.exceptions.NoScriptError) for e in errors):
-                self.ingest.load_script()
-                replies = self._replay()
-                errors = [r for r in replies if isinstance(r, redis.exceptions.ResponseError)]
-            if errors:
-                raise errors[0]
-        except BaseException:
-            self._drop()
-            raise
-        self.ingest.r.connection_pool.release(self.conn)
-        self.conn = None
+        if self.events == 0:
+            self.wire.abort()
+            return []
+        if self.pending:
+            self._send()
+        replies = self.wire.finish(self.ingest.load_script)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
         return replies
 
     def abort(self) -> None:
-        """Give the connection up without reading (the request failed: nothing is acknowledged)."""
-        self._drop()
+        """Give the connections up without reading (the request failed: nothing is acknowledged)."""
+        self.wire.abort()

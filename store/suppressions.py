@@ -2,16 +2,29 @@
 
 They go through the same apply script as events, so a manual change and an event racing
 for the same address cannot lose each other's update, and both land in the history.
+
+A person's change and its audit entry live in two slots (the address's bucket, the
+tenant's trail), which a Redis Cluster cannot change in one step. So a change is three: its
+intent is written in the tenant's slot (``Keys.intents``, under a new operation id); the
+apply script makes the change with the operation id as its dedup marker, which keeps the
+effects; then, in one MULTI in the tenant's slot, the audit entry (with what the change
+did) is added and the intent removed. A crash between the steps leaves the intent, and
+:meth:`Suppressions.recover` finishes it: the apply run again with the same id answers
+the effects it had without changing anything twice (or makes the change, if it never
+happened), and the audit follows. So there is never a lift without its audit entry, nor
+an audit entry for a lift that did not happen.
 """
 from __future__ import annotations
 
+import hashlib
+import secrets
 import time
-import uuid
 
 import orjson
 import redis
 
 from store import audit
+from store.client import storage
 from store.ingest import Ingest
 from store.keys import Keys, bucket_of
 from store.policy import Policy, month_of, policy_from_raw, suppression
@@ -22,6 +35,18 @@ from store.subscriptions import subscription_name
 #: Derived from counters rather than stored: unsuppressing them restarts the counts.
 COUNTER_CODES = frozenset({"low_engagement", "frequency_capped"})
 LIFTABLE = TENANT_SETTABLE | COUNTER_CODES
+
+
+#: Add a change's audit entries (none, one or two) and remove its intent, as one step (both
+#: keys share the tenant's hash tag): an entry that cannot be written leaves the intent for
+#: the recovery pass. KEYS: trail, intents; ARGV: trail length, operation id, entries.
+AUDIT_INTENT_LUA = """
+for i = 3, #ARGV do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'json', ARGV[i])
+end
+return redis.call('HDEL', KEYS[2], ARGV[2])
+"""
+AUDIT_INTENT_SHA = hashlib.sha1(AUDIT_INTENT_LUA.encode()).hexdigest()
 
 
 class NotSuppressed(LookupError):
@@ -70,18 +95,58 @@ class Suppressions:
     def _run(self, tenant: str, address: str, ops: list[dict], entry: dict, audit_entry: dict | None,
              history: str = "a", audit_lifts: dict | None = None):
         """``history`` "e": keep the entry only if it changed something (lifts of nothing
-        leave no trace). ``audit_entry`` is audited in the same pipeline; ``audit_lifts`` in
-        the same script run, with what it lifted, and only if it lifted something."""
+        leave no trace). ``audit_entry`` is audited after the change; ``audit_lifts`` too,
+        with what it lifted, and only if it lifted something. Either way through an intent
+        (the module's docstring)."""
         now = int(time.time())
-        pipe = self.r.pipeline(transaction=False)
-        self.ingest.queue(pipe, tenant, address, uuid.uuid4().hex, ops,
-                          orjson.dumps({"time": now, **entry}), str(now), dedup=False, history=history,
-                          audit=orjson.dumps({"time": now, **audit_lifts}) if audit_lifts else None)
+        intent = {"time": now, "address": address, "ops": ops, "entry": {"time": now, **entry}, "history": history}
         if audit_entry is not None:
-            self._audit(pipe, tenant, {"time": now, **audit_entry})
-        effects = self.ingest.effects(self.ingest.execute(pipe)[0])
-        self.ingest.daily.count_effects(tenant, effects or [], now)      # the console's overview
+            intent["audit"] = {"time": now, **audit_entry}
+        if audit_lifts is not None:
+            intent["audit_lifts"] = {"time": now, **audit_lifts}
+        op = secrets.token_hex(8)
+        if audit_entry is not None or audit_lifts is not None:
+            self.r.hset(self.keys.intents(tenant), op, orjson.dumps(intent))
+            return self._finish(tenant, op, intent)
+        return self._apply(tenant, op, intent, marker=False)      # nothing to audit: one step
+
+    def _apply(self, tenant: str, op: str, intent: dict, marker: bool = True):
+        """The change of an intent (again: the effects it had), with ``op`` as its dedup marker
+        (``marker`` False: none, for a change with no audit entry to follow)."""
+        command = self.ingest.command(tenant, intent["address"], f"op:{op}", intent["ops"],
+                                      orjson.dumps(intent["entry"]), str(intent["time"]), history=intent["history"],
+                                      op=op, dedup=marker)
+        effects = self.ingest.effects(self.ingest.run([command])[0])
+        self.ingest.daily.count_effects(tenant, effects or [], intent["time"])      # the console's overview
         return effects
+
+    def _finish(self, tenant: str, op: str, intent: dict):
+        """Apply an intent, then add its audit entry and remove it, in one step of the tenant's slot."""
+        effects = self._apply(tenant, op, intent)
+        lifted = [fx[1:] for fx in effects or [] if fx.startswith("-")]
+        entries = []
+        if intent.get("audit") is not None:
+            entries.append(orjson.dumps(intent["audit"]))
+        if intent.get("audit_lifts") is not None and lifted:
+            entries.append(orjson.dumps({"lifted": lifted, **intent["audit_lifts"]}))
+        command = ("EVALSHA", AUDIT_INTENT_SHA, 2, self.keys.audit(tenant), self.keys.intents(tenant),
+                   str(audit.AUDIT_MAXLEN), op, *entries)
+        [done] = storage(self.r).run([command], lambda: storage(self.r).load(AUDIT_INTENT_LUA))
+        if isinstance(done, Exception):
+            raise done
+        return effects
+
+    def recover(self, tenant: str, older_than: float = 60) -> int:
+        """Finish the tenant's changes left half done (a crash between the steps) whose intent
+        is older than ``older_than`` seconds (younger ones may still be in progress); how many."""
+        now = time.time()
+        done = 0
+        for op, raw in self.r.hgetall(self.keys.intents(tenant)).items():
+            intent = orjson.loads(raw)
+            if now - intent["time"] >= older_than:
+                self._finish(tenant, op.decode(), intent)
+                done += 1
+        return done
 
     def suppress(self, tenant: str, address: str, *, actor: str, note: str | None = None,
                  code: str = "manual", subscription: str | None = None, stream: str | None = None,
@@ -140,14 +205,14 @@ class Suppressions:
     # -- bulk (imports) -------------------------------------------------------------------------
     def _bulk(self, tenant: str, rows: list[tuple[str, bytes]], entry: bytes, now: int) -> list:
         """Run the apply script for many addresses in one pipeline (no dedup marker)."""
-        pipe = self.r.pipeline(transaction=False)
+        commands = []
         for address, ops in rows:
             b = bucket_of(address)
-            pipe.execute_command("EVALSHA", self.ingest.script.sha, 3, self.keys.records(tenant, b),
-                                 self.keys.records(tenant, b), self.keys.history(tenant, b, address),
-                                 address, ops, entry, "0", str(self.ingest.history_max), str(now), "a",
-                                 str(self.ingest.history_seconds))
-        return self.ingest.execute(pipe)
+            commands.append(("EVALSHA", self.ingest.script.sha, 3, self.keys.records(tenant, b),
+                             self.keys.records(tenant, b), self.keys.history(tenant, b, address),
+                             address, ops, entry, "0", str(self.ingest.history_max), str(now), "a",
+                             str(self.ingest.history_seconds)))
+        return self.ingest.run(commands)
 
     def import_rows(self, tenant: str, rows: list[dict], *, actor: str, import_id: str) -> int:
         """Suppress each row's address ({address, code, subscription?, stream?, since?, until?, note?}).
@@ -185,4 +250,6 @@ class Suppressions:
         return [audit.iso_time(orjson.loads(x)) for x in raw]
 
     def audit(self, tenant: str, count: int = 100) -> list[dict]:
+        """The newest entries, after finishing changes left half done (:meth:`recover`)."""
+        self.recover(tenant)
         return audit.read(self.r, self.keys.audit(tenant), count)

@@ -257,3 +257,43 @@ def dns_settings(make_settings, redis_url, dns_server):
     """Settings whose DNS checks ask the test DNS server (canary: canary.test)."""
     return make_settings(redis_url, dns_checks=True, dns_nameservers=dns_server.nameserver, dns_timeout=0.5,
                          dns_canary="canary.test")
+
+
+# -- Redis Cluster (issue 13): tests/cluster.py ---------------------------------------------------
+
+@pytest.fixture(scope="session", autouse=True)
+def slot_checked_connections():
+    """Every client the store's connect() makes in a test checks that no multi-key command,
+    transaction or WATCH spans two hash slots: on one server too, a step a cluster would
+    refuse (CROSSSLOT) fails the test."""
+    import store.client
+    from tests.cluster import SlotChecker
+
+    store.client.connection_mixin = SlotChecker
+    yield
+    store.client.connection_mixin = None
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory):
+    """A 3-master/3-replica Redis Cluster of this worker's own (tests/cluster.py)."""
+    from tests.cluster import start_cluster
+
+    cluster = start_cluster(tmp_path_factory.mktemp("cluster"))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["single", "cluster"])
+def topology_url(request) -> str:
+    """An empty store on one server, then on a cluster: a test that takes this (directly, or
+    through a ``redis_url`` override in its directory's conftest) runs on both."""
+    if request.param == "single":
+        server = request.getfixturevalue("redis_server")
+        client = redis.Redis.from_url(server)
+        client.flushdb()
+        client.close()
+        return server
+    cluster = request.getfixturevalue("redis_cluster")
+    cluster.flush()
+    return cluster.url

@@ -28,9 +28,16 @@ _HTTP_CODES = {
 }
 
 
-#: Redis errors that mean "retry later" (the store is down, loading or failing over): a 503
+#: Redis errors that mean "retry later" (the store is down, loading or failing over): a 503.
+#: On a Redis Cluster, also: the cluster is down or a slot is not served (a failover in
+#: progress), a slot is migrating (TRYAGAIN), redirections that did not settle (MOVED/ASK
+#: storms), fewer replicas acknowledged a write than REBOUND_REDIS_MIN_REPLICA_ACKS.
 STORE_UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-                     redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError)
+                     redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError,
+                     redis.exceptions.ClusterError, redis.exceptions.ClusterDownError,
+                     redis.exceptions.TryAgainError, redis.exceptions.AskError,
+                     redis.exceptions.RedisClusterException, redis.exceptions.SlotNotCoveredError,
+                     redis.exceptions.MaxConnectionsError)
 #: (error, message) of that 503
 STORE_DOWN = ("store_unavailable",
               "the store is unavailable; nothing from this request was acknowledged, retry later")

@@ -48,12 +48,26 @@ class Limited(Exception):
                         headers={"Retry-After": str(self.retry_after)})
 
 
+def _storage(client, settings):
+    """The counters' storage, on the store's own connections; on a Redis Cluster, the
+    library's cluster storage (a client of its own: it needs its cluster class)."""
+    from store.client import is_cluster
+
+    prefix = f"{settings.key_prefix}:limits"
+    if is_cluster(client):
+        from limits.storage import RedisClusterStorage
+
+        return RedisClusterStorage(settings.effective_redis_url, key_prefix=prefix,
+                                   socket_timeout=settings.redis_timeout,
+                                   socket_connect_timeout=settings.redis_timeout)
+    return RedisStorage("redis://", connection_pool=client.connection_pool, key_prefix=prefix)
+
+
 class RateLimits:
     """The service's limits (``settings``) counted in the store's Redis (``client``)."""
 
     def __init__(self, client, settings):
-        self.storage = RedisStorage("redis://", connection_pool=client.connection_pool,
-                                    key_prefix=f"{settings.key_prefix}:limits")
+        self.storage = _storage(client, settings)
         self.limiter = SlidingWindowCounterRateLimiter(self.storage)
         self.rates = {LOOKUP: parse_many(settings.rate_lookup) if settings.rate_lookup else [],
                       INGEST: parse_many(settings.rate_ingest) if settings.rate_ingest else [],

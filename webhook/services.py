@@ -70,7 +70,10 @@ def build_store(settings: Settings) -> Store:
     from store.deadline import bounded
     from webhook.secrets import secret_keys
 
+    from store.client import storage
+
     client = bounded(connect(settings.effective_redis_url, timeout=settings.redis_timeout))
+    storage(client).durability(settings.redis_min_replica_acks, settings.redis_wait_ms)
     store = Store(client, prefix=settings.key_prefix, dedup_seconds=int(settings.dedup_days * DAY),
                  history_max=settings.history_max, raw_seconds=int(settings.raw_retention_days * DAY),
                  raw_max_bytes=settings.raw_max_bytes, secret_keys=lambda: secret_keys(settings),

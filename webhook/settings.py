@@ -28,8 +28,10 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     redis_url: str | None = Field(
-        None, repr=False, description="Redis to use (redis://, rediss:// or unix://). Unset: `rebound serve` "
-                          "starts its own redis-server under the data directory.")
+        None, repr=False, description="Redis to use: one server (redis://, rediss:// or unix://) or a Redis Cluster "
+                          "(redis+cluster://[user:password@]host:port,host:port, rediss+cluster:// for TLS; "
+                          "database 0 only). Unset: `rebound serve` starts its own redis-server under the "
+                          "data directory.")
     data_dir: Path = Field(
         default_factory=xdg_data_dir, json_schema_extra={"shown": DATA_DIR_SHOWN},
         description="Where the embedded Redis, models and runtime files live; one absolute place wherever a "
@@ -49,6 +51,13 @@ class Settings(BaseModel):
     history_max: int = Field(100, ge=1, le=10_000, description="Events kept in each address's history.")
     history_days: float = Field(180, ge=0, description="An address's history is dropped this long after its last entry (0: kept); about 1 KB per address while kept. Suppressions keep their own evidence.")
     key_prefix: str = Field("rb", pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="Prefix of every Redis key.")
+    redis_min_replica_acks: int | None = Field(
+        None, ge=0, le=16, json_schema_extra={"shown": "1 on a cluster, 0 on one server"},
+        description="Replicas that must have a write (Redis WAIT on each primary written to) before Rebound "
+                    "answers 2xx; fewer within REBOUND_REDIS_WAIT_MS: 503 with Retry-After (the client retries, "
+                    "dedup makes that safe). What keeps acknowledged events through a failover.")
+    redis_wait_ms: int = Field(300, ge=1, le=10_000, description="Milliseconds a write waits for "
+                               "REBOUND_REDIS_MIN_REPLICA_ACKS replicas before it is answered 503.")
     redis_timeout: float = Field(2.0, gt=0, le=60, description="Seconds one request may wait for Redis, all its calls together; beyond it the request answers 503 (a frozen Redis costs a request this long, not this long per call).")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Least severe level logged, by the service and gunicorn alike: `debug`, `info` (adds "
@@ -225,8 +234,14 @@ class Settings(BaseModel):
     def _redis_url(cls, v: str | None) -> str | None:
         if v in (None, ""):
             return None
+        from store.cluster_url import is_cluster_url, parse_cluster_url
+
+        if is_cluster_url(v):
+            parse_cluster_url(v)         # a database but 0, a node without a port: said now
+            return v
         if not v.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+            raise ValueError("must start with redis://, rediss://, unix:// or, for a Redis Cluster, "
+                             "redis+cluster:// or rediss+cluster://")
         from redis.connection import parse_url
 
         try:

@@ -17,7 +17,8 @@ def test_unsuppress_and_its_audit_entry_are_one_step(app, api):
     assert api.delete("/v1/suppressions/ann@example.org", json={"note": "again"}).status_code == 404
     assert api.get("/v1/suppressions/audit").json()["entries"][0]["id"] == entry["id"]
 
-    # when the audit entry cannot be written, the lift does not happen either
+    # when the audit entry cannot be written, the request fails, and the lift it made is
+    # audited as soon as the trail takes entries again: never a lift without its audit
     store = app.extensions["rebound"].store
     assert api.put("/v1/suppressions/bob@example.org", json={}).status_code == 200
     audit_key = Keys().audit(api.tenant)
@@ -28,9 +29,53 @@ def test_unsuppress_and_its_audit_entry_are_one_step(app, api):
     assert r.status_code >= 500
     store.r.delete(audit_key)
     store.r.restore(audit_key, 0, saved)
-    assert [x["code"] for x in api.get("/v1/recipients/bob@example.org").json()["reasons"]] == ["manual"]
-    assert api.delete("/v1/suppressions/bob@example.org", json={"note": "lift"}).status_code == 200
-    assert api.get("/v1/suppressions/audit").json()["entries"][0]["address"] == "bob@example.org"
+    assert store.suppressions.recover(api.tenant, older_than=0) == 1
+    entry = api.get("/v1/suppressions/audit").json()["entries"][0]
+    assert (entry["action"], entry["address"], entry["note"], entry["lifted"]) == \
+        ("unsuppress", "bob@example.org", "lift", ["manual"])
+    assert api.get("/v1/recipients/bob@example.org").json()["reasons"] == []
+    assert store.suppressions.recover(api.tenant, older_than=0) == 0      # done once
+
+
+def test_a_crash_between_the_lift_and_its_audit_is_finished_by_the_recovery_pass(app, api):
+    """The three steps of a person's lift (intent, lift, audit) interrupted after the lift:
+    the recovery pass writes the audit entry with what was lifted, once, and lifts nothing
+    twice; interrupted before the lift: the recovery pass makes the lift and audits it."""
+    import orjson
+
+    store = app.extensions["rebound"].store
+    sup = store.suppressions
+    for address in ("cy@example.org", "dee@example.org"):
+        assert api.put(f"/v1/suppressions/{address}", json={}).status_code == 200
+    before = len(api.get("/v1/suppressions/audit").json()["entries"])
+
+    def crash(self, tenant, op, intent):                 # the process dies after the lift
+        sup._apply(tenant, op, intent)
+        raise SystemExit
+
+    def crash_first(self, tenant, op, intent):           # ... or before it
+        raise SystemExit
+
+    policy = store.policy(api.tenant)
+    for address, how in (("cy@example.org", crash), ("dee@example.org", crash_first)):
+        sup._finish = how.__get__(sup)
+        try:
+            sup.unsuppress(api.tenant, address, actor="api", note="asked", policy=policy)
+        except SystemExit:
+            pass
+        del sup._finish
+    intents = store.r.hgetall(Keys().intents(api.tenant))
+    assert len(intents) == 2 and {orjson.loads(v)["address"] for v in intents.values()} == \
+        {"cy@example.org", "dee@example.org"}
+    assert api.get("/v1/recipients/cy@example.org").json()["reasons"] == []          # lifted, not audited yet
+    assert sup.recover(api.tenant, older_than=3600) == 0                               # too young: in progress
+    assert sup.recover(api.tenant, older_than=0) == 2
+    entries = api.get("/v1/suppressions/audit").json()["entries"]
+    assert len(entries) == before + 2
+    assert sorted((e["address"], tuple(e["lifted"])) for e in entries[:2]) == \
+        [("cy@example.org", ("manual",)), ("dee@example.org", ("manual",))]
+    assert api.get("/v1/recipients/dee@example.org").json()["reasons"] == []
+    assert store.r.hlen(Keys().intents(api.tenant)) == 0
 
 
 def test_a_failed_follow_up_is_logged_and_the_stored_batch_acknowledged(app, api, caplog):

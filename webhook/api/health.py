@@ -22,11 +22,15 @@ def healthz():
 
 @bp.get("/readyz", responses={200: ReadyOut, 503: ErrorOut})
 def readyz():
-    """Ready to take traffic: Redis answers. Load balancers stop sending when this fails.
-    Also says which model this worker uses and which activation failed, if one did (the
-    worker then keeps its last good model)."""
-    services().store.ping()
-    return {"status": "ready", "model": services().classifier.model_status()}
+    """Ready to take traffic: Redis answers (on a cluster: its state is ok). Load balancers
+    stop sending when this fails. Also says which Redis topology this worker uses, and which
+    model it uses and which activation failed, if one did (the worker then keeps its last
+    good model)."""
+    from store.client import storage
+
+    layer = storage(services().store.r)
+    layer.ready()
+    return {"status": "ready", "redis": layer.describe(), "model": services().classifier.model_status()}
 
 
 @bp.get("/metrics", responses={"200": TEXT, 401: ErrorOut, 403: ErrorOut})

@@ -180,8 +180,15 @@ class ModelStatus(BaseModel):
                                                       "while the last good model goes on serving")
 
 
+class RedisTopology(BaseModel):
+    topology: str = Field(description="`single`: one Redis server; `cluster`: a Redis Cluster")
+    primaries: int | None = Field(None, description="cluster: the masters serving the slots")
+    replicas: int | None = Field(None, description="cluster: their replicas")
+
+
 class ReadyOut(BaseModel):
     status: str = Field(description="`ready`: Redis answers")
+    redis: RedisTopology = Field(description="the Redis this worker uses (REBOUND_REDIS_URL)")
     model: ModelStatus | None = Field(description="null when the classifier runs on rules only")
 
 

@@ -1,0 +1,109 @@
+"""One server or a Redis Cluster (issue 13): the URL picks the client, /readyz says which,
+a step across slots is refused on both, and retried commands count exactly."""
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+import redis
+
+from classifier import Classifier
+from classifier.events import Event, Kind
+from store import Store
+from store.client import CrossSlot, connect, is_cluster, parse_cluster_url, storage
+from store.keys import Keys
+
+
+def test_a_cluster_url_names_nodes_and_only_database_0():
+    parsed = parse_cluster_url("rediss+cluster://app:s%40cret@10.0.0.1:7000,[::1]:7001/0")
+    assert parsed.nodes == (("10.0.0.1", 7000), ("::1", 7001))
+    assert (parsed.username, parsed.password, parsed.ssl) == ("app", "s@cret", True)
+    with pytest.raises(ValueError, match="only database 0"):
+        parse_cluster_url("redis+cluster://10.0.0.1:7000/2")
+    with pytest.raises(ValueError, match="host:port"):
+        parse_cluster_url("redis+cluster://10.0.0.1")
+
+
+def test_the_settings_refuse_a_cluster_database_but_0_with_a_clear_message():
+    from webhook.settings import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match="Redis Cluster has only database 0"):
+        Settings.from_env({"REBOUND_REDIS_URL": "redis+cluster://127.0.0.1:7000/1"})
+
+
+def test_readyz_reports_the_topology(make_settings, redis_url):
+    from webhook import create_app
+
+    ready = create_app(make_settings(redis_url)).test_client().get("/readyz")
+    assert ready.status_code == 200
+    if redis_url.startswith("redis+cluster://"):
+        assert ready.get_json()["redis"] == {"topology": "cluster", "primaries": 3, "replicas": 3}
+    else:
+        assert ready.get_json()["redis"]["topology"] == "single"
+
+
+def test_a_step_across_two_slots_is_refused_on_both_topologies(redis_client):
+    keys = Keys()
+    with pytest.raises(CrossSlot):
+        storage(redis_client).transaction(keys.policy("t"), keys.sharing_givers())
+    # a multi-key command across slots: the cluster refuses it, and so does the tests'
+    # checker on one server (tests/cluster.py), so the bug shows on every run
+    with pytest.raises((AssertionError, redis.exceptions.RedisClusterException, redis.exceptions.ResponseError)):
+        redis_client.execute_command("MGET", keys.policy("t"), keys.sharing_givers())
+
+
+def events(run: str, n: int) -> list:
+    classify = Classifier().classify
+    items = [Event(tenant="t", recipient=f"u{i}.{run}@example.org", kind=Kind.BOUNCE, provider="api",
+                   event_id=f"{run}-{i}", time=datetime(2026, 11, 26, tzinfo=UTC), status="5.1.1",
+                   diagnostic="550 5.1.1 user unknown") for i in range(n)]
+    return [(e, classify(e.evidence())) for e in items]
+
+
+def primaries(client) -> list[redis.Redis]:
+    """A plain client of each server written to (the one server, or each master)."""
+    if not is_cluster(client):
+        return [client]
+    return [client.get_redis_connection(node) for node in client.get_primaries()]
+
+
+def test_scripts_flushed_on_one_primary_then_the_counts_are_exact(redis_url):
+    store = Store(connect(redis_url))
+    assert store.apply("t", events("warm", 5)).accepted == 5
+    primaries(store.r)[0].script_flush()
+    result = store.apply("t", events("a", 50))
+    assert (result.accepted, result.duplicates) == (50, 0)
+    again = store.apply("t", events("a", 50))
+    assert (again.accepted, again.duplicates) == (0, 50)
+
+
+def test_a_batch_sent_again_after_lost_connections_counts_as_its_first_try(redis_url):
+    """Every connection of the batch is cut after Redis ran the commands and before the
+    replies were read: the batch is sent again, and reports 50 accepted, not 19 + 31
+    duplicates (each replayed event answers its first run's effects)."""
+    store = Store(connect(redis_url))
+    store.ingest.load_script()
+    stream = store.ingest.open("t", store.ingest_policy("t"))
+    stream.add(events("cut", 50))
+    stream._send()
+    deadline = time.monotonic() + 10
+    keys = Keys()
+    while time.monotonic() < deadline:                   # the last event's marker: all ran
+        if all(store.r.exists(keys.dedup("t", *_dedup_of(e))) for e, _ in stream.items[-1:]):
+            break
+        time.sleep(0.01)
+    for server in primaries(store.r):
+        server.client_kill_filter(_type="normal", skipme=True)
+    result = store.ingest.result(stream.finish())
+    assert (result.accepted, result.duplicates) == (50, 0)
+    assert all(fx == ["+previously_bounced"] for fx in result.effects)
+    again = store.apply("t", events("cut", 50))
+    assert (again.accepted, again.duplicates) == (0, 50)
+
+
+def _dedup_of(event) -> tuple[int, str]:
+    from store.ingest import idempotency_digest
+    from store.keys import bucket_of
+
+    return bucket_of(event.recipient), idempotency_digest(event)
