@@ -60,7 +60,8 @@ FAILURE_WORDS = re.compile(
 # An address field of a summarised original header ("From: a@b", "Cc: ..."): a party of
 # the returned message. To is the one that may be the failed recipient.
 _HEADER_LABEL = re.compile(
-    r"(?:^|\n)[ \t>*-]{0,8}(?:(?P<to>to|envelope-to|x-original-to|delivered-to)|from|cc|bcc|sender|reply-to|"
+    r"(?:^|\n)[ \t>*-]{0,8}(?:(?P<to>to|envelope-to|x-original-to|delivered-to)|"
+    r"(?:x-|original-|envelope-|resent-)?(?:from|sender)|mail from|cc|bcc|reply-to|"
     r"return-path|errors-to|message-id|in-reply-to|references|received|subject|list-[\w-]+)[ \t]*:[^\n]*$",
     re.I)
 # The reporting system's own mailboxes; named in a report as who is writing, not who failed.

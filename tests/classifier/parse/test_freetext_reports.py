@@ -88,6 +88,13 @@ def test_a_summarised_original_names_the_recipient_only_on_its_to_line():
     assert recipients(mail(body)) == ["ana.ruiz@dest.example"]
 
 
+@pytest.mark.parametrize("line", ["Envelope-From: news@sender.example", "Original-Sender: News Desk <news@sender.example>",
+                                  "MAIL FROM:<news@sender.example>", "Cc: ed@sender.example"])
+def test_a_report_naming_only_the_senders_side_names_no_recipient(line):
+    report = f"{line}\nYour message could not be delivered: the recipient is unknown.\n"
+    assert freetext.failed_records(report) == []
+
+
 # --- a diagnostic per recipient ---------------------------------------------------------
 
 def test_each_recipient_of_a_free_text_report_keeps_its_own_reason():
