@@ -186,3 +186,24 @@ def test_dane_is_a_word_not_a_fragment():
     assert rules("554 5.7.5 DANE validation of the peer failed").category == "auth_failure"
     blocked = rules("554 5.7.1 Client host blocked, see www.barracudanetworks.com for removal")
     assert blocked.category == "sender_blocked"
+
+
+def test_a_sign_off_after_a_permanent_reply_is_no_expiry():
+    """qmail ends every permanent failure with "Giving up on <address>.": the reply decides."""
+    v = rules("203.0.113.7 does not like recipient. Remote host said: 550 5.1.1 no such mailbox here "
+              "Giving up on 203.0.113.7.", phase="RCPT")
+    assert (v.reason, v.hard) == ("userunknown", True)
+    assert rules("Still failing after 5 days, giving up.", kind=Kind.BOUNCE).reason == "expired"
+
+
+def test_a_sending_ip_named_as_a_spam_source_is_blocked_whatever_else_is_refused():
+    v = rules("554 5.7.1 Relay access refused: your IP is known as a spam source")
+    assert v.category == "sender_blocked" and not v.hard
+
+
+@pytest.mark.parametrize("text,reason", [
+    ("Delivery failed: the recipients are not accepting mail from lists@example.org", "filtered"),
+    ("550 Invalid userid: nobody.here@example.org", "userunknown"),
+])
+def test_who_refuses_and_who_is_missing_in_other_words(text, reason):
+    assert rules(text).reason == reason
