@@ -125,7 +125,7 @@ class Dialect:
 DEFAULT = Dialect()
 DELAYED = re.compile(
     r"\b(?:temporary (?:failure|problem|error)|will (?:keep|continue) (?:trying|to try)|"
-    r"(?:has|have) not (?:yet )?been delivered|delivery (?:has been|is) delayed|"
+    r"(?:has|have) not yet been delivered|delivery (?:has been|is) delayed|"
     r"still being retried|warning: message .* delayed|delayed mail|will be retried|"
     r"do not need to re-?send|no action is required on your part|retry for up to)", re.I)
 

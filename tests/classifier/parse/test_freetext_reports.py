@@ -127,10 +127,14 @@ def test_a_recipient_whose_line_says_little_does_not_borrow_the_previous_recipie
     (("The attached message had PERMANENT fatal delivery errors!\n\nYOU DO NOT NEED TO RESEND YOUR MESSAGE.\n\n"
      "Sending: <news@sender.example> to <ana.ruiz@dest.example>\n"
      "550 5.1.1 <ana.ruiz@dest.example>: no such user\n"), "failed"),
+    # "has not been delivered" is said of failures; a deferral says "not yet"
+    (("Your message to ana.ruiz@dest.example has reached us, but this address is no longer valid.\n\n"
+     "Your message has NOT been delivered.\n"), "failed"),
+    ("Your message to ana.ruiz@dest.example has not yet been delivered: the remote server is busy.\n", "delayed"),
 ])
 def test_a_report_that_will_retry_is_a_deferral_and_one_that_gave_up_is_not(body, action):
-    assert [(r.recipient, r.action) for r in parse_message(mail(body)).recipients] == \
-        [("ana.ruiz@dest.example", action)]
+    raw = mail(body, from_="postmaster@relay.carrier.example", subject="Mail delivery report")
+    assert [(r.recipient, r.action) for r in parse_message(raw).recipients] == [("ana.ruiz@dest.example", action)]
 
 
 # --- the returned original when the report names nobody --------------------------------
