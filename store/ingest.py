@@ -182,12 +182,14 @@ class Ingest:
         if review is not None:
             pipe.execute_command(*review)
         try:
-            pipe.execute()
+            replies = pipe.execute()
         except redis.exceptions.NoScriptError:
             # only the review script can be missing (a Redis restart, SCRIPT FLUSH); the
             # counters before it were applied, so only the script call is sent again
             self.review.load_script()
-            self.r.execute_command(*review)
+            replies = [self.r.execute_command(*review)]
+        if review is not None and replies[-1][1]:
+            self.review.trim(tenant)                 # the queue went beyond its bound
 
     def platform_commands(self, tenant: str, event: Event, verdict: Verdict | None, policy: Policy) -> list[tuple]:
         """This event's platform-wide changes (shared bounces, deliveries that clear them,

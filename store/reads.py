@@ -20,7 +20,7 @@ from contextlib import contextmanager
 import hiredis
 import redis
 
-from store.client import LOST, REDIRECTED, CommandStream, read_replies, storage
+from store.client import LOST, REDIRECTED, CommandStream, _connection, read_replies, storage
 
 #: Bytes packed before they are sent (see ReadBatch._send).
 SEND_CHUNK = 64 * 1024
@@ -76,7 +76,7 @@ class ReadBatch:
         if not self.commands or type(self.client) is not redis.Redis:
             yield Replies(self._pipelined())
             return
-        pool = self.client.connection_pool
+        pool = storage(self.client).pool_for(self.commands[0])          # the one server's pool
         for attempt in (1, 2):
             conn = _connection(pool)
             try:
@@ -171,9 +171,3 @@ class Replies:
             self._read(self.conn, self.pending)
             self.pending = 0
 
-
-def _connection(pool):
-    try:
-        return pool.get_connection()
-    except TypeError:                                # redis-py < 6 wants a command name
-        return pool.get_connection("GET")

@@ -1,7 +1,8 @@
 --[[
 A tenant's review queue (store/review.py): add evidence, label it. Atomic per call.
 
-Every key shares the tenant's hash tag. One hash per item (ARGV prefix .. id) holds:
+Every key shares the tenant's hash tag, and every key the script touches is in KEYS (as the
+cluster spec asks). One hash per item (ARGV prefix .. id, passed in KEYS) holds:
   item     the evidence and tenant, JSON, written once
   verdict  the latest verdict, JSON (replaced while the item is open)
   n        how many events brought this evidence
@@ -19,10 +20,15 @@ Ordering sets (all members scored 0, ordered by their text, so a cursor is a mem
   KEYS[3]  labelled items, in label order:  "<lt:10>:<id>"
   KEYS[4]  stats hash (dropped: open items evicted by the bound)
 
-ARGV[1] 'add' or 'label'; ARGV[2] item key prefix; ARGV[3] now
+KEYS[5...] the keys of the items the call names, in its order (for 'trim': the items it may
+  drop; it drops no other, and stops when the one to drop was not named)
+
+ARGV[1] 'add', 'trim', 'label' or 'unlabel'; ARGV[2] item key prefix; ARGV[3] now
 add:   ARGV[4] most open items kept; then per item 6 values:
        id, item JSON, verdict JSON, events, examples (JSON lines), number of examples
-       Returns the number of items created.
+       Returns {items created, open items beyond the bound} (store/review.py then trims).
+trim:  ARGV[4] most open items kept. Drops the least useful open items, while beyond the
+       bound and while the next to drop is among KEYS[5...]; returns how many remain beyond it.
 label: ARGV[4] id, ARGV[5] label JSON. Returns 0 (no such item), 1 (labelled) or 2 (re-labelled).
 unlabel: ARGV[4] id, ARGV[5] the label JSON expected (an analyst's undo takes back their own
        label, not one somebody set since). Returns 1 (open again) or 0 (no such item, not
@@ -34,17 +40,23 @@ local prefix, now = ARGV[2], tonumber(ARGV[3])
 local function by_time(first, id) return string.format('%010d:%s', first, id) end
 local function by_count(n, first, id) return string.format('%010d:%010d:%s', 9999999999 - n, first, id) end
 
+local declared = {}
+for i = 5, #KEYS do declared[KEYS[i]] = true end
+
 local function drop_least_useful()
   -- the least frequent item, and among those the oldest: a new phrasing can still collect
-  -- its count while a full queue sheds what nobody has seen again
+  -- its count while a full queue sheds what nobody has seen again. False when that item's
+  -- key was not passed in KEYS (the caller reads the candidates again and retries).
   local last = redis.call('ZRANGE', KEYS[2], -1, -1)[1]
   local head = string.sub(last, 1, 11)
   local member = redis.call('ZRANGE', KEYS[2], '[' .. head, '(' .. head .. '~', 'BYLEX', 'LIMIT', 0, 1)[1]
   local first, id = string.match(member, '^%d+:(%d+):(.+)$')
+  if not declared[prefix .. id] then return false end
   redis.call('ZREM', KEYS[2], member)
   redis.call('ZREM', KEYS[1], by_time(tonumber(first), id))
   redis.call('DEL', prefix .. id)
   redis.call('HINCRBY', KEYS[4], 'dropped', 1)
+  return true
 end
 
 if ARGV[1] == 'add' then
@@ -52,7 +64,7 @@ if ARGV[1] == 'add' then
   for i = 5, #ARGV, 6 do
     local id, item, verdict, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
     local examples, nex = ARGV[i + 4], tonumber(ARGV[i + 5])
-    local key = prefix .. id
+    local key = KEYS[5 + (i - 5) / 6]
     local state = redis.call('HMGET', key, 'status', 'n', 'first', 'ne', 'ex')
     if not state[1] then
       redis.call('HSET', key, 'item', item, 'verdict', verdict, 'n', n, 'first', now, 'last', now,
@@ -79,13 +91,20 @@ if ARGV[1] == 'add' then
       end
     end
   end
-  while redis.call('ZCARD', KEYS[2]) > max do drop_least_useful() end
-  return created
+  return {created, math.max(0, redis.call('ZCARD', KEYS[2]) - max)}
+end
+
+if ARGV[1] == 'trim' then
+  local max = tonumber(ARGV[4])
+  while redis.call('ZCARD', KEYS[2]) > max do
+    if not drop_least_useful() then break end
+  end
+  return math.max(0, redis.call('ZCARD', KEYS[2]) - max)
 end
 
 if ARGV[1] == 'label' then
   local id = ARGV[4]
-  local key = prefix .. id
+  local key = KEYS[5]
   local state = redis.call('HMGET', key, 'status', 'n', 'first', 'lt')
   if not state[1] then return 0 end
   local result = 1
@@ -104,7 +123,7 @@ end
 
 if ARGV[1] == 'unlabel' then
   local id = ARGV[4]
-  local key = prefix .. id
+  local key = KEYS[5]
   local state = redis.call('HMGET', key, 'status', 'n', 'first', 'lt', 'label')
   if state[1] ~= 'labelled' or state[5] ~= ARGV[5] then return 0 end
   local n, first = tonumber(state[2]), tonumber(state[3])

@@ -42,6 +42,8 @@ from store.records import iso
 REVIEW_LUA = resources.files("store").joinpath("review.lua").read_text("utf-8")
 #: Examples kept per item (review.lua keeps the first ones).
 EXAMPLES = 5
+#: Rounds of reading the items to drop and dropping them (Review.trim) before leaving it to the next add.
+TRIM_ROUNDS = 5
 #: Characters of a diagnostic an item keeps: enough to read and to train on.
 DIAGNOSTIC_MAX = 4000
 #: Items read from Redis at most to fill one filtered page.
@@ -137,13 +139,14 @@ class Review:
             groups.setdefault(iid, []).append(pair)
         args: list = ["add", self.keys.review_item(tenant, ""), str(int(time.time() if now is None else now)),
                       str(self.max_open)]
+        items = [self.keys.review_item(tenant, iid) for iid in groups]
         for iid, group in groups.items():
             event, verdict = group[-1]
             item = {"tenant": tenant, "evidence": evidence_of(event)}
             examples = [self._example(e, raw_ref) for e, _ in group[:EXAMPLES]]
             args += [iid, orjson.dumps(item), orjson.dumps(verdict.to_dict()), str(len(group)),
                      b"\n".join(examples), str(len(examples))]
-        return ("EVALSHA", self.script.sha, 4, *self._keys(tenant), *args)
+        return ("EVALSHA", self.script.sha, 4 + len(items), *self._keys(tenant), *items, *args)
 
     @staticmethod
     def _example(event: Event, raw_ref: str | None) -> bytes:
@@ -159,7 +162,29 @@ class Review:
         cmd = self.command(tenant, items, raw_ref, now)
         if cmd is None:
             return 0
-        return int(self._run(cmd))
+        created, over = self._run(cmd)
+        if over:
+            self.trim(tenant)
+        return int(created)
+
+    def trim(self, tenant: str) -> None:
+        """Drop the least useful open items beyond the bound (review.lua 'trim'): their keys
+        are read first and named to the script, which drops no other; read again while the
+        queue changed meanwhile."""
+        by_count = self.keys.review_by_count(tenant)
+        for _ in range(TRIM_ROUNDS):
+            over = self.r.zcard(by_count) - self.max_open
+            if over <= 0:
+                return
+            ids: dict[str, None] = {}
+            for head in dict.fromkeys(m[:11] for m in self.r.zrange(by_count, -over, -1)):
+                for member in self.r.zrange(by_count, b"[" + head, b"(" + head + b"~", bylex=True, offset=0, num=over):
+                    ids[member.split(b":", 2)[2].decode()] = None
+            victims = [self.keys.review_item(tenant, iid) for iid in ids]
+            left = self._run(("EVALSHA", self.script.sha, 4 + len(victims), *self._keys(tenant), *victims, "trim",
+                              self.keys.review_item(tenant, ""), str(int(time.time())), str(self.max_open)))
+            if not left:
+                return
 
     def _run(self, cmd: tuple):
         try:
@@ -252,7 +277,7 @@ class Review:
         label = {"reason": reason, "category": CATEGORY_OF[reason], "by": actor, "at": iso(now)}
         if note:
             label["note"] = note
-        done = self._run(("EVALSHA", self.script.sha, 4, *self._keys(tenant), "label",
+        done = self._run(("EVALSHA", self.script.sha, 5, *self._keys(tenant), self.keys.review_item(tenant, iid), "label",
                           self.keys.review_item(tenant, ""), str(now), iid, orjson.dumps(label)))
         if not done:
             return None
@@ -264,7 +289,7 @@ class Review:
         otherwise since): an undo never takes back somebody else's label."""
         if not _valid_id(iid):
             return None
-        done = self._run(("EVALSHA", self.script.sha, 4, *self._keys(tenant), "unlabel",
+        done = self._run(("EVALSHA", self.script.sha, 5, *self._keys(tenant), self.keys.review_item(tenant, iid), "unlabel",
                           self.keys.review_item(tenant, ""), str(int(time.time())), iid, orjson.dumps(label)))
         return self.get(tenant, iid) if done else None
 

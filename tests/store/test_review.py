@@ -265,3 +265,23 @@ def test_review_list_from_the_shell(api, redis_url):
     [line] = out.stdout.splitlines()
     assert orjson.loads(line)["count"] == 30
     assert CliRunner().invoke(main, ["review", "list", "nobody"], env={"REBOUND_REDIS_URL": redis_url}).exit_code == 2
+
+
+def test_a_full_queue_drops_the_least_frequent_and_oldest_items(redis_url):
+    """Over its bound, the queue sheds what nobody has seen again: the least frequent items,
+    the oldest of equals first (review.lua names every key it drops, as a cluster needs)."""
+    from store import Store, connect
+
+    store = Store(connect(redis_url), review_max=3)
+    tenant = "bounded"
+    phrases = [f"Zork{n} frobozz magic {n}" for n in range(5)]
+    events = []
+    for n, phrase in enumerate(phrases):                  # phrase n brought by n + 1 events
+        events += [Event(tenant=tenant, recipient=f"p{n}.{k}@example.org", kind=Kind.BOUNCE, provider="api",
+                         event_id=f"z{n}-{k}", time=datetime(2026, 11, 1, n, tzinfo=UTC), reply_code="550",
+                         diagnostic=phrase) for k in range(n + 1)]
+    unsure = Verdict.of("onhold", confidence=0.0, source="rule", explanation=["nothing known"], review="unknown")
+    store.review.add(tenant, [(e, unsure) for e in events], now=1_700_000_000)
+    kept = [i["count"] for i in store.review.page(tenant, order="count")["items"]]
+    assert kept == [5, 4, 3]
+    assert store.review.stats(tenant)["dropped"] == 2
