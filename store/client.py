@@ -254,6 +254,24 @@ class Storage:
         """The WAIT sent after a server's writes, or None when no replica ack is asked for."""
         return ("WAIT", self.min_acks, self.wait_ms) if self.min_acks > 0 else None
 
+    def sync_replicas(self, prefix: str) -> None:
+        """Have what every primary holds so far on :attr:`min_acks` replicas: a marker write
+        and WAIT on one connection per primary (WAIT waits for that connection's last write;
+        replication is in order, so every earlier write of that server, whoever made it, is
+        covered). For requests whose writes went through other clients (a policy, a key):
+        webhook/replication.py calls this before a 2xx. ReplicasBehind when short."""
+        if self.min_acks <= 0:
+            return
+        stream = CommandStream(self, wait=True)
+        stream.send([("SET", key, "1") for key in self.marker_keys(prefix)])
+        for reply in stream.collect():
+            if isinstance(reply, Exception):
+                raise reply
+
+    def marker_keys(self, prefix: str) -> list[str]:
+        """One key per primary for :meth:`sync_replicas`."""
+        return [f"{prefix}:replicated"]
+
     def check_acks(self, reply, where: str) -> None:
         if isinstance(reply, Exception):
             raise reply
@@ -279,6 +297,21 @@ class ClusterStorage(Storage):
 
     def refresh(self) -> None:
         self.r.nodes_manager.initialize()
+
+    def marker_keys(self, prefix: str) -> list[str]:
+        """A key in a slot of each primary (found once per set of primaries)."""
+        names = frozenset(node.name for node in self.r.get_primaries())
+        cached = getattr(self, "_markers", None)
+        if cached is not None and cached[0] == (prefix, names):
+            return cached[1]
+        found: dict[str, str] = {}
+        for i in range(100_000):
+            key = f"{prefix}:replicated:{{w{i}}}"
+            found.setdefault(self.r.get_node_from_key(key).name, key)
+            if len(found) == len(names):
+                break
+        self._markers = ((prefix, names), list(found.values()))
+        return self._markers[1]
 
     def pool_for(self, command: tuple):
         keys = keys_of(command)
@@ -316,6 +349,8 @@ LOST = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 RESEND = (*REDIRECTED, *LOST, redis.exceptions.NoScriptError)
 #: Rounds of :meth:`Storage.run` (the first try and its resends).
 RUN_ATTEMPTS = 3
+#: ``done``: this thread's writes since it was last reset were waited for (webhook/replication.py).
+replicated = threading.local()
 
 
 def pack(conn, commands: list[tuple]) -> bytes:
@@ -470,6 +505,8 @@ class CommandStream:
                         self.layer.check_acks(acks, f"{wire.pool.connection_kwargs.get('host', 'redis')}:"
                                                     f"{wire.pool.connection_kwargs.get('port', '')}")
                 per_wire[id(wire)] = iter(got)
+            if self.wait is not None and wires:
+                replicated.done = True
             return [next(per_wire[id(w)]) for w in self.placed]
         finally:
             self.abort()

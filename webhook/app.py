@@ -89,6 +89,8 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     app.extensions["rebound"] = Services.build(settings)
     errors.register(app)
     _observe(app)
+    from webhook import replication      # no 2xx for a change before its replicas have it (cluster)
+    replication.register(app)
 
     from webhook.api import (classify, events, health, inbound, intake, lists, platform, policy, providers, raw,
                              recipients, review, senders, suppressions, webhooks)

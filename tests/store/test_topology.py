@@ -107,3 +107,30 @@ def _dedup_of(event) -> tuple[int, str]:
     from store.keys import bucket_of
 
     return bucket_of(event.recipient), idempotency_digest(event)
+
+
+def test_a_change_is_answered_2xx_only_once_a_replica_has_it(redis_cluster, make_settings):
+    """On a cluster (REBOUND_REDIS_MIN_REPLICA_ACKS: 1 by default), a policy change while a
+    replica is frozen is answered 503 with Retry-After; once it is back, the same change 200."""
+    from webhook import create_app
+
+    redis_cluster.flush()
+    app = create_app(make_settings(redis_cluster.url))
+    store = app.extensions["rebound"].store
+    tenant, key = store.tenants.create("Durable")
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    body = {"bounces": {"mailbox_full": {"for_days": 3}}}
+    assert client.put("/v1/policy", json=body, headers=headers).status_code == 200
+    master = next(redis_cluster.node(p) for p, role in redis_cluster.roles().items() if role == "master")
+    replica = redis_cluster.replica_of(master)
+    replica.freeze()
+    try:
+        r = client.put("/v1/policy", json={"bounces": {"mailbox_full": {"for_days": 4}}}, headers=headers)
+    finally:
+        replica.thaw()
+    assert r.status_code == 503 and r.headers["Retry-After"], r.get_json()
+    redis_cluster.wait_ok()
+    r = client.put("/v1/policy", json={"bounces": {"mailbox_full": {"for_days": 4}}}, headers=headers)
+    assert r.status_code == 200
+    assert client.get("/v1/policy", headers=headers).get_json()["overrides"]["bounces"]["mailbox_full"]["for_days"] == 4
