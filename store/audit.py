@@ -2,6 +2,7 @@
 one for the platform's operator), bounded to the newest :data:`AUDIT_MAXLEN` entries."""
 from __future__ import annotations
 
+import hashlib
 import time
 
 import orjson
@@ -42,3 +43,28 @@ def iso_time(entry: dict) -> dict:
     if "time" in entry:
         entry["time"] = iso(entry["time"])
     return entry
+
+
+#: Add a change's audit entries (none, one or two) and remove its intent, as one step (both
+#: keys share the tenant's hash tag): an entry that cannot be written leaves the intent for
+#: the recovery pass. KEYS: trail, intents; ARGV: trail length, operation id, entries.
+AUDIT_INTENT_LUA = """
+for i = 3, #ARGV do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'json', ARGV[i])
+end
+return redis.call('HDEL', KEYS[2], ARGV[2])
+"""
+AUDIT_INTENT_SHA = hashlib.sha1(AUDIT_INTENT_LUA.encode()).hexdigest()
+
+
+def finish_intent(client, keys, tenant: str, op: str, entries: list[bytes]) -> None:
+    """Add ``entries`` to the tenant's trail and remove the intent ``op``, in one step
+    (store/suppressions.py: a person's change in three steps)."""
+    from store.client import storage
+
+    layer = storage(client)
+    command = ("EVALSHA", AUDIT_INTENT_SHA, 2, keys.audit(tenant), keys.intents(tenant), str(AUDIT_MAXLEN), op,
+               *entries)
+    [done] = layer.run([command], lambda: layer.load(AUDIT_INTENT_LUA))
+    if isinstance(done, Exception):
+        raise done

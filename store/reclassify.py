@@ -34,6 +34,7 @@ the verdicts in effect.
 from __future__ import annotations
 
 import re
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -50,7 +51,7 @@ from store.client import storage
 from store.keys import bucket_of
 from store.policy import Policy, plan
 from store.records import iso
-from store.suppressions import unsuppress_ops
+from store.suppressions import reclassify_audit, unsuppress_ops
 
 #: Addresses read and classified together.
 BATCH = 200
@@ -332,9 +333,18 @@ class Reclassification:
 
     # -- applying -------------------------------------------------------------------------------
     def _apply(self, p: _Plan) -> None:
-        """Apply one address's plan atomically, recomputing it if an event arrives meanwhile."""
+        """Apply one address's plan atomically, recomputing it if an event arrives meanwhile.
+
+        Its audit entry is in the tenant's slot, the change in the address's: the change is
+        announced first (an intent, store/suppressions.py), made with the operation id as
+        its dedup marker (which keeps the effects), then audited; a recovery pass finishes
+        an address left between the steps."""
         b = bucket_of(p.address)
         hkey, rkey = self.keys.history(self.tenant, b, p.address), self.keys.records(self.tenant, b)
+        op = secrets.token_hex(8)
+        intent = {"kind": "reclassify", "time": self.now, "address": p.address, "by": self.actor,
+                  "classifier": self.label}
+        self.r.hset(self.keys.intents(self.tenant), op, orjson.dumps(intent))
         for _ in range(ATTEMPTS):
             with storage(self.r).transaction(hkey, rkey) as pipe:
                 try:
@@ -344,6 +354,7 @@ class Reclassification:
                         fresh = self._plans([p.address], [(raw_entries, record_raw)], count=False)
                         if not fresh:
                             p.change.add, p.change.lift, p.change.applied = [], [], []
+                            audit.finish_intent(self.r, self.keys, self.tenant, op, [])
                             return
                         p.raw_entries, p.record_raw, p.entries, p.new = (fresh[0].raw_entries, fresh[0].record_raw,
                                                                          fresh[0].entries, fresh[0].new)
@@ -351,22 +362,18 @@ class Reclassification:
                     pipe.multi()
                     for i, v in p.new.items():
                         pipe.lset(hkey, i, self._rewritten(p.entries[i], v))
-                    op = {"op": "recl", "add": p.add_sups, "lift": p.change.lift}
+                    change = {"op": "recl", "add": p.add_sups, "lift": p.change.lift}
                     entry = {"time": self.now, "kind": "reclassify", "by": self.actor, "classifier": self.label,
                              "events": [e["event_id"] for e in p.change.events]}
-                    self.ingest.queue(pipe, self.tenant, p.address, "", [op], orjson.dumps(entry), str(self.now),
-                                      dedup=False, history="e")
+                    self.ingest.queue(pipe, self.tenant, p.address, f"op:{op}", [change], orjson.dumps(entry),
+                                      str(self.now), history="e", op=op)
                     effects = self.ingest.effects(pipe.execute()[-1]) or []
                 except redis.WatchError:
                     continue
             p.change.applied = effects
-            if effects:
-                audit.queue(self.r, self.keys.audit(self.tenant),
-                            {"time": self.now, "action": "reclassify", "address": p.address,
-                             "by": self.actor, "classifier": self.label,
-                             "added": [fx[1:] for fx in effects if fx[0] == "+"],
-                             "lifted": [fx[1:] for fx in effects if fx[0] == "-"]})
+            audit.finish_intent(self.r, self.keys, self.tenant, op, reclassify_audit(intent, effects))
             return
+        audit.finish_intent(self.r, self.keys, self.tenant, op, [])          # nothing was changed
         raise RuntimeError(f"{p.address}: events kept arriving while applying; run again")
 
     def _rewritten(self, entry: dict, v: Verdict) -> bytes:

@@ -16,7 +16,6 @@ an audit entry for a lift that did not happen.
 """
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 
@@ -24,7 +23,6 @@ import orjson
 import redis
 
 from store import audit
-from store.client import storage
 from store.ingest import Ingest
 from store.keys import Keys, bucket_of
 from store.policy import Policy, month_of, policy_from_raw, suppression
@@ -37,16 +35,14 @@ COUNTER_CODES = frozenset({"low_engagement", "frequency_capped"})
 LIFTABLE = TENANT_SETTABLE | COUNTER_CODES
 
 
-#: Add a change's audit entries (none, one or two) and remove its intent, as one step (both
-#: keys share the tenant's hash tag): an entry that cannot be written leaves the intent for
-#: the recovery pass. KEYS: trail, intents; ARGV: trail length, operation id, entries.
-AUDIT_INTENT_LUA = """
-for i = 3, #ARGV do
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'json', ARGV[i])
-end
-return redis.call('HDEL', KEYS[2], ARGV[2])
-"""
-AUDIT_INTENT_SHA = hashlib.sha1(AUDIT_INTENT_LUA.encode()).hexdigest()
+def reclassify_audit(intent: dict, effects: list[str]) -> list[bytes]:
+    """A reclassification's audit entry for one address (none when it changed nothing)."""
+    if not effects:
+        return []
+    return [orjson.dumps({"time": intent["time"], "action": "reclassify", "address": intent["address"],
+                          "by": intent["by"], "classifier": intent["classifier"],
+                          "added": [fx[1:] for fx in effects if fx[0] == "+"],
+                          "lifted": [fx[1:] for fx in effects if fx[0] == "-"]})]
 
 
 class NotSuppressed(LookupError):
@@ -129,11 +125,7 @@ class Suppressions:
             entries.append(orjson.dumps(intent["audit"]))
         if intent.get("audit_lifts") is not None and lifted:
             entries.append(orjson.dumps({"lifted": lifted, **intent["audit_lifts"]}))
-        command = ("EVALSHA", AUDIT_INTENT_SHA, 2, self.keys.audit(tenant), self.keys.intents(tenant),
-                   str(audit.AUDIT_MAXLEN), op, *entries)
-        [done] = storage(self.r).run([command], lambda: storage(self.r).load(AUDIT_INTENT_LUA))
-        if isinstance(done, Exception):
-            raise done
+        audit.finish_intent(self.r, self.keys, tenant, op, entries)
         return effects
 
     def recover(self, tenant: str, older_than: float = 60) -> int:
@@ -144,9 +136,19 @@ class Suppressions:
         for op, raw in self.r.hgetall(self.keys.intents(tenant)).items():
             intent = orjson.loads(raw)
             if now - intent["time"] >= older_than:
-                self._finish(tenant, op.decode(), intent)
+                if intent.get("kind") == "reclassify":
+                    self._finish_reclassified(tenant, op.decode(), intent)
+                else:
+                    self._finish(tenant, op.decode(), intent)
                 done += 1
         return done
+
+    def _finish_reclassified(self, tenant: str, op: str, intent: dict) -> None:
+        """A reclassification's address (store/reclassify.py) whose audit was not written:
+        its change ran if its marker is there (with the effects), else nothing happened."""
+        mark = self.r.get(self.keys.dedup(tenant, bucket_of(intent["address"]), f"op:{op}"))
+        effects = orjson.loads(mark.split(b"|", 1)[1]) if mark and mark.startswith(op.encode() + b"|") else []
+        audit.finish_intent(self.r, self.keys, tenant, op, reclassify_audit(intent, effects))
 
     def suppress(self, tenant: str, address: str, *, actor: str, note: str | None = None,
                  code: str = "manual", subscription: str | None = None, stream: str | None = None,

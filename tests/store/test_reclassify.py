@@ -197,3 +197,32 @@ def test_rules_mode_from_the_shell_changes_what_the_model_decided(redis_url, sto
     assert ev["old"]["reason"] == "mailboxfull" and ev["new"]["reason"] == "userunknown"
     assert ev["new"]["source"] == "rule" and ev["new"]["confidence"] < 0.5
     assert summary["summary"]["classifier"] == "rules" and summary["summary"]["applied"] is False
+
+
+def test_a_crash_between_a_reclassified_change_and_its_audit_is_finished_by_the_recovery_pass(store):
+    """The change of an address and its audit entry are in two slots: a process that dies
+    between them leaves an intent, and the recovery pass writes the audit entry with what
+    the change did, once (issue 13)."""
+    import store.audit as audit_module
+
+    populate(store)
+    finish = audit_module.finish_intent
+
+    def crash(client, keys, tenant, op, entries):       # the process dies before the audit
+        if entries:
+            raise SystemExit
+        finish(client, keys, tenant, op, entries)
+
+    audit_module.finish_intent = crash
+    try:
+        with pytest.raises(SystemExit):
+            list(Reclassification(store, "t", second_opinion(), label="model:v2", actor="cli").run(apply=True))
+    finally:
+        audit_module.finish_intent = finish
+    assert not [a for a in store.r.xrevrange(store.keys.audit("t"))
+                if b'"reclassify"' in a[1][b"json"]]                          # not audited yet
+    assert store.suppressions.recover("t", older_than=0) == 1
+    [entry] = [a for a in store.suppressions.audit("t") if a["action"] == "reclassify"]
+    assert entry["by"] == "cli" and entry["classifier"] == "model:v2"
+    assert (entry["added"], entry["lifted"]) in ((["previously_bounced"], []), ([], ["previously_bounced"]))
+    assert store.suppressions.recover("t", older_than=0) == 0

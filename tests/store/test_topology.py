@@ -134,3 +134,42 @@ def test_a_change_is_answered_2xx_only_once_a_replica_has_it(redis_cluster, make
     r = client.put("/v1/policy", json={"bounces": {"mailbox_full": {"for_days": 4}}}, headers=headers)
     assert r.status_code == 200
     assert client.get("/v1/policy", headers=headers).get_json()["overrides"]["bounces"]["mailbox_full"]["for_days"] == 4
+
+
+def test_a_slot_in_migration_is_answered_503_then_the_retry_counts_once(redis_cluster, make_settings):
+    """While the slot of an address's record migrates between masters, a new event for it
+    is refused by Redis (TRYAGAIN: its keys are half on each side): the answer is 503 with
+    Retry-After, never 500; once the slot is stable, the ESP's retry is stored, once."""
+    from redis.crc import key_slot
+
+    from store.keys import bucket_of
+    from webhook import create_app
+
+    redis_cluster.flush()
+    app = create_app(make_settings(redis_cluster.url))
+    store = app.extensions["rebound"].store
+    tenant, key = store.tenants.create("Migrating")
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+
+    def bounce(eid: str) -> dict:
+        return {"id": eid, "type": "bounce", "recipient": "alice@example.org", "time": "2026-12-01T00:00:00Z",
+                "status": "5.1.1", "diagnostic": "550 5.1.1 user unknown"}
+
+    assert client.post("/v1/events", json=bounce("first"), headers=headers).get_json()["accepted"] == 1
+    records = Keys().records(tenant, bucket_of("alice@example.org"))
+    slot = key_slot(records.encode())
+    source = store.r.get_node_from_key(records)
+    target = next(n for n in store.r.get_primaries() if n.name != source.name)
+    src, dst = store.r.get_redis_connection(source), store.r.get_redis_connection(target)
+    src_id, dst_id = (c.execute_command("CLUSTER", "MYID").decode() for c in (src, dst))
+    dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
+    src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
+    try:
+        r = client.post("/v1/events", json=bounce("second"), headers=headers)
+    finally:
+        for c in (src, dst):
+            c.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
+    assert r.status_code == 503 and r.headers["Retry-After"], r.get_json()
+    r = client.post("/v1/events", json=bounce("second"), headers=headers)
+    assert r.status_code == 200 and r.get_json() == {"accepted": 1, "duplicates": 0}
