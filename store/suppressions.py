@@ -85,9 +85,6 @@ class Suppressions:
     def _policy(self, tenant: str) -> Policy:
         return policy_from_raw(self.r.get(self.keys.policy(tenant)))
 
-    def _audit(self, pipe, tenant: str, entry: dict) -> None:
-        audit.queue(pipe, self.keys.audit(tenant), entry)
-
     def _run(self, tenant: str, address: str, ops: list[dict], entry: dict, audit_entry: dict | None,
              history: str = "a", audit_lifts: dict | None = None):
         """``history`` "e": keep the entry only if it changed something (lifts of nothing
@@ -138,6 +135,10 @@ class Suppressions:
             if now - intent["time"] >= older_than:
                 if intent.get("kind") == "reclassify":
                     self._finish_reclassified(tenant, op.decode(), intent)
+                elif intent.get("kind") == "import":       # its rows are in; how many is not known
+                    audit.finish_intent(self.r, self.keys, tenant, op.decode(), [orjson.dumps(
+                        {"time": intent["time"], "action": "import", "by": intent["by"], "import": intent["import"],
+                         "interrupted": True})])
                 else:
                     self._finish(tenant, op.decode(), intent)
                 done += 1
@@ -222,8 +223,14 @@ class Suppressions:
         No per-address history entry (an import can be millions of addresses): the
         suppression's evidence names only the import; who imported what, when and from where
         is in the audit trail's one entry per import. Returns how many suppressions were new.
+
+        Each call (re)writes the import's intent (the rows are in other slots than the
+        trail): :meth:`audit_import` replaces it with the audit entry; an import that stopped
+        for good (a minute without a batch) is audited by the recovery pass as interrupted.
         """
         now = int(time.time())
+        self.r.hset(self.keys.intents(tenant), f"import:{import_id}",
+                    orjson.dumps({"kind": "import", "time": now, "by": actor, "import": import_id}))
         policy = self._policy(tenant)
         batch = []
         for row in rows:
@@ -240,10 +247,9 @@ class Suppressions:
 
     def audit_import(self, tenant: str, *, actor: str, import_id: str, imported: int, rejected: int,
                      source: str | None) -> None:
-        pipe = self.r.pipeline(transaction=False)
-        self._audit(pipe, tenant, {"time": int(time.time()), "action": "import", "by": actor, "import": import_id,
-                                   "new": imported, "rejected": rejected, **({"source": source} if source else {})})
-        pipe.execute()
+        entry = {"time": int(time.time()), "action": "import", "by": actor, "import": import_id, "new": imported,
+                 "rejected": rejected, **({"source": source} if source else {})}
+        audit.finish_intent(self.r, self.keys, tenant, f"import:{import_id}", [orjson.dumps(entry)])
 
     # -- reading -------------------------------------------------------------------------------
     def history(self, tenant: str, address: str, limit: int = 100) -> list[dict]:

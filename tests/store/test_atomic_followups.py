@@ -95,3 +95,21 @@ def test_a_failed_follow_up_is_logged_and_the_stored_batch_acknowledged(app, api
     store.r.delete(recent)
     assert api.post("/v1/events", json=[bounce("s2", "b@gmail.example", "5.7.26")]).status_code == 200
     assert api.get("/v1/senders/status").json()["recent"][0]["event_id"] == "s2"
+
+
+def test_an_import_that_stopped_half_way_is_audited_as_interrupted(app, api):
+    """An import's rows are in other slots than the audit trail: one that never finished (its
+    process died between batches) is still in the trail, marked interrupted, once the
+    recovery pass sees it idle; a finished one has its one complete entry and nothing more."""
+    store = app.extensions["rebound"].store
+    sup = store.suppressions
+    rows = [{"address": f"imp{i}@example.org", "code": "manual"} for i in range(20)]
+    assert sup.import_rows(api.tenant, rows[:10], actor="cli", import_id="imp-1") == 10   # then it died
+    assert sup.import_rows(api.tenant, rows[10:], actor="cli", import_id="imp-2") == 10
+    sup.audit_import(api.tenant, actor="cli", import_id="imp-2", imported=10, rejected=0, source="b.csv")
+    assert sup.recover(api.tenant, older_than=3600) == 0            # imp-1 may still be running
+    assert sup.recover(api.tenant, older_than=0) == 1
+    entries = {e["import"]: e for e in sup.audit(api.tenant) if e["action"] == "import"}
+    assert entries["imp-1"]["interrupted"] is True and entries["imp-1"]["by"] == "cli"
+    assert entries["imp-2"]["new"] == 10 and "interrupted" not in entries["imp-2"]
+    assert len([e for e in sup.audit(api.tenant) if e["action"] == "import"]) == 2
