@@ -208,6 +208,16 @@ class Storage:
         """The topology, for /readyz."""
         return {"topology": self.topology}
 
+    def memory(self) -> tuple[int, int]:
+        """(used, maxmemory) bytes: the server's, or the sum over the primaries (each has
+        its own budget; with equal budgets the sums give the same fill ratio)."""
+        used = limit = 0
+        for _, pool in self.primaries():
+            info = redis.Redis(connection_pool=pool).info("memory")
+            used += int(info.get("used_memory", 0))
+            limit += int(info.get("maxmemory", 0))
+        return used, limit
+
     def ready(self) -> None:
         """Raises a redis error unless the store can take traffic."""
         self.r.ping()

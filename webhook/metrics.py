@@ -104,14 +104,16 @@ def exposition() -> tuple[bytes, str]:
 def store_memory(client) -> bytes:
     """Redis's memory use and budget, read when metrics are scraped (one INFO call): the
     alert that comes before ``rebound_store_full_total`` is used / max above 0.9. Empty
-    when Redis does not answer (``rebound_http_requests_total`` shows the 503s then)."""
+    when Redis does not answer (``rebound_http_requests_total`` shows the 503s then). On a
+    Redis Cluster, summed over the masters (store/client.py)."""
     import redis
 
+    from store.client import storage
+
     try:
-        info = client.info("memory")
-    except redis.RedisError:
+        used, limit = storage(client).memory()
+    except (redis.RedisError, redis.exceptions.RedisClusterException):
         return b"# rebound_store_memory: Redis did not answer\n"
-    used, limit = int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
     return (f"# HELP rebound_store_memory_used_bytes Memory Redis uses (INFO used_memory)\n"
             f"# TYPE rebound_store_memory_used_bytes gauge\nrebound_store_memory_used_bytes {used}\n"
             f"# HELP rebound_store_memory_max_bytes Redis's maxmemory (0: none set, no budget)\n"

@@ -32,10 +32,17 @@ def test_the_settings_refuse_a_cluster_database_but_0_with_a_clear_message():
         Settings.from_env({"REBOUND_REDIS_URL": "redis+cluster://127.0.0.1:7000/1"})
 
 
-def test_readyz_reports_the_topology(make_settings, redis_url):
+def test_readyz_reports_the_topology_and_metrics_the_memory_of_every_master(make_settings, redis_url):
+    import re
+
+    from tests.conftest import OPERATOR_KEY
     from webhook import create_app
 
-    ready = create_app(make_settings(redis_url)).test_client().get("/readyz")
+    client = create_app(make_settings(redis_url)).test_client()
+    metrics = client.get("/metrics", headers={"Authorization": f"Bearer {OPERATOR_KEY}"}).get_data(as_text=True)
+    used = int(re.search(r"^rebound_store_memory_used_bytes (\d+)$", metrics, re.M).group(1))
+    assert used > 3 * 500_000 if redis_url.startswith("redis+cluster://") else used > 500_000
+    ready = client.get("/readyz")
     assert ready.status_code == 200
     if redis_url.startswith("redis+cluster://"):
         assert ready.get_json()["redis"] == {"topology": "cluster", "primaries": 3, "replicas": 3}
