@@ -122,6 +122,18 @@ class Cluster:
             return len(online) >= REPLICAS_PER_MASTER
         return info.get("master_link_status") == "up" and not info.get("master_sync_in_progress")
 
+    def move_slot(self, slot: int, source: redis.Redis, target: redis.Redis, target_port: int) -> None:
+        """Move a slot and its keys from ``source`` to ``target`` (masters) as redis-cli's
+        resharding does: IMPORTING/MIGRATING, MIGRATE the keys, then SETSLOT NODE everywhere."""
+        src_id, dst_id = (c.execute_command("CLUSTER", "MYID").decode() for c in (source, target))
+        target.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
+        source.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
+        while keys := source.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
+            source.execute_command("MIGRATE", "127.0.0.1", target_port, "", 0, 5000, "KEYS", *keys)
+        for node in self.nodes:
+            if node.proc.poll() is None and node.client().info("replication")["role"] == "master":
+                node.client().execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
+
     def flush(self) -> None:
         for node in self.nodes:
             if node.proc.poll() is None and node.client().info("replication")["role"] == "master":

@@ -2,6 +2,7 @@
 a step across slots is refused on both, and retried commands count exactly."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import UTC, datetime
 
@@ -180,3 +181,31 @@ def test_a_slot_in_migration_is_answered_503_then_the_retry_counts_once(redis_cl
     assert r.status_code == 503 and r.headers["Retry-After"], r.get_json()
     r = client.post("/v1/events", json=bounce("second"), headers=headers)
     assert r.status_code == 200 and r.get_json() == {"accepted": 1, "duplicates": 0}
+
+
+def test_a_slot_moved_behind_the_clients_back_is_followed_and_counted_once(redis_cluster):
+    """The store's map of the slots is stale (a slot moved to another master since): the
+    commands of the batch for that slot are refused (MOVED), sent again to the new master,
+    alone, and the batch reports what a first try would: every event accepted once."""
+    from redis.crc import key_slot
+
+    from store.keys import bucket_of
+
+    redis_cluster.flush()
+    store = Store(connect(redis_cluster.url))
+    first = events("before", 30)
+    assert store.apply("t", first).accepted == 30
+    address = first[0][0].recipient
+    slot = key_slot(Keys().records("t", bucket_of(address)).encode())
+    source = store.r.get_node_from_key(Keys().records("t", bucket_of(address)))
+    target = next(n for n in store.r.get_primaries() if n.name != source.name)
+    redis_cluster.move_slot(slot, store.r.get_redis_connection(source), store.r.get_redis_connection(target),
+                            target.port)
+    assert store.r.get_node_from_key(Keys().records("t", bucket_of(address))).name == source.name   # stale map
+    moved_new = (dataclasses.replace(first[0][0], event_id="moved-new"), first[0][1])   # same slot, new event
+    again = first[:1] + [moved_new] + events("after", 28)
+    result = store.apply("t", again)
+    assert (result.accepted, result.duplicates) == (29, 1)
+    assert result.effects[0] is None and result.effects[1] is not None
+    assert store.check("t", [address])[0].sendable is False                  # its record moved with the slot
+    assert store.r.get_node_from_key(Keys().records("t", bucket_of(address))).name == target.name
