@@ -54,7 +54,9 @@ class ApplyStream:
         self.commands = 0                  # queued so far (the raw payload's ones included)
         self.slots: list[int] = []         # per event: the index of its apply command's reply
         self.items: list[tuple] = []
-        #: this batch's operation id, in each of its events' dedup markers (apply.lua)
+        #: this batch's operation id; with the event's place in the batch, in the event's dedup
+        #: marker (apply.lua): a replay of the command answers its effects, while the same
+        #: event twice in one batch is still a duplicate the second time
         self.op = secrets.token_hex(8)
         self.wire = CommandStream(storage(ingest.r))
 
@@ -80,7 +82,7 @@ class ApplyStream:
             self.slots.append(self.commands)
             self.pending.append(ingest.command(tenant, event.recipient, idempotency_digest(event),
                                                plan(event, verdict, policy), history_entry(event, verdict, ref), now,
-                                               op=self.op))
+                                               op=f"{self.op}.{self.events:x}"))
             self.commands += 1
             extra = ingest.platform_commands(tenant, event, verdict, policy)
             if extra:

@@ -209,3 +209,11 @@ def test_a_slot_moved_behind_the_clients_back_is_followed_and_counted_once(redis
     assert result.effects[0] is None and result.effects[1] is not None
     assert store.check("t", [address])[0].sendable is False                  # its record moved with the slot
     assert store.r.get_node_from_key(Keys().records("t", bucket_of(address))).name == target.name
+
+
+def test_the_same_event_twice_in_one_batch_is_a_duplicate_the_second_time(redis_url):
+    store = Store(connect(redis_url))
+    items = events("twice", 3)
+    result = store.apply("t", items + items[:1])
+    assert (result.accepted, result.duplicates) == (3, 1)
+    assert result.effects[3] is None
