@@ -16,6 +16,7 @@ an audit entry for a lift that did not happen.
 """
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 
@@ -29,6 +30,8 @@ from store.policy import Policy, month_of, policy_from_raw, suppression
 from store.reasons import TENANT_SETTABLE
 from store.records import check_time
 from store.subscriptions import subscription_name
+
+log = logging.getLogger("rebound.store")
 
 #: Derived from counters rather than stored: unsuppressing them restarts the counts.
 COUNTER_CODES = frozenset({"low_engagement", "frequency_capped"})
@@ -127,12 +130,16 @@ class Suppressions:
 
     def recover(self, tenant: str, older_than: float = 60) -> int:
         """Finish the tenant's changes left half done (a crash between the steps) whose intent
-        is older than ``older_than`` seconds (younger ones may still be in progress); how many."""
+        is older than ``older_than`` seconds (younger ones may still be in progress); how many.
+        One that Redis still refuses (a key of the wrong type...) stays for the next pass and
+        is logged, without keeping the audit trail from being read."""
         now = time.time()
         done = 0
         for op, raw in self.r.hgetall(self.keys.intents(tenant)).items():
             intent = orjson.loads(raw)
-            if now - intent["time"] >= older_than:
+            if now - intent["time"] < older_than:
+                continue
+            try:
                 if intent.get("kind") == "reclassify":
                     self._finish_reclassified(tenant, op.decode(), intent)
                 elif intent.get("kind") == "import":       # its rows are in; how many is not known
@@ -141,7 +148,11 @@ class Suppressions:
                          "interrupted": True})])
                 else:
                     self._finish(tenant, op.decode(), intent)
-                done += 1
+            except redis.exceptions.ResponseError:
+                log.error("a change left half done could not be finished yet", exc_info=True,
+                          extra={"tenant": tenant, "operation": op.decode(), "kind": intent.get("kind", "change")})
+                continue
+            done += 1
         return done
 
     def _finish_reclassified(self, tenant: str, op: str, intent: dict) -> None:

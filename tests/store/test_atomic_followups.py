@@ -27,6 +27,7 @@ def test_unsuppress_and_its_audit_entry_are_one_step(app, api):
     store.r.set(audit_key, "not a stream")             # the audit write fails (WRONGTYPE)
     r = api.delete("/v1/suppressions/bob@example.org", json={"note": "lift"})
     assert r.status_code >= 500
+    assert store.suppressions.recover(api.tenant, older_than=0) == 0      # still refused: kept, logged
     store.r.delete(audit_key)
     store.r.restore(audit_key, 0, saved)
     assert store.suppressions.recover(api.tenant, older_than=0) == 1
