@@ -117,17 +117,22 @@ def _dedup_of(event) -> tuple[int, str]:
     return bucket_of(event.recipient), idempotency_digest(event)
 
 
+def cluster_service(cluster, make_settings, name: str):
+    """The service on the session's (emptied) cluster: its store, a test client, a new
+    tenant's auth headers and the tenant."""
+    from webhook import create_app
+
+    cluster.flush()
+    app = create_app(make_settings(cluster.url))
+    store = app.extensions["rebound"].store
+    tenant, key = store.tenants.create(name)
+    return store, app.test_client(), {"Authorization": f"Bearer {key}"}, tenant
+
+
 def test_a_change_is_answered_2xx_only_once_a_replica_has_it(redis_cluster, make_settings):
     """On a cluster (REBOUND_REDIS_MIN_REPLICA_ACKS: 1 by default), a policy change while a
     replica is frozen is answered 503 with Retry-After; once it is back, the same change 200."""
-    from webhook import create_app
-
-    redis_cluster.flush()
-    app = create_app(make_settings(redis_cluster.url))
-    store = app.extensions["rebound"].store
-    tenant, key = store.tenants.create("Durable")
-    client = app.test_client()
-    headers = {"Authorization": f"Bearer {key}"}
+    store, client, headers, _ = cluster_service(redis_cluster, make_settings, "Durable")
     body = {"bounces": {"mailbox_full": {"for_days": 3}}}
     assert client.put("/v1/policy", json=body, headers=headers).status_code == 200
     master = next(redis_cluster.node(p) for p, role in redis_cluster.roles().items() if role == "master")
@@ -151,14 +156,8 @@ def test_a_slot_in_migration_is_answered_503_then_the_retry_counts_once(redis_cl
     from redis.crc import key_slot
 
     from store.keys import bucket_of
-    from webhook import create_app
 
-    redis_cluster.flush()
-    app = create_app(make_settings(redis_cluster.url))
-    store = app.extensions["rebound"].store
-    tenant, key = store.tenants.create("Migrating")
-    client = app.test_client()
-    headers = {"Authorization": f"Bearer {key}"}
+    store, client, headers, tenant = cluster_service(redis_cluster, make_settings, "Migrating")
 
     def bounce(eid: str) -> dict:
         return {"id": eid, "type": "bounce", "recipient": "alice@example.org", "time": "2026-12-01T00:00:00Z",
