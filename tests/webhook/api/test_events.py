@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from tests.clock import ago
-from tests.topologies import redis_client, redis_url  # noqa: F401 - on one server and on a cluster
 
 BOUNCE = {"id": "evt-1", "type": "bounce", "recipient": "Alice@Example.org", "time": ago(days=1),
           "status": "5.1.1", "reply_code": "550", "diagnostic": "550 5.1.1 user unknown", "stream": "marketing"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 from tests.cli import run
-from tests.topologies import redis_client, redis_url  # noqa: F401 - on one server and on a cluster
 
 
 def test_get_put_patch_policy(api, make_tenant):
