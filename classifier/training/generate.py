@@ -27,7 +27,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from classifier.rules.engine import REFINE
+from classifier.rules.engine import PHASE_REFINE as REFINE
 from classifier.rules.status_codes import STATUS_RE
 from classifier.taxonomy import reason as check_reason
 
@@ -346,11 +346,18 @@ def expand(t: Template, count: int, seed: int, preambles: list[str] = ()) -> lis
 def _refined(reason: str, phase: str | None, field_status: str | None, diagnostic: str) -> str:
     """The label of a generic recipient-level phrase given where it was said, by the rule
     engine's table: a code saying the address itself is bad (X.1.x) keeps a "user unknown"
-    one except at MAIL FROM, where any recipient-level words are about the sender."""
+    one except at MAIL FROM, where any recipient-level words are about the sender.
+
+    With no stated phase the words stand: a plain "unknown user" is ``userunknown``. (Reading
+    it as ``filtered``, as the rule engine's table does for an unstated phase, is Sisimai's
+    convention for a few vendors; taught as the default it left dead addresses unsuppressed
+    on mail from other systems, issue 12.)"""
+    if phase is None:
+        return reason
     refined = REFINE.get((reason, phase))
     if refined is None:
         return reason
-    if phase in (None, "DATA"):
+    if phase == "DATA":
         for code in ([field_status] if field_status else []) + [m.group(0) for m in STATUS_RE.finditer(diagnostic)]:
             if code and code.split(".")[1] == "1":
                 return reason
