@@ -36,7 +36,7 @@ class BounceModel(ClassifierMixin, BaseEstimator):
     def __init__(self, C=0.3, cv=3, calibration="sigmoid", class_weight="balanced", seed=0,
                  char_ngram_range=(2, 4), n_char_features=2 ** 19, word_ngram_range=(1, 2),
                  n_word_features=2 ** 18, min_df=2, char_weight=1.0, word_weight=0.7,
-                 code_weight=0.8, max_chars=1000, phase_word_weight=0.7):
+                 code_weight=0.8, max_chars=1000, phase_word_weight=0.7, context_weight=0.5):
         self.C = C
         self.cv = cv
         self.calibration = calibration
@@ -52,9 +52,11 @@ class BounceModel(ClassifierMixin, BaseEstimator):
         self.code_weight = code_weight
         self.max_chars = max_chars
         self.phase_word_weight = phase_word_weight
+        self.context_weight = context_weight
 
-    #: Models saved before the phase-word features existed load with this value (no block).
+    #: Models saved before the phase-word (context-word) features existed load with this value (no block).
     phase_word_weight = 0.0
+    context_weight = 0.0
 
     def _splits(self, y: np.ndarray, groups: Sequence | None):
         if groups is None:
@@ -75,7 +77,7 @@ class BounceModel(ClassifierMixin, BaseEstimator):
             word_ngram_range=self.word_ngram_range, n_word_features=self.n_word_features,
             min_df=self.min_df, char_weight=self.char_weight,
             word_weight=self.word_weight, code_weight=self.code_weight, max_chars=self.max_chars,
-            phase_word_weight=self.phase_word_weight)
+            phase_word_weight=self.phase_word_weight, context_weight=self.context_weight)
         svm = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.seed,
                         max_iter=5000)
         clf = CalibratedClassifierCV(svm, method=self.calibration, cv=self._splits(y, groups),

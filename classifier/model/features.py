@@ -16,11 +16,19 @@
   ("user unknown" after RCPT TO is a missing mailbox, after DATA a filter, at MAIL FROM
   the sender), which a linear model over words and a separate phase token cannot express.
 
-All four blocks are L2-normalised and weighted, then stacked into one sparse matrix.
+- Context words: the words within :data:`WINDOW` of the anchors that name *what* failed
+  ("user", "mailbox", "recipient", "account", "domain", "host", "spam", "policy", ...), as
+  ``anchor~word`` tokens, and whether a negation stands near the anchor (``anchor!``).
+  "no such user", "user does not exist", "the user you tried is unknown" share
+  ``user~such``/``user!`` and ``user~unknown`` whatever words stand between: what one
+  vendor says in its own order carries to another (issue 12), where adjacent n-grams do not.
+
+All blocks are L2-normalised and weighted, then stacked into one sparse matrix.
 """
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -101,6 +109,42 @@ def _first_reply(text: str):
     return None
 
 
+#: Words whose neighbours say what failed (see the module docstring), and how far around.
+ANCHORS = frozenset({"user", "users", "mailbox", "mailboxes", "recipient", "recipients", "account", "address",
+                     "addressee", "domain", "host", "spam", "policy", "quota", "sender", "relay", "relaying",
+                     "content", "message", "reputation", "rate", "connection", "dns", "storage", "name"})
+NEGATIONS = frozenset({"no", "not", "non", "never", "nonexistent", "unknown", "invalid", "doesn't", "don't",
+                       "isn't", "cannot", "can't", "unable", "without", "inactive", "disabled", "n't"})
+WINDOW = 3
+_STOP = frozenset({"the", "a", "an", "to", "of", "in", "for", "is", "this", "that", "on", "at", "by", "with",
+                   "and", "or", "be", "was", "has", "have", "your", "you", "our", "we", "it", "from", "please",
+                   "are", "as", "its", "will", "been"})
+_WORD = re.compile(r"[a-z][a-z']*")
+
+
+def context_tokens(text: str, pending: bool = False) -> tuple[str, ...]:
+    """``anchor~word`` for the words near each anchor, ``anchor!`` when a negation is near,
+    from a normalised (lower-case) text; for a deferral (``pending``) each token once more
+    with a ``4:`` prefix: "connection timed out" while the sender still retries is the
+    cause of a delay (``networkerror``), in a final report the reason it gave up
+    (``expired``), and a linear model needs the pair to tell them apart."""
+    words = [w for w in _WORD.findall(text) if w not in _STOP]
+    out = set()
+    for i, w in enumerate(words):
+        if w not in ANCHORS:
+            continue
+        anchor = w.rstrip("s") if w in ("users", "mailboxes", "recipients") else w
+        near = words[max(0, i - WINDOW):i] + words[i + 1:i + 1 + WINDOW]
+        for n in near:
+            if n != w:
+                out.add(f"{anchor}~{n}")
+            if n in NEGATIONS or n.endswith("n't"):
+                out.add(f"{anchor}!")
+    if pending:
+        out |= {f"4:{t}" for t in out}
+    return tuple(sorted(out))
+
+
 #: Salt of the phase-word block per stated SMTP phase (0: no block for the row).
 PHASE_SALTS = {"RCPT": 11, "DATA": 13, "MAIL": 17, "CONN": 19, "HELO": 23}
 _OTHER_PHASE_SALT = 29
@@ -118,10 +162,13 @@ class EvidenceFeatures(TransformerMixin, BaseEstimator):
     #: Models saved before the phase-word block existed have none (see ``_phase_block``).
     phase_word_weight = 0.0
     n_phase_features = 2 ** 16
+    #: ... nor, before issue 12, the context-word block.
+    context_weight = 0.0
 
     def __init__(self, char_ngram_range=(2, 4), n_char_features=2 ** 19, word_ngram_range=(1, 2),
                  n_word_features=2 ** 18, min_df=2, char_weight=1.0, word_weight=0.7,
-                 code_weight=0.8, max_chars=1000, phase_word_weight=0.7, n_phase_features=2 ** 16):
+                 code_weight=0.8, max_chars=1000, phase_word_weight=0.7, n_phase_features=2 ** 16,
+                 context_weight=0.5):
         self.char_ngram_range = char_ngram_range
         self.n_char_features = n_char_features
         self.word_ngram_range = word_ngram_range
@@ -133,11 +180,12 @@ class EvidenceFeatures(TransformerMixin, BaseEstimator):
         self.max_chars = max_chars
         self.phase_word_weight = phase_word_weight
         self.n_phase_features = n_phase_features
+        self.context_weight = context_weight
 
     # -- shared by fit and transform -------------------------------------------------
-    def _prepare(self, X: Iterable) -> tuple[list[str], list[list[str]], np.ndarray, np.ndarray]:
-        """Normalised text, code tokens and phase salt per *distinct* row, and each row's
-        index into them.
+    def _distinct(self, X: Iterable) -> tuple[list[str], list[list[str]], np.ndarray, np.ndarray, list[bool]]:
+        """Normalised text, code tokens, phase salt and whether it is a deferral, per *distinct*
+        row, and each row's index into them.
 
         Batches repeat the same evidence many times (one bounce campaign, one block); each
         distinct row is normalised and vectorised once.
@@ -148,7 +196,8 @@ class EvidenceFeatures(TransformerMixin, BaseEstimator):
         texts = normalise_batch([r[0][: self.max_chars] for r in uniq])
         codes = [code_tokens(r[1], r[2], r[3], r[4], r[5], r[0], r[6]) for r in uniq]
         salts = np.fromiter((_phase_salt(r[3]) for r in uniq), dtype=np.uint64, count=len(uniq))
-        return texts, codes, np.asarray(where, dtype=np.int64), salts
+        pending = [r[5] == "deferral" for r in uniq]
+        return texts, codes, np.asarray(where, dtype=np.int64), salts, pending
 
     def _phase_block(self) -> bool:
         return self.phase_word_weight > 0 and getattr(self, "phase_map_", None) is not None
@@ -183,21 +232,31 @@ class EvidenceFeatures(TransformerMixin, BaseEstimator):
         vals *= scale.astype(np.float32)[rows]
         return rows, cols, vals
 
+    def _context_block(self, texts: list[str], pending: list[bool]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self._token_block([context_tokens(t, p) for t, p in zip(texts, pending)], self.context_vocabulary_,
+                                 self.context_weight)
+
+    def _has_context(self) -> bool:
+        return self.context_weight > 0 and getattr(self, "context_vocabulary_", None) is not None
+
     def _code_block(self, codes: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        vocab = self.code_vocabulary_
+        return self._token_block(codes, self.code_vocabulary_, self.code_weight)
+
+    @staticmethod
+    def _token_block(tokens: list, vocab: dict[str, int], weight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rows, cols = [], []
-        for i, toks in enumerate(codes):
+        for i, toks in enumerate(tokens):
             found = [vocab[t] for t in toks if t in vocab]
             cols.extend(found)
             rows.extend([i] * len(found))
         rows_a = np.asarray(rows, dtype=np.int64)
-        counts = np.bincount(rows_a, minlength=len(codes))
-        vals = self.code_weight / np.sqrt(np.maximum(counts[rows_a], 1))
+        counts = np.bincount(rows_a, minlength=len(tokens))
+        vals = weight / np.sqrt(np.maximum(counts[rows_a], 1))
         return rows_a, np.asarray(cols, dtype=np.int64), vals.astype(np.float32)
 
     # -- estimator API ----------------------------------------------------------------
     def fit(self, X, y=None):
-        texts, codes, where, salts = self._prepare(X)
+        texts, codes, where, salts, pending = self._distinct(X)
         n = len(where)
         enc = hashing.Encoded(texts)
         fitted = []
@@ -215,6 +274,14 @@ class EvidenceFeatures(TransformerMixin, BaseEstimator):
         vocab = sorted({t for toks in codes for t in toks})
         self.code_vocabulary_ = {t: i for i, t in enumerate(vocab)}
         self.n_features_out_ = sum(b.shape[0] for b in self._idfs()) + len(vocab)
+        if self.context_weight > 0:
+            seen: dict[str, int] = {}
+            for i in where.tolist():                 # counted per row, repeats included
+                for t in context_tokens(texts[i], pending[i]):
+                    seen[t] = seen.get(t, 0) + 1
+            kept = sorted(t for t, n in seen.items() if n >= self.min_df)
+            self.context_vocabulary_ = {t: i for i, t in enumerate(kept)}
+            self.n_features_out_ += len(kept)
         return self
 
     def _idfs(self) -> list[np.ndarray]:
@@ -231,7 +298,7 @@ class EvidenceFeatures(TransformerMixin, BaseEstimator):
         """(rows, columns, values) of the feature matrix of the *distinct* rows of ``X``, their
         number, and the distinct row of each row of ``X``. Entries are not sorted: a COO
         product needs no order, and sorting is a fifth of the cost of a batch."""
-        texts, codes, where, salts = self._prepare(X)
+        texts, codes, where, salts, pending = self._distinct(X)
         enc = hashing.Encoded(texts)
         grams = self._ngrams(enc, salts)
         n = enc.n_docs
@@ -241,7 +308,10 @@ class EvidenceFeatures(TransformerMixin, BaseEstimator):
             maps.append((self.phase_map_, self.phase_idf_, self.phase_word_weight))
         blocks = [self._block(rows, cols, n, *m) for (rows, cols), m in zip(grams, maps)]
         blocks.append(self._code_block(codes))
-        offsets = np.cumsum([0] + [b.shape[0] for b in self._idfs()])
+        sizes = [b.shape[0] for b in self._idfs()] + [len(self.code_vocabulary_)]
+        if self._has_context():
+            blocks.append(self._context_block(texts, pending))
+        offsets = np.cumsum([0] + sizes)
         rows = np.concatenate([b[0] for b in blocks])
         cols = np.concatenate([b[1] + off for b, off in zip(blocks, offsets)])
         vals = np.concatenate([b[2] for b in blocks])
@@ -262,7 +332,7 @@ class EvidenceFeatures(TransformerMixin, BaseEstimator):
     # -- explanations ------------------------------------------------------------------
     def feature_names_of(self, x) -> dict[int, str]:
         """Column -> readable name for the features one piece of evidence activates."""
-        (text,), (codes,), _, salts = self._prepare([x])
+        (text,), (codes,), _, salts, (pending,) = self._distinct([x])
         padded = f" {text} "
         grams = self._ngrams(hashing.Encoded([text]), salts, spans=True)
         (_, ccols, cstarts, clens), (_, wcols, wstarts, wends) = grams[:2]
@@ -285,4 +355,9 @@ class EvidenceFeatures(TransformerMixin, BaseEstimator):
         for t in codes:
             if t in self.code_vocabulary_:
                 names[off + self.code_vocabulary_[t]] = f"code:{t}"
+        if self._has_context():
+            off += len(self.code_vocabulary_)
+            for t in context_tokens(text, pending):
+                if t in self.context_vocabulary_:
+                    names[off + self.context_vocabulary_[t]] = f"context:{t}"
         return names

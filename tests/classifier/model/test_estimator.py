@@ -157,3 +157,15 @@ def test_control_characters_in_a_diagnostic_do_not_break_a_batch(default):
     assert np.allclose(proba, alone)
     assert np.allclose(proba[:4], default.predict_proba([Evidence(diagnostic=t) for t in clean]))
     assert default.explain(batch[0], "userunknown", top=3)
+
+
+def test_context_words_are_shared_by_phrasings_in_another_word_order():
+    """"no such user" and "the user ... does not exist" share the anchor's negation and the
+    words near it, which adjacent n-grams of either do not give the other (issue 12)."""
+    from classifier.model.features import context_tokens
+    from classifier.model.normalise import normalise_batch
+
+    a, b, c = (set(context_tokens(t)) for t in normalise_batch(
+        ["550 No such user here", "The user you addressed does not exist here", "User mailbox is over quota"]))
+    assert "user!" in a & b and "user~no" in a and "user~not" in b
+    assert "user!" not in c and "mailbox~quota" in c
