@@ -31,14 +31,15 @@ The procedure, in order (thresholds in :data:`THRESHOLDS`):
 
    a. **agreement** (same reason): source ``combined``, confidence ``1 - (1-c)(1-p)`` (two
       independent witnesses), at most ``agree_cap``;
-   b. **precise rule, model disagrees**: the rule wins. If the model is at least
-      ``conflict`` sure of a reason in *another category*, the verdict is marked
-      ``conflict`` for review and its confidence multiplied by ``1 - conflict_penalty * p``,
-      so a strong disagreement can hold back a suppression until an analyst looks;
-   c. **weak rule (or none), model at least ``decide`` sure** of a real reason, and surer
-      than the weak rule: the model decides (source ``model``; explanation: its strongest
-      features). The model saying ``onhold``/``undefined`` is an abstention, never an
-      override;
+   b. **firm rule (precise and at least ``firm`` confident), model disagrees**: the rule
+      wins. If the model is at least ``conflict`` sure of a reason in *another category*,
+      the verdict is marked ``conflict`` for review and its confidence multiplied by
+      ``1 - conflict_penalty * p``, so a strong disagreement can hold back a suppression
+      until an analyst looks;
+   c. **weak rule (a default, or a precise one below ``firm``; or none), model at least
+      ``decide`` sure** of a real reason, and surer than the rule: the model decides
+      (source ``model``; explanation: its strongest features). The model saying
+      ``onhold``/``undefined`` is an abstention, never an override;
    d. otherwise the rule's verdict stands, however weak; with no rule at all, the model's
       best guess (step 4 decides whether it is worth giving).
 4. **Too little confidence is no verdict.** A final confidence below ``abstain`` becomes
@@ -78,6 +79,10 @@ class Thresholds:
     settle: float = 0.85
     #: The model decides over a weak rule (or none) from this probability on.
     decide: float = 0.60
+    #: A precise rule below this confidence is weak all the same: a confident model may
+    #: overrule it (3c). Rules written from one corpus read other mail systems' words less
+    #: surely than their confidence says (issue 12).
+    firm: float = 0.80
     #: A model at least this sure of another category than a precise rule's: ``conflict``.
     conflict: float = 0.80
     #: How much a conflicting model lowers the rule's confidence: ``c * (1 - penalty * p)``.
@@ -170,7 +175,7 @@ def decide(evidence: Evidence, rule: Opinion | None, model: ModelOpinion | None,
         verdict = Verdict.of(side.reason, confidence=confidence, source="combined",
                              explanation=side.explanation + (model.label(),),
                              hard=side.hard if side.hard is not None else hardness(side.reason))
-    elif side is not None and side.precise:
+    elif side is not None and side.precise and side.confidence >= t.firm:
         if model.p >= t.conflict and CATEGORY_OF[model.reason] != CATEGORY_OF[side.reason] \
                 and model.reason not in UNDECIDED:
             verdict = _from_opinion(side, side.confidence * (1 - t.conflict_penalty * model.p), hardness,

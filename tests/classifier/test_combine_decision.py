@@ -153,3 +153,13 @@ def test_the_thresholds_are_the_table_the_procedure_reads():
     lenient = Thresholds(abstain=0.2, review=0.25)
     v = decide(EV, rule("securityerror", 0.3, False), model("blocked", 0.4), hardness, t=lenient)
     assert (v.reason, v.review) == ("securityerror", None)
+
+
+def test_a_precise_rule_below_firm_gives_way_to_a_confident_model():
+    """A rule written from one corpus reading another system's words: precise, not sure."""
+    below = THRESHOLDS.firm - 0.1
+    v = decide(EV, rule("mailboxfull", below, True), model("userunknown", 0.9), hardness)
+    assert (v.reason, v.source) == ("userunknown", "model")
+    v = decide(EV, rule("mailboxfull", THRESHOLDS.firm, True), model("userunknown", 0.9), hardness)
+    assert v.reason == "mailboxfull"
+
