@@ -13,6 +13,9 @@ from pathlib import Path
 from classifier.evaluation import holdout, scoring, sets
 from classifier.evaluation.verdicts import MODES, answers, extract
 
+#: The row of every set together.
+ALL = "(all sets)"
+
 
 def _figures(entries, per_mode: dict[str, list]) -> tuple[dict, dict]:
     by_set: dict[str, dict] = {}
@@ -21,6 +24,7 @@ def _figures(entries, per_mode: dict[str, list]) -> tuple[dict, dict]:
         outs = scoring.all_outcomes(entries, ans)
         for name, figs in scoring.by(outs, lambda o: o.set).items():
             by_set.setdefault(name, {})[mode] = figs
+        by_set.setdefault(ALL, {})[mode] = scoring.figures(outs)
         for (name, fam), figs in scoring.by(outs, lambda o: (o.set, o.family)).items():
             by_family.setdefault(name, {}).setdefault(fam, {})[mode] = figs
     return by_set, by_family

@@ -52,12 +52,14 @@ def extract(entries: Iterable[Entry]) -> list[list[Found]]:
     return out
 
 
-def answers(found: Sequence[Sequence[Found]], mode: str, model=None) -> list[list[Answer]]:
+def answers(found: Sequence[Sequence[Found]], mode: str, model=None, thresholds=None) -> list[list[Answer]]:
     """Verdicts in ``mode`` (``rules``, ``model``, ``combined``) for every found recipient,
-    in one batch; ``model`` is a fitted model (None: the packaged default)."""
+    in one batch; ``model`` is a fitted model (None: the packaged default), ``thresholds``
+    those of the decision procedure (None: :data:`classifier.combine.THRESHOLDS`)."""
+    from classifier.combine import THRESHOLDS
     from classifier.engine import Classifier
 
-    clf = Classifier(mode=mode, model=model, cache_size=0, cache_bytes=0)
+    clf = Classifier(mode=mode, model=model, thresholds=thresholds or THRESHOLDS, cache_size=0, cache_bytes=0)
     flat = [f.evidence for fs in found for f in fs]
     verdicts = iter(clf.classify_many(flat))
     out = []
