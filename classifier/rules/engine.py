@@ -82,12 +82,6 @@ PHASE_REFINE: dict[tuple[str, str | None], str] = {
     ("userunknown", "DATA"): "filtered",
     **{(r, phase): REFINE_PARTY[(r, party)] for r in _RECIPIENT_LEVEL for phase, party in _PHASE_PARTY.items()},
 }
-#: The table the training-data generator (classifier/training/generate.py) labels its
-#: templates with, which still reads "user unknown" with no stated phase as a filter. The
-#: engine no longer does (:data:`PHASE_REFINE`); kept only so that the committed training
-#: data and the default model stay what they are until they are regenerated from
-#: PHASE_REFINE with the model's retraining (issue 12, the training part).
-REFINE: dict[tuple[str, str | None], str] = {**PHASE_REFINE, ("userunknown", None): "filtered"}
 #: RFC 3463 X.1.7 (bad sender's mailbox address syntax / sender refused) and X.1.8 (bad
 #: sender's system address): the status itself says the envelope sender was refused.
 _SENDER_STATUS = frozenset({("1", "7"), ("1", "8")})

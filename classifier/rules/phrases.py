@@ -84,7 +84,7 @@ class PhraseBook:
     #: patterns without a usable anchor: always tried
     unanchored: tuple[int, ...]
     #: reporting modules (classifier/parse/mta) that are filter gateways answering "user
-    #: unknown" for what their filter refused (see classifier/rules/engine.py, REFINE)
+    #: unknown" for what their filter refused (see classifier/rules/engine.py, GATEWAY_REFINE)
     filter_gateways: frozenset[str] = frozenset()
 
     def matches(self, text: str) -> list[tuple[int, PhraseRule]]:

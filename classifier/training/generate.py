@@ -27,7 +27,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from classifier.rules.engine import PHASE_REFINE as REFINE
+from classifier.rules.engine import PHASE_REFINE
 from classifier.rules.status_codes import STATUS_RE
 from classifier.taxonomy import reason as check_reason
 
@@ -125,8 +125,8 @@ class Template:
     phase_shown: bool   # the label depends on the phase ("DATA!"): always let it be seen
     providers: tuple[str, ...]
     #: "RCPT~": a generic recipient-level phrase whose label follows where it was said, as the
-    #: rule engine refines it (classifier.rules.engine.REFINE): after DATA or with no stated
-    #: phase (and no X.1.x code) a "user unknown" is a filter, at MAIL FROM the sender's refusal
+    #: rule engine refines it (classifier.rules.engine.PHASE_REFINE): after DATA (and no X.1.x
+    #: code) a "user unknown" is a filter, at MAIL FROM the sender's refusal; unstated, what it says
     refined: bool
     text: str
     ref: str          # "<lang>:<hash of reason and phrase>": groups a phrase's records
@@ -159,7 +159,7 @@ def parse_templates(path: Path) -> list[Template]:
             if phase is not None and phase not in PHASES:
                 raise ValueError(f"{path}:{lineno}: unknown phase {phase!r}")
             refined = parts[2].endswith("~")
-            if refined and (phase != "RCPT" or not any(k[0] == reason_code for k in REFINE)):
+            if refined and (phase != "RCPT" or not any(k[0] == reason_code for k in PHASE_REFINE)):
                 raise ValueError(f"{path}:{lineno}: '~' is for RCPT phrases of a refined reason")
             provs = () if len(parts) == 3 or parts[3] == "-" else tuple(parts[3].split(","))
             defaults = (_opts(parts[0]), _opts(parts[1]), phase, parts[2].endswith("!"), provs, refined)
@@ -354,7 +354,7 @@ def _refined(reason: str, phase: str | None, field_status: str | None, diagnosti
     on mail from other systems, issue 12.)"""
     if phase is None:
         return reason
-    refined = REFINE.get((reason, phase))
+    refined = PHASE_REFINE.get((reason, phase))
     if refined is None:
         return reason
     if phase == "DATA":
