@@ -150,9 +150,12 @@ class Cluster:
 
 
 def start_cluster(workdir: Path) -> Cluster:
-    nodes = [ClusterNodeServer(workdir / f"node{i}").start() for i in range(MASTERS * (1 + REPLICAS_PER_MASTER))]
-    cluster = Cluster(nodes)
+    cluster = Cluster([])
     try:
+        for i in range(MASTERS * (1 + REPLICAS_PER_MASTER)):       # each one stopped below if a later one fails
+            cluster.nodes.append(ClusterNodeServer(workdir / f"node{i}"))
+            cluster.nodes[-1].start()
+        nodes = cluster.nodes
         subprocess.run([shutil.which("redis-cli"), "--cluster", "create",
                         *(f"127.0.0.1:{n.port}" for n in nodes), "--cluster-replicas", str(REPLICAS_PER_MASTER),
                         "--cluster-yes"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
