@@ -2,6 +2,7 @@
 (MailerSend, Postal, Mailtrap, Scaleway, Unisender Go): REFERENCE.md, samples/, vectors.json."""
 from __future__ import annotations
 
+import ast
 import json
 import os
 from pathlib import Path
@@ -20,14 +21,20 @@ def folder(provider: str) -> Path:
 class Material:
     def __init__(self, provider: str):
         self.dir = folder(provider)
-        self.covered: set[str] = set()
 
     def sample(self, name: str) -> bytes:
-        self.covered.add(name)
         return (self.dir / "samples" / name).read_bytes()
 
     def sample_json(self, name: str):
         return json.loads(self.sample(name))
+
+    def named_in(self, test_module: str) -> set[str]:
+        """The samples a test module names (its string literals that are sample paths). Read
+        from the source, not counted as the tests run: under pytest-xdist the tests that send
+        them may run in another worker process, whose counts this one never sees."""
+        tree = ast.parse(Path(test_module).read_text(encoding="utf-8"))
+        names = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+        return names & self.samples()
 
     def samples(self) -> set[str]:
         root = self.dir / "samples"
