@@ -42,6 +42,11 @@ The procedure, in order (thresholds in :data:`THRESHOLDS`):
       ``onhold``/``undefined`` is an abstention, never an override;
    d. otherwise the rule's verdict stands, however weak; with no rule at all, the model's
       best guess (step 4 decides whether it is worth giving).
+   e. a *hard* reason suppresses for good on one bounce: the model decides one (in c, or
+      as the only opinion in d) only when at least ``suppress`` sure; below that, unless a
+      rule gave a real reading, the verdict is undecided (``onhold``, for review). Text in
+      which no rule finds anything ("unknown", "Could not deliver") is no ground for a
+      suppression.
 4. **Too little confidence is no verdict.** A final confidence below ``abstain`` becomes
    ``onhold`` (a failure whose cause is undecided; ``undefined`` when the evidence is empty):
    category ``unknown``, which the policy never acts on. Undecided verdicts carry at most
@@ -61,7 +66,7 @@ from dataclasses import dataclass, field, replace
 
 from classifier.events import Evidence
 from classifier.rules.engine import RuleResult
-from classifier.taxonomy import CATEGORY_OF
+from classifier.taxonomy import CATEGORY_OF, REASONS
 from classifier.verdict import Verdict
 
 MODES = ("combined", "rules", "model")
@@ -89,6 +94,11 @@ class Thresholds:
     conflict_penalty: float = 0.5
     #: Agreeing rule and model: confidence ``1 - (1-c)(1-p)``, at most this.
     agree_cap: float = 0.99
+    #: The model alone decides a *hard* reason (one bounce suppresses for good) only from this
+    #: probability on; below it, with no rule reading, the verdict is undecided and reviewed.
+    #: ESP payloads whose text says nothing ("unknown", "server output") drew guesses of
+    #: userunknown at 0.53-0.65 from the model, which would have suppressed good addresses.
+    suppress: float = 0.70
     #: A final confidence below this is no verdict: ``onhold``/``undefined``.
     abstain: float = 0.35
     #: A final confidence below this goes to the review queue (``low-confidence``).
@@ -182,7 +192,8 @@ def decide(evidence: Evidence, rule: Opinion | None, model: ModelOpinion | None,
                                     extra=(f"conflict:{model.label()}",), review="conflict")
         else:
             verdict = _from_opinion(side, side.confidence, hardness, extra=(f"over:{model.label()}",))
-    elif model.p >= t.decide and model.reason not in UNDECIDED and (side is None or model.p > side.confidence):
+    elif model.p >= t.decide and model.reason not in UNDECIDED and (side is None or model.p > side.confidence) \
+            and (model.p >= t.suppress or not _is_hard(model.reason, hardness)):
         if side is not None:
             over = (f"over:{side.source}:{side.reason}@{side.confidence:.2f}",)
         else:
@@ -192,6 +203,9 @@ def decide(evidence: Evidence, rule: Opinion | None, model: ModelOpinion | None,
                              hard=hardness(model.reason))
     elif side is not None:
         verdict = _from_opinion(side, side.confidence, hardness, extra=(f"unsure:{model.label()}",))
+    elif _is_hard(model.reason, hardness):   # the model alone, not ``suppress`` sure of a hard reason: no verdict
+        verdict = _undecided(evidence, min(model.p, t.abstain), "model",
+                             (f"abstained:{model.label()}",) + model.features())
     else:   # nothing but the model, unsure: its guess stands if above ``abstain`` (step 4)
         verdict = Verdict.of(model.reason, confidence=model.p, source="model",
                              explanation=(model.label(),) + model.features(), hard=hardness(model.reason))
@@ -201,6 +215,12 @@ def decide(evidence: Evidence, rule: Opinion | None, model: ModelOpinion | None,
         verdict = _undecided(evidence, verdict.confidence, verdict.source,
                              (f"abstained:{verdict.reason}@{verdict.confidence:.2f}",) + verdict.explanation)
     return mark_review(verdict, t)
+
+
+def _is_hard(reason: str, hardness: Callable[[str], bool | None]) -> bool:
+    """Whether a verdict of ``reason`` would be hard, as :meth:`Verdict.of` decides it."""
+    said = hardness(reason)
+    return bool(REASONS[reason].hard) if said is None else bool(said and REASONS[reason].hard is not None)
 
 
 def _evidence_side(rule: Opinion | None, provider: Opinion | None, t: Thresholds) -> Opinion | None:

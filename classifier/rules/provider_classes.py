@@ -235,8 +235,10 @@ PROVIDER_CLASSES: dict[str, tuple[str | None, float, str | None]] = {
     "mailersend:deferred": (None, 0.0, SOFT),
 
     # -- Postal message statuses -------------------------------------------------------------
-    # HardFail: Postal gave up on a permanent refusal, whose text ``output`` carries
-    "postal:hardfail": ("userunknown", 0.5, None),
+    # HardFail: Postal gave up on a permanent refusal, whose text ``output`` carries the
+    # cause; the class alone says only "permanent" (Postal keeps no bounce list of its own,
+    # unlike SendGrid): undecided, as Mailgun's permanent/hardfail, until the output says more
+    "postal:hardfail": ("onhold", 0.5, None),
     "postal:softfail": (None, 0.0, SOFT),
     # Held: not sent (suppression list, limits, spam check): the cause is in ``details``
     "postal:held": ("onhold", 0.5, None),

@@ -104,6 +104,25 @@ def test_no_rule_and_an_unsure_model_keeps_the_guess_but_asks_for_review():
     assert (nothing.reason, nothing.review) == ("onhold", "unknown")
 
 
+def test_the_model_alone_suppresses_only_when_suppress_sure():
+    """A hard reason suppresses for good on one bounce: a guess of one is no verdict."""
+    t = THRESHOLDS
+    below = (t.decide + t.suppress) / 2
+    for side in (None, rule("onhold", 0.2, False), Opinion("provider", "onhold", 0.5, False, ("provider:x",))):
+        v = decide(EV, side, model("userunknown", below), hardness)
+        assert (v.reason, v.category, v.review) == ("onhold", "unknown", "unknown"), side
+        assert not v.hard and v.confidence <= t.abstain
+        assert v.explanation[0] == f"abstained:model:userunknown@{below:.2f}"
+    sure = decide(EV, rule("onhold", 0.2, False), model("userunknown", t.suppress), hardness)
+    assert (sure.reason, sure.hard, sure.source) == ("userunknown", True, "model")
+    # a soft reason as unsure still stands, for review: it suppresses nothing at once
+    soft = decide(EV, None, model("mailboxfull", below), hardness)
+    assert (soft.reason, soft.source) == ("mailboxfull", "model")
+    # the evidence makes the reason soft (a 4xx): the bar does not apply
+    v = decide(EV, None, model("userunknown", below), lambda r: False)
+    assert (v.reason, v.hard) == ("userunknown", False)
+
+
 def test_empty_evidence_is_undefined_not_onhold():
     empty = Evidence()
     v = decide(empty, rule("undefined", 0.1, False), model("onhold", 0.9), hardness)
