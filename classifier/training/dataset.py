@@ -80,6 +80,20 @@ def load_records(paths: Iterable[Path | str]) -> list[dict]:
     return out
 
 
+def write_sets(data: dict[str, list[dict]], out_dir: Path, prefix: str) -> list[Path]:
+    """Write each named set of records as ``<prefix>-<name>.jsonl`` (keys sorted, one record a
+    line), so a regenerated file differs from the committed one only where a record does."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, records in sorted(data.items()):
+        p = out_dir / f"{prefix}-{name}.jsonl"
+        with p.open("w", encoding="utf-8") as fh:
+            for rec in records:
+                fh.write(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n")
+        paths.append(p)
+    return paths
+
+
 def fingerprint(paths: Iterable[Path | str]) -> str:
     """SHA-256 over the names and bytes of the training files: same data, same fingerprint."""
     h = hashlib.sha256()

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from classifier.rules.engine import PHASE_REFINE
 from classifier.rules.status_codes import STATUS_RE
+from classifier.training.dataset import write_sets
 from classifier.taxonomy import reason as check_reason
 
 HERE = Path(__file__).resolve().parent
@@ -392,15 +393,7 @@ def generate(seed: int = DEFAULT_SEED, templates_dir: Path = TEMPLATES) -> dict[
 
 
 def write(data: dict[str, list[dict]], out_dir: Path) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for lang, records in sorted(data.items()):
-        p = out_dir / f"generated-{lang}.jsonl"
-        with p.open("w", encoding="utf-8") as fh:
-            for rec in records:
-                fh.write(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n")
-        paths.append(p)
-    return paths
+    return write_sets(data, out_dir, "generated")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,7 +40,7 @@ from pathlib import Path
 from classifier.evaluation import sets as labelled
 from classifier.evaluation.scoring import align
 from classifier.evaluation.verdicts import Answer, extract
-from classifier.training.dataset import DatasetError, check_record
+from classifier.training.dataset import DatasetError, check_record, write_sets
 
 DATA = Path(__file__).resolve().parent / "data"
 #: How much one real record counts against one generated record.
@@ -94,15 +94,7 @@ def records(shared: Path | None = None, labels_dir: Path = labelled.LABELS_DIR
 
 
 def write(data: dict[str, list[dict]], out_dir: Path = DATA) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, recs in sorted(data.items()):
-        p = out_dir / f"real-{name}.jsonl"
-        with p.open("w", encoding="utf-8") as fh:
-            for rec in recs:
-                fh.write(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n")
-        paths.append(p)
-    return paths
+    return write_sets(data, out_dir, "real")
 
 
 def main(argv: list[str] | None = None) -> int:
