@@ -140,13 +140,21 @@ def test_two_review_items_labelled_with_the_keyboard_and_undone_with_u(make_tena
 def test_bulk_label_of_a_filtered_set(make_tenant, page_for):
     api = make_tenant("Bulk")
     post(api, [bounce("p", 0, "Plugh one"), bounce("q", 0, "Quux two"), bounce("r", 0, "Rho three")])
+    # which of these nonsense texts the classifier leaves undecided (review reason "unknown")
+    # and which it guesses at (low-confidence) is the model's business: the filter is what the
+    # API says it selects, and the bulk label must take exactly those
+    queued = api.get("/v1/review").json()["items"]
+    unknown = {i["id"] for i in queued if i["review_reason"] == "unknown"}
+    assert len(queued) == 3 and len(unknown) >= 2, queued
     page = page_for(api.key)
     page.goto("/console/review?review_reason=unknown")
     page.select_option("select[name=reason]", "onhold")
     page.check("input[name=confirm]")
     page.get_by_role("button", name="Bulk label").click()
-    assert "Labelled 3 items" in page.inner_text(".notice")
-    assert api.get("/v1/review").json()["stats"] == {"open": 0, "labelled": 3, "dropped": 0, "max_open": 10000}
+    assert f"Labelled {len(unknown)} items" in page.inner_text(".notice")
+    assert api.get("/v1/review").json()["stats"] == {"open": 3 - len(unknown), "labelled": len(unknown),
+                                                     "dropped": 0, "max_open": 10000}
+    assert {i["id"] for i in api.get("/v1/review").json()["items"]} == {i["id"] for i in queued} - unknown
 
 
 def test_train_compare_activate_then_reclassify_dry_run_and_apply(make_tenant, page_for, shots):
