@@ -37,16 +37,15 @@ def load_settings(**overrides):
 
 
 @contextlib.contextmanager
-def open_store(settings=None):
-    """A Store on the configured Redis, or on the embedded one (started for the command
-    if `rebound serve` is not running)."""
+def command_redis(settings):
+    """The settings of a command's Redis: the configured one, or the embedded one (started
+    for the command if `rebound serve` is not running, and said so when it is a new, empty
+    store). A Redis that cannot be started or reached is a ClickException naming it."""
     import redis
 
     from webhook import redact
     from webhook.embedded import EmbeddedRedis, EmbeddedRedisError
-    from webhook.services import build_store
 
-    settings = settings or load_settings()
     embedded = None
     try:
         if settings.redis_url is None:
@@ -56,9 +55,8 @@ def open_store(settings=None):
                 click.echo(f"rebound: no store in {settings.data_dir.resolve()} yet: a new, empty one was started "
                            "there (the service's is under its REBOUND_DATA_DIR, or at its REBOUND_REDIS_URL; "
                            "`rebound config` shows this command's)", err=True)
-        store = build_store(settings)
-        store.ping()
-        yield store
+            settings = settings.model_copy(update={"redis_url": embedded.url})
+        yield settings
     except EmbeddedRedisError as exc:
         raise click.ClickException(str(exc)) from None
     except redis.ConnectionError as exc:
@@ -66,6 +64,17 @@ def open_store(settings=None):
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+@contextlib.contextmanager
+def open_store(settings=None):
+    """A Store on the command's Redis (:func:`command_redis`)."""
+    from webhook.services import build_store
+
+    with command_redis(settings or load_settings()) as settings:
+        store = build_store(settings)
+        store.ping()
+        yield store
 
 
 @contextlib.contextmanager

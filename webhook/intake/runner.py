@@ -27,32 +27,19 @@ QUIET_START = 15.0
 
 @contextlib.contextmanager
 def running_store(settings, tenant: str | None = None):
-    """Services on the configured Redis (or the embedded one, started if need be), for a
-    command; ``tenant`` must exist."""
+    """Services on the command's Redis (the configured one, or the embedded one, started if
+    need be: :func:`webhook.cli.common.command_redis`); ``tenant`` must exist."""
     import click
-    import redis
 
-    from webhook import redact
-    from webhook.embedded import EmbeddedRedis, EmbeddedRedisError
+    from webhook.cli.common import command_redis
     from webhook.intake.runtime import build_services
 
-    embedded = None
-    try:
-        if settings.redis_url is None:
-            embedded = EmbeddedRedis(settings.data_dir).start()
-            settings = settings.model_copy(update={"redis_url": embedded.url})
+    with command_redis(settings) as settings:
         svc = build_services(settings)
         svc.store.ping()
         if tenant is not None and not svc.store.tenants.exists(tenant):
             raise click.BadParameter(f"no tenant {tenant!r} (`rebound tenants list` lists them)", param_hint="TENANT")
         yield svc
-    except EmbeddedRedisError as exc:
-        raise click.ClickException(str(exc)) from None
-    except redis.ConnectionError as exc:
-        raise click.ClickException(f"cannot reach Redis at {redact.url(settings.effective_redis_url)}: {exc}") from None
-    finally:
-        if embedded is not None:
-            embedded.stop()
 
 
 def wanted(settings) -> bool:
