@@ -247,6 +247,31 @@ def sns_time(epoch: float) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
+def serve_https(answer, cert_file: Path, key_file: Path, requests: list) -> tuple:
+    """A local HTTPS server in a thread for fakes of ESPs' certificate and confirmation hosts:
+    ``answer(path) -> (status, body)`` for every GET, each recorded in ``requests`` as
+    (Host, path). Returns (server, port); stop it with ``server.shutdown()``."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            requests.append((self.headers.get("Host"), self.path))
+            status, body = answer(self.path)
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert_file, key_file)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server, server.server_address[1]
+
+
 class FakeSns:
     """A local HTTPS server answering as sns.<region>.amazonaws.com: it serves the signing
     certificate for any *.pem path (404 for paths with "missing", a web page for those with
@@ -263,36 +288,19 @@ class FakeSns:
         key_file.write_bytes(leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                     serialization.NoEncryption()))
         self.requests: list[tuple[str, str]] = []
-        fake = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                fake.requests.append((self.headers.get("Host"), self.path))
-                if "missing" in self.path:
-                    body, status = b"not found", 404
-                elif "garbage" in self.path:
-                    body, status = b"<html>not a certificate</html>", 200
-                elif self.path.endswith(".pem"):
-                    body, status = signer_pem, 200
-                elif "Action=ConfirmSubscription" in self.path:
-                    body, status = b"<ConfirmSubscriptionResponse/>", 200
-                else:
-                    body, status = b"not found", 404
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+        def answer(path: str) -> tuple[int, bytes]:
+            if "missing" in path:
+                return 404, b"not found"
+            if "garbage" in path:
+                return 200, b"<html>not a certificate</html>"
+            if path.endswith(".pem"):
+                return 200, signer_pem
+            if "Action=ConfirmSubscription" in path:
+                return 200, b"<ConfirmSubscriptionResponse/>"
+            return 404, b"not found"
 
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert_file, key_file)
-        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+        self.server, self.port = serve_https(answer, cert_file, key_file, self.requests)
 
     def fetcher(self) -> Fetcher:
         ctx = ssl.create_default_context(cadata=self.ca.public_bytes(serialization.Encoding.PEM).decode())
@@ -300,7 +308,6 @@ class FakeSns:
 
     def stop(self):
         self.server.shutdown()
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture

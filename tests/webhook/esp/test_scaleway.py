@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import http.server
 import json
 import secrets
 import ssl
-import threading
 import time
 
 import orjson
@@ -19,7 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from tests.webhook.esp.conftest import _cert, sns_time
+from tests.webhook.esp.conftest import _cert, serve_https, sns_time
 from tests.webhook.esp.shared_esp import Material
 from webhook.esp import sns
 from webhook.esp.scaleway import ScalewayCertificates
@@ -72,31 +70,15 @@ class FakeScaleway:
         (tmp / "tls.key").write_bytes(leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                              serialization.NoEncryption()))
         self.requests: list[tuple[str, str]] = []
-        fake = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                fake.requests.append((self.headers.get("Host"), self.path))
-                if self.path.endswith("sns-trust-chain.pem"):
-                    body = _pem(fake.ca)
-                elif self.path.endswith(".pem"):
-                    body = fake.served
-                else:
-                    body = b"<ConfirmSubscriptionResponse/>"
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+        def answer(path: str) -> tuple[int, bytes]:
+            if path.endswith("sns-trust-chain.pem"):
+                return 200, _pem(self.ca)
+            if path.endswith(".pem"):
+                return 200, self.served
+            return 200, b"<ConfirmSubscriptionResponse/>"
 
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(tmp / "tls.crt", tmp / "tls.key")
-        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
-        port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.server, port = serve_https(answer, tmp / "tls.crt", tmp / "tls.key", self.requests)
         self.fetcher = Fetcher(timeout=5, ssl_context=ssl.create_default_context(cadata=_pem(self.tls_ca).decode()),
                                connect_to={f"{h}:443": ("127.0.0.1", port) for h in (CERT_HOST, CHAIN_HOST)})
 
